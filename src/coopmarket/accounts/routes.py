@@ -1,0 +1,56 @@
+"""Sign-up, sign-in, the caller's profile and staff accounts."""
+
+from __future__ import annotations
+
+from litestar import Controller, get, post
+from litestar.datastructures import State
+from litestar.params import JSONBody
+
+from coopmarket.accounts import service
+from coopmarket.accounts.schemas import LoginIn, RegisterIn, StaffIn, TokenOut, UserOut, WechatLoginIn
+from coopmarket.core.http import AppSettings, Caller, Session
+
+
+class AuthController(Controller):
+    path = "/api/v1/auth"
+    tags = ["accounts"]
+
+    @post("/register", status_code=201, summary="Register a buyer account")
+    async def register(self, data: JSONBody[RegisterIn], session: Session, settings: AppSettings) -> TokenOut:
+        """Create a buyer with phone and password and return an access token."""
+        return await service.register(session, settings, data)
+
+    @post("/login", status_code=200, summary="Sign in with phone and password")
+    async def login(self, data: JSONBody[LoginIn], session: Session, settings: AppSettings) -> TokenOut:
+        """Exchange phone and password for an access token."""
+        return await service.login(session, settings, data)
+
+    @post("/wechat", status_code=200, summary="Sign in from the WeChat mini-program")
+    async def wechat(
+        self, data: JSONBody[WechatLoginIn], session: Session, settings: AppSettings, state: State
+    ) -> TokenOut:
+        """Exchange a ``wx.login`` code (via ``jscode2session``) for an access token."""
+        return await service.wechat_login(session, settings, state.wechat, data.code)
+
+
+class MeController(Controller):
+    path = "/api/v1/me"
+    tags = ["accounts"]
+
+    @get("/", summary="The signed-in user")
+    async def me(self, session: Session, principal: Caller) -> UserOut:
+        """The caller's id, role, masked phone, cooperatives and region."""
+        return await service.me(session, principal)
+
+
+class StaffController(Controller):
+    path = "/api/v1/staff"
+    tags = ["accounts"]
+
+    @post("/", status_code=201, summary="Create a staff account (district staff)")
+    async def create_staff(self, data: JSONBody[StaffIn], session: Session, principal: Caller) -> UserOut:
+        """District staff create street, village or district staff for a region in their scope."""
+        return await service.create_staff(session, principal, data)
+
+
+routes = [AuthController, MeController, StaffController]

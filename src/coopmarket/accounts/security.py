@@ -1,0 +1,67 @@
+"""Password hashing (Argon2id) and JWT access tokens. Pure: no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+_hasher = PasswordHasher()
+# A hash to verify against when the phone is unknown, so both paths cost the same time.
+_DUMMY_HASH = _hasher.hash("not-a-real-password-for-timing")
+ALGORITHM = "HS256"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """True when ``password`` matches; runs a full verification even for unknown users."""
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: str
+    token_version: int
+
+
+def issue_token(
+    *, user_id: str, token_version: int, secret: str, issuer: str, now: datetime, ttl: int
+) -> str:
+    payload = {
+        "sub": user_id,
+        "ver": token_version,
+        "iss": issuer,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=ttl)).timestamp()),
+    }
+    return jwt.encode(payload, secret, algorithm=ALGORITHM)
+
+
+def decode_token(token: str, *, secret: str, issuer: str, now: datetime) -> TokenClaims | None:
+    """The claims of a valid, unexpired token of ours; ``None`` for anything else."""
+    try:
+        payload = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=issuer,
+            options={"require": ["sub", "exp", "iat", "iss"], "verify_exp": False},
+        )
+    except jwt.PyJWTError:
+        return None
+    if int(payload["exp"]) <= int(now.timestamp()):
+        return None  # checked against the one clock, not the wall clock, so tests can move time
+    return TokenClaims(user_id=str(payload["sub"]), token_version=int(payload.get("ver", 0)))

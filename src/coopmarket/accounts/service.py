@@ -1,0 +1,222 @@
+"""Accounts: registration, login (password and WeChat), tokens, staff, the caller's identity."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from coopmarket.accounts import security
+from coopmarket.accounts.models import User
+from coopmarket.accounts.schemas import LoginIn, RegisterIn, StaffIn, TokenOut, UserOut
+from coopmarket.accounts.wechat import WechatClient
+from coopmarket.coops import service as coops_service
+from coopmarket.core import clock
+from coopmarket.core.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    PermissionDenied,
+    Unauthorized,
+    ValidationFailed,
+)
+from coopmarket.core.phone import mask_phone
+from coopmarket.core.principal import BUYER, COOP_MANAGER, DISTRICT_STAFF, Principal
+from coopmarket.regions import service as regions_service
+from coopmarket.settings import Settings
+
+STAFF_LEVEL = {"district_staff": "district", "street_staff": "street", "village_staff": "village"}
+
+
+def _user_out(user: User, cooperative_ids: list[str]) -> UserOut:
+    return UserOut(
+        id=user.id,
+        role=user.role,
+        display_name=user.display_name,
+        phone_masked=mask_phone(user.phone),
+        cooperative_ids=cooperative_ids,
+        region_code=user.region_code,
+    )
+
+
+def _token_for(settings: Settings, user: User, cooperative_ids: list[str]) -> TokenOut:
+    token = security.issue_token(
+        user_id=user.id,
+        token_version=user.token_version,
+        secret=settings.jwt_secret.get_secret_value(),
+        issuer=settings.jwt_issuer,
+        now=clock.now(),
+        ttl=settings.jwt_ttl_seconds,
+    )
+    return TokenOut(
+        access_token=token,
+        token_type="Bearer",  # noqa: S106 - the scheme name, not a secret
+        expires_in=settings.jwt_ttl_seconds,
+        user=_user_out(user, cooperative_ids),
+    )
+
+
+async def register(session: AsyncSession, settings: Settings, data: RegisterIn) -> TokenOut:
+    """Create a buyer account and sign it in; a phone number registers once."""
+    user = User(
+        phone=data.phone,
+        password_hash=security.hash_password(data.password),
+        display_name=data.display_name.strip(),
+        role=BUYER,
+    )
+    session.add(user)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise Conflict("This phone number is already registered.", code="phone_taken") from exc
+    return _token_for(settings, user, [])
+
+
+async def login(session: AsyncSession, settings: Settings, data: LoginIn) -> TokenOut:
+    """Sign in with phone and password; one answer for every wrong combination."""
+    user = (await session.execute(select(User).where(User.phone == data.phone))).scalar_one_or_none()
+    hash_ = user.password_hash if user is not None else None
+    if not security.verify_password(hash_, data.password) or user is None or not user.is_active:
+        raise Unauthorized("Wrong phone number or password.", code="invalid_credentials")
+    if user.password_hash and security.needs_rehash(user.password_hash):
+        user.password_hash = security.hash_password(data.password)
+        await session.commit()
+    return _token_for(settings, user, await coops_service.managed_cooperative_ids(session, user.id))
+
+
+async def wechat_login(
+    session: AsyncSession, settings: Settings, wechat: WechatClient, code: str
+) -> TokenOut:
+    """Sign in with a mini-program ``wx.login`` code; a new openid becomes a buyer."""
+    wx = await wechat.code_to_session(code)
+    user = (await session.execute(select(User).where(User.wechat_openid == wx.openid))).scalar_one_or_none()
+    if user is None:
+        user = User(
+            display_name="微信用户",
+            role=BUYER,
+            wechat_openid=wx.openid,
+            wechat_unionid=wx.unionid,
+            wechat_session_key=wx.session_key,
+        )
+        session.add(user)
+        try:
+            await session.commit()
+        except IntegrityError:
+            # The same person logged in twice at once: the other request created the account.
+            await session.rollback()
+            user = (await session.execute(select(User).where(User.wechat_openid == wx.openid))).scalar_one()
+    else:
+        user.wechat_session_key = wx.session_key
+        if wx.unionid:
+            user.wechat_unionid = wx.unionid
+        await session.commit()
+    if not user.is_active:
+        raise Unauthorized("This account is disabled.", code="account_disabled")
+    return _token_for(settings, user, await coops_service.managed_cooperative_ids(session, user.id))
+
+
+async def authenticate(conn: AsyncConnection, settings: Settings, token: str) -> Principal:
+    """The caller behind a bearer token, with their current role, scope and cooperatives."""
+    claims = security.decode_token(
+        token, secret=settings.jwt_secret.get_secret_value(), issuer=settings.jwt_issuer, now=clock.now()
+    )
+    if claims is None:
+        raise Unauthorized("The access token is missing, invalid or expired.", code="invalid_token")
+    row = (
+        await conn.execute(
+            select(
+                User.id, User.role, User.display_name, User.region_code, User.is_active, User.token_version
+            ).where(User.id == claims.user_id)
+        )
+    ).one_or_none()
+    if row is None or not row.is_active or row.token_version != claims.token_version:
+        raise Unauthorized("The access token is missing, invalid or expired.", code="invalid_token")
+    cooperative_ids: frozenset[str] = frozenset()
+    if row.role == COOP_MANAGER:
+        cooperative_ids = frozenset(await coops_service.managed_cooperative_ids(conn, row.id))
+    return Principal(
+        id=row.id,
+        role=row.role,
+        display_name=row.display_name,
+        region_code=row.region_code,
+        cooperative_ids=cooperative_ids,
+    )
+
+
+async def me(session: AsyncSession, principal: Principal) -> UserOut:
+    """The caller's own profile."""
+    user = await session.get(User, principal.id)
+    if user is None:
+        raise NotFound("No such user.", code="user_not_found")
+    return _user_out(user, sorted(principal.cooperative_ids))
+
+
+async def create_staff(session: AsyncSession, actor: Principal, data: StaffIn) -> UserOut:
+    """District staff create staff accounts for a region of the matching level in their scope."""
+    actor.require_role(DISTRICT_STAFF)
+    region = await regions_service.find_region(session, data.region_code)
+    expected_level = STAFF_LEVEL[data.role]
+    if region is None or region.level != expected_level:
+        raise ValidationFailed(
+            f"A {data.role} needs a {expected_level} region code.",
+            code="invalid_region",
+            errors=[FieldError("region_code", f"not a {expected_level} code")],
+        )
+    if not actor.covers_region(region.code):
+        raise PermissionDenied("That region is outside your scope.", code="region_out_of_scope")
+    user = User(
+        phone=data.phone,
+        password_hash=security.hash_password(data.password),
+        display_name=data.display_name.strip(),
+        role=data.role,
+        region_code=region.code,
+    )
+    session.add(user)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise Conflict("This phone number is already registered.", code="phone_taken") from exc
+    return _user_out(user, [])
+
+
+async def create_staff_unchecked(
+    session: AsyncSession, *, phone: str, password: str, display_name: str, role: str, region_code: str
+) -> User:
+    """For the CLI bootstrap (no acting user): same rules on role and region as ``create_staff``."""
+    region = await regions_service.find_region(session, region_code)
+    if role not in STAFF_LEVEL or region is None or region.level != STAFF_LEVEL[role]:
+        raise ValidationFailed(
+            f"{role} needs a {STAFF_LEVEL.get(role, '?')} region code.", code="invalid_region"
+        )
+    user = User(
+        phone=phone,
+        password_hash=security.hash_password(password),
+        display_name=display_name,
+        role=role,
+        region_code=region_code,
+    )
+    session.add(user)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise Conflict("This phone number is already registered.", code="phone_taken") from exc
+    return user
+
+
+async def promote_to_manager(session: AsyncSession, user_id: str) -> None:
+    """A buyer who registers a cooperative becomes its manager. Joins the caller's transaction."""
+    await session.execute(
+        update(User).where(User.id == user_id, User.role == BUYER).values(role=COOP_MANAGER)
+    )
+
+
+async def masked_phones(session: AsyncSession, user_ids: list[str]) -> dict[str, str | None]:
+    """Masked phone per user id (for outputs that are not the owner's)."""
+    if not user_ids:
+        return {}
+    rows = (await session.execute(select(User.id, User.phone).where(User.id.in_(user_ids)))).all()
+    return {row.id: mask_phone(row.phone) for row in rows}

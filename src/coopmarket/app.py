@@ -1,0 +1,253 @@
+"""``create_app(settings)``: plugins, routers, dependencies and the one error mapping."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from litestar import Litestar, MediaType, Request, Response, get
+from litestar.config.app import ExperimentalFeatures  # noqa: F401 - kept for discoverability
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from sqlalchemy import text
+
+from coopmarket.accounts import routes as accounts_routes
+from coopmarket.accounts.wechat import HttpxWechatClient, WechatClient
+from coopmarket.coops import routes as coops_routes
+from coopmarket.core.deps import (
+    provide_db,
+    provide_optional_principal,
+    provide_principal,
+    provide_session,
+    provide_settings,
+)
+from coopmarket.core.errors import DomainError
+from coopmarket.core.ids import new_id
+from coopmarket.db import Database
+from coopmarket.orders import routes as orders_routes
+from coopmarket.payments import routes as payments_routes
+from coopmarket.products import routes as products_routes
+from coopmarket.regions import routes as regions_routes
+from coopmarket.reports import routes as reports_routes
+from coopmarket.settings import Settings, get_settings
+
+log = logging.getLogger("coopmarket")
+PROBLEM_JSON = "application/problem+json"
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    503: "service_unavailable",
+}
+
+
+@dataclass
+class Overrides:
+    """Stand-ins for external systems, for tests: the production code keeps its real clients."""
+
+    wechat: WechatClient | None = None
+    stripe_http_client: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    title: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title or _title(status),
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
+    errors = [{"field": e.field, "message": e.message} for e in exc.errors] or None
+    return _problem(
+        exc.status_code,
+        exc.code,
+        exc.detail,
+        title=exc.title,
+        headers=exc.headers or None,
+        errors=errors,
+        **exc.extra,
+    )
+
+
+def _field_name(key: Any) -> str:
+    text_key = str(key or "body")
+    return text_key.removeprefix("$.") if text_key.startswith("$.") else text_key
+
+
+def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+    errors: list[dict[str, str]] = []
+    extra = exc.extra if isinstance(exc.extra, list) else ([exc.extra] if exc.extra else [])
+    for item in extra:
+        if isinstance(item, dict):
+            message = str(item.get("message", "invalid"))
+            key = item.get("key")
+            if key is None and " - at `" in message:
+                message, _, where = message.partition(" - at `")
+                key = where.rstrip("`")
+            errors.append({"field": _field_name(key), "message": message})
+    return _problem(422, "validation_error", "The request is not valid.", errors=errors or None)
+
+
+def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    status = exc.status_code
+    code = _STATUS_CODES.get(status, "error")
+    headers = dict(exc.headers or {})
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail else _title(status)
+    return _problem(status, code, detail, headers=headers or None)
+
+
+def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    request_id = new_id()
+    log.error(
+        "unhandled error request_id=%s %s %s", request_id, request.method, request.url.path, exc_info=exc
+    )
+    return _problem(500, "internal_error", "Something went wrong on our side.", request_id=request_id)
+
+
+@get("/health", tags=["ops"], summary="Liveness", include_in_schema=True)
+async def health() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@get("/ready", tags=["ops"], summary="Readiness (database reachable)")
+async def ready(state: State) -> Response[dict[str, str]]:
+    """The database answers; 503 otherwise."""
+    try:
+        async with state.db.read() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception:  # any failure means not ready
+        log.warning("readiness check failed", exc_info=True)
+        return _problem(503, "not_ready", "The database is not reachable.")  # type: ignore[return-value]
+    return Response({"status": "ready"}, media_type=MediaType.JSON)
+
+
+def _route_handlers() -> Sequence[Any]:
+    handlers: list[Any] = [health, ready]
+    for module in (
+        regions_routes,
+        accounts_routes,
+        coops_routes,
+        products_routes,
+        orders_routes,
+        payments_routes,
+        reports_routes,
+    ):
+        handlers.extend(module.routes)
+    return handlers
+
+
+def create_app(settings: Settings | None = None, overrides: Overrides | None = None) -> Litestar:
+    """Build the application for ``settings`` (from the environment when omitted)."""
+    settings = settings or get_settings()
+    overrides = overrides or Overrides()
+    # httpx logs request URLs at INFO; WeChat's carries the app secret in its query string.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        db = Database(settings)
+        app.state.db = db
+        app.state.settings = settings
+        wechat_client = overrides.wechat or HttpxWechatClient(
+            appid=settings.wechat_appid,
+            secret=settings.wechat_secret.get_secret_value() if settings.wechat_secret else None,
+            base_url=settings.wechat_api_base,
+            timeout=settings.wechat_timeout_seconds,
+        )
+        app.state.wechat = wechat_client
+        app.state.overrides = overrides
+        background: list[asyncio.Task[None]] = []
+        if settings.run_background_jobs:
+            from coopmarket.orders import jobs as order_jobs
+
+            background.append(asyncio.create_task(order_jobs.run_expiry_sweeper(db, settings)))
+        try:
+            yield
+        finally:
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if isinstance(wechat_client, HttpxWechatClient):
+                await wechat_client.aclose()
+            await db.dispose()
+
+    openapi = OpenAPIConfig(
+        title="coopmarket API",
+        version="1.0.0",
+        description=f"Marketplace of Fangzi District's party-led cooperatives ({settings.brand_name}).",
+        path="/schema",
+        render_plugins=[SwaggerRenderPlugin(path="/swagger"), JsonRenderPlugin(path="/openapi.json")],
+        components=Components(
+            security_schemes={
+                "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+            }
+        ),
+        security=[{"BearerToken": []}],
+    )
+    return Litestar(
+        route_handlers=_route_handlers(),
+        lifespan=[lifespan],
+        dependencies={
+            "settings": Provide(provide_settings, sync_to_thread=False),
+            "db": Provide(provide_db, sync_to_thread=False),
+            "session": Provide(provide_session),
+            "principal": Provide(provide_principal),
+            "maybe_principal": Provide(provide_optional_principal),
+        },
+        exception_handlers={
+            DomainError: _domain_error,
+            ValidationException: _validation_error,
+            HTTPException: _http_error,
+            Exception: _internal_error,
+        },
+        openapi_config=openapi,
+        request_max_body_size=settings.request_max_body_bytes,
+        debug=False,
+    )
+
+
+__all__ = ["Overrides", "create_app", "httpx"]

@@ -1,0 +1,102 @@
+"""Cooperatives, their managers, members and capital history."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from coopmarket.core.models import id_field, money_field, ref_field, time_field
+
+
+class Cooperative(SQLModel, table=True):
+    __tablename__ = "cooperative"
+    __table_args__ = (
+        CheckConstraint("reserve_rate_bps BETWEEN 0 AND 10000", name="reserve_bps"),
+        CheckConstraint("patronage_return_bps BETWEEN 6000 AND 10000", name="patronage_bps"),
+        CheckConstraint("collective_sales_share_bps BETWEEN 0 AND 10000", name="collective_bps"),
+    )
+
+    id: str = id_field()
+    name: str = Field(max_length=200)
+    uscc: str = Field(max_length=18, unique=True)
+    village_code: str = Field(max_length=12, index=True, foreign_key="region.code")
+    party_organization: str = Field(max_length=200)
+    chairperson: str = Field(max_length=64)
+    founded_on: date
+    reserve_rate_bps: int
+    patronage_return_bps: int
+    collective_sales_share_bps: int
+    status: str = Field(max_length=16, index=True)  # pending | approved | rejected | suspended
+    status_reason: str | None = Field(default=None, max_length=500)
+    created_by: str = ref_field(foreign_key="user_account.id")
+    created_at: datetime = time_field()
+    updated_at: datetime = time_field()
+
+
+class CooperativeManager(SQLModel, table=True):
+    __tablename__ = "cooperative_manager"
+
+    cooperative_id: str = Field(primary_key=True, max_length=26, foreign_key="cooperative.id")
+    user_id: str = Field(primary_key=True, max_length=26, foreign_key="user_account.id", index=True)
+    created_at: datetime = time_field()
+
+
+class CooperativeStatusEvent(SQLModel, table=True):
+    """Every approval decision, kept as an audit trail."""
+
+    __tablename__ = "cooperative_status_event"
+
+    id: str = id_field()
+    cooperative_id: str = ref_field(foreign_key="cooperative.id")
+    from_status: str | None = Field(default=None, max_length=16)
+    to_status: str = Field(max_length=16)
+    reason: str | None = Field(default=None, max_length=500)
+    actor_id: str = ref_field(foreign_key="user_account.id", index=False)
+    at: datetime = time_field()
+
+
+class CooperativeMember(SQLModel, table=True):
+    __tablename__ = "cooperative_member"
+    __table_args__ = (
+        CheckConstraint("capital_fen >= 0", name="capital_nonneg"),
+        # One village collective per cooperative, enforced by the database.
+        Index(
+            "uq_member_one_collective",
+            "cooperative_id",
+            unique=True,
+            sqlite_where=text("kind = 'village_collective'"),
+            postgresql_where=text("kind = 'village_collective'"),
+        ),
+    )
+
+    id: str = id_field()
+    cooperative_id: str = ref_field(foreign_key="cooperative.id")
+    name: str = Field(max_length=100)
+    kind: str = Field(max_length=32)  # household | village_collective | other
+    capital_fen: int = money_field()
+    created_at: datetime = time_field()
+
+
+class MemberCapitalChange(SQLModel, table=True):
+    """Capital changes are recorded, never overwritten."""
+
+    __tablename__ = "member_capital_change"
+
+    id: str = id_field()
+    member_id: str = ref_field(foreign_key="cooperative_member.id")
+    old_capital_fen: int = money_field()
+    new_capital_fen: int = money_field()
+    changed_by: str = ref_field(foreign_key="user_account.id", index=False)
+    changed_at: datetime = time_field()
+
+
+__all__ = [
+    "Cooperative",
+    "CooperativeManager",
+    "CooperativeMember",
+    "CooperativeStatusEvent",
+    "MemberCapitalChange",
+    "UniqueConstraint",
+]

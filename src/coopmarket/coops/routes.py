@@ -1,0 +1,3 @@
+"""HTTP routes of the coops slice."""
+
+routes: list[type] = []

@@ -1,0 +1,37 @@
+"""The one clock. Tests may pin or move it with ``set_now``/``advance``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+_offset = timedelta(0)
+_frozen: datetime | None = None
+
+
+def now() -> datetime:
+    """Current UTC time (timezone-aware)."""
+    if _frozen is not None:
+        return _frozen
+    return datetime.now(UTC) + _offset
+
+
+def set_now(value: datetime | None) -> None:
+    """Freeze the clock at ``value`` (aware, UTC), or unfreeze with ``None``."""
+    global _frozen
+    _frozen = value
+
+
+def advance(delta: timedelta) -> None:
+    """Move the clock forward (frozen or running)."""
+    global _frozen, _offset
+    if _frozen is not None:
+        _frozen = _frozen + delta
+    else:
+        _offset = _offset + delta
+
+
+def reset() -> None:
+    """Back to real time."""
+    global _frozen, _offset
+    _frozen = None
+    _offset = timedelta(0)

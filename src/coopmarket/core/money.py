@@ -1,0 +1,49 @@
+"""Money in integer fen and the largest-remainder split. Pure: no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+
+BPS_DENOMINATOR = 10_000
+
+
+def allocate(amount_fen: int, weights: Sequence[int]) -> list[int]:
+    """Split ``amount_fen`` by integer ``weights`` with the largest-remainder method.
+
+    Every exact share is floored (exact rational arithmetic); the leftover fen go one each to
+    the largest remainders, ties to the lower index. Parts sum to the whole and each is within
+    one fen of its exact share. Negative amounts split symmetrically (``-allocate(-a, w)``).
+    """
+    if not weights:
+        raise ValueError("weights must not be empty")
+    if any(w < 0 for w in weights):
+        raise ValueError("weights must not be negative")
+    total = sum(weights)
+    if total == 0:
+        raise ValueError("weights must not all be zero")
+    if amount_fen < 0:
+        return [-part for part in allocate(-amount_fen, weights)]
+    exact = [Fraction(amount_fen * w, total) for w in weights]
+    floors = [int(e) for e in exact]  # exact >= 0, so int() floors
+    leftover = amount_fen - sum(floors)
+    # Largest remainder first; on a tie the lower index wins.
+    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - floors[i]), i))
+    for i in order[:leftover]:
+        floors[i] += 1
+    return floors
+
+
+def split_bps(amount_fen: int, bps: int) -> tuple[int, int]:
+    """Split ``amount_fen`` into (the ``bps`` share, the rest), largest-remainder rounded."""
+    if not 0 <= bps <= BPS_DENOMINATOR:
+        raise ValueError("basis points must be within 0..10000")
+    share, rest = allocate(amount_fen, [bps, BPS_DENOMINATOR - bps]) if amount_fen else (0, 0)
+    return share, rest
+
+
+def format_yuan(amount_fen: int) -> str:
+    """``12345`` → ``"123.45"``; exact, for exports and humans."""
+    sign = "-" if amount_fen < 0 else ""
+    whole, cents = divmod(abs(amount_fen), 100)
+    return f"{sign}{whole}.{cents:02d}"

@@ -1,0 +1,3 @@
+"""HTTP routes of the orders slice."""
+
+routes: list[type] = []

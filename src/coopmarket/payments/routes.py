@@ -1,0 +1,3 @@
+"""HTTP routes of the payments slice."""
+
+routes: list[type] = []

@@ -1,0 +1,3 @@
+"""HTTP routes of the products slice."""
+
+routes: list[type] = []

@@ -1,0 +1,170 @@
+"""Test harness: every database test runs on SQLite and, when COOPMARKET_TEST_DATABASE_URL is set,
+on PostgreSQL too. Each test starts from a migrated schema with no rows but the regions."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import threading
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from coopmarket.app import Overrides, create_app
+from coopmarket.core import clock
+from coopmarket.db import Database
+from coopmarket.migrate import upgrade
+from coopmarket.models import metadata
+from coopmarket.settings import Settings
+
+PG_URL = os.environ.get("COOPMARKET_TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+KEEP_TABLES = {"region", "alembic_version"}
+
+
+def run_sync(coro_fn: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    """Run a coroutine to completion on a private loop (usable from sync fixtures)."""
+    result: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            result["value"] = asyncio.run(coro_fn())
+        except BaseException as exc:  # re-raised in the caller's thread
+            result["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result.get("value")
+
+
+def _settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "environment": "test",
+        "database_url": database_url,
+        "run_background_jobs": False,
+        "jwt_secret": "test-secret-for-the-suite-only-000000",
+        "database_pool_size": 5,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file, copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+
+    async def build() -> None:
+        db = Database(_settings(f"sqlite+aiosqlite:///{path}"))
+        try:
+            await upgrade(db.engine)
+        finally:
+            await db.dispose()
+
+    run_sync(build)
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this session, migrated once."""
+    assert PG_URL is not None
+    base = make_url(PG_URL)
+    name = f"coopmarket_test_{os.getpid()}"
+    admin_url = base.set(database="postgres")
+    test_url = base.set(database=name).render_as_string(hide_password=False)
+
+    async def create() -> None:
+        admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        await admin.dispose()
+        db = Database(_settings(test_url))
+        try:
+            await upgrade(db.engine)
+        finally:
+            await db.dispose()
+
+    async def drop() -> None:
+        admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+    run_sync(create)
+    yield test_url
+    run_sync(drop)
+
+
+def _truncate_pg(url: str) -> None:
+    tables = [t.name for t in metadata.sorted_tables if t.name not in KEEP_TABLES]
+
+    async def truncate() -> None:
+        engine = create_async_engine(url)
+        async with engine.begin() as conn:
+            await conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
+            await conn.execute(text("DELETE FROM region WHERE level = 'community'"))
+        await engine.dispose()
+
+    run_sync(truncate)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A clean, migrated database for one test, on each backend in turn."""
+    if request.param == "sqlite":
+        path = tmp_path / "test.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite+aiosqlite:///{path}"
+    url: str = request.getfixturevalue("pg_database")
+    _truncate_pg(url)
+    return url
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module to change settings for its app."""
+    return {}
+
+
+@pytest.fixture
+def settings(database_url: str, settings_overrides: dict[str, Any], tmp_path: Path) -> Settings:
+    return _settings(database_url, storage_local_dir=str(tmp_path / "uploads"), **settings_overrides)
+
+
+@pytest.fixture
+def overrides() -> Overrides:
+    """Stand-ins for external systems; tests replace pieces of it."""
+    return Overrides()
+
+
+@pytest.fixture
+async def client(settings: Settings, overrides: Overrides) -> AsyncIterator[AsyncTestClient[Any]]:
+    """An HTTP client on the real app (lifespan included) over a clean database."""
+    app = create_app(settings, overrides)
+    async with AsyncTestClient(app=app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def db(client: AsyncTestClient[Any]) -> Database:
+    """The app's own database handle, for setting up rows and checking what changed."""
+    return client.app.state.db  # type: ignore[no-any-return]
+
+
+@pytest.fixture(autouse=True)
+def _reset_clock() -> Iterator[None]:
+    clock.reset()
+    yield
+    clock.reset()
