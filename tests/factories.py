@@ -108,3 +108,54 @@ def coop_payload(**overrides: Any) -> dict[str, Any]:
     }
     payload.update(overrides)
     return payload
+
+
+async def approved_cooperative(
+    client: AsyncTestClient[Any],
+    staff: Actor,
+    manager: Actor | None = None,
+    **payload_overrides: Any,
+) -> tuple[Actor, dict[str, Any]]:
+    """Register a cooperative as ``manager`` (a new user by default) and approve it as ``staff``.
+
+    Returns the manager signed in again (their token now carries the cooperative) and the
+    approved cooperative as the API answered it.
+    """
+    manager = manager or await register_buyer(client, display_name="合作社理事长")
+    response = await client.post(
+        "/api/v1/cooperatives", json=coop_payload(**payload_overrides), headers=manager.headers
+    )
+    assert response.status_code == 201, response.text
+    coop = response.json()
+    response = await client.post(
+        f"/api/v1/cooperatives/{coop['id']}/approve", json={"reason": "材料齐全"}, headers=staff.headers
+    )
+    assert response.status_code == 200, response.text
+    manager = await login(client, manager.phone, manager.password)
+    return manager, response.json()
+
+
+def product_payload(**overrides: Any) -> dict[str, Any]:
+    n = next(_counter)
+    payload: dict[str, Any] = {
+        "name": f"坊子烟薯{n}号",
+        "category": "vegetables",
+        "description": "坊子区沙土地种植的烟薯，香甜软糯。",
+        "unit": "box",
+        "origin_village_code": VILLAGE,
+        "skus": [{"code": f"YS-{n}-5KG", "spec": "5斤装", "price_fen": 3990, "stock": 100}],
+    }
+    payload.update(overrides)
+    return payload
+
+
+async def create_product(
+    client: AsyncTestClient[Any], manager: Actor, cooperative_id: str, **overrides: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        f"/api/v1/cooperatives/{cooperative_id}/products",
+        json=product_payload(**overrides),
+        headers=manager.headers,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
