@@ -33,6 +33,7 @@ from coopmarket.core.deps import (
 from coopmarket.core.errors import DomainError
 from coopmarket.core.ids import new_id
 from coopmarket.db import Database
+from coopmarket.ledger import routes as ledger_routes
 from coopmarket.orders import routes as orders_routes
 from coopmarket.payments import routes as payments_routes
 from coopmarket.products import routes as products_routes
@@ -171,6 +172,7 @@ def _route_handlers() -> Sequence[Any]:
         products_routes,
         orders_routes,
         payments_routes,
+        ledger_routes,
         reports_routes,
     ):
         handlers.extend(module.routes)

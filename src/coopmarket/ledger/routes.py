@@ -1,0 +1,3 @@
+"""HTTP routes of the ledger slice."""
+
+routes: list[type] = []
