@@ -12,8 +12,10 @@ def allocate(amount_fen: int, weights: Sequence[int]) -> list[int]:
     """Split ``amount_fen`` by integer ``weights`` with the largest-remainder method.
 
     Every exact share is floored (exact rational arithmetic); the leftover fen go one each to
-    the largest remainders, ties to the lower index. Parts sum to the whole and each is within
-    one fen of its exact share. Negative amounts split symmetrically (``-allocate(-a, w)``).
+    the largest remainders; a tie goes to the larger weight, and between equal weights to the
+    lower index, so the order of the weights does not matter (5 by 70:30 → 4/1, by 30:70 → 1/4).
+    Parts sum to the whole and each is within one fen of its exact share. Negative amounts split
+    symmetrically (``-allocate(-a, w)``).
     """
     if not weights:
         raise ValueError("weights must not be empty")
@@ -27,8 +29,8 @@ def allocate(amount_fen: int, weights: Sequence[int]) -> list[int]:
     exact = [Fraction(amount_fen * w, total) for w in weights]
     floors = [int(e) for e in exact]  # exact >= 0, so int() floors
     leftover = amount_fen - sum(floors)
-    # Largest remainder first; on a tie the lower index wins.
-    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - floors[i]), i))
+    # Largest remainder first; on a tie the larger weight, then the lower index.
+    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - floors[i]), -weights[i], i))
     for i in order[:leftover]:
         floors[i] += 1
     return floors

@@ -1,0 +1,209 @@
+"""Double-entry rules: entries, balanced transactions, the chart of accounts and the splits. Pure.
+
+Sign convention: debit positive, credit negative, never zero; a transaction's entries sum to 0.
+The chart of accounts and the three transaction kinds are fixed in ``docs/PLAN.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from coopmarket.core.errors import RuleViolated
+from coopmarket.core.money import BPS_DENOMINATOR, allocate
+
+# Transaction kinds and their dedupe-key prefixes (``payment:{id}``, ``settle:{part_id}``, ``refund:{id}``).
+PAYMENT_RECEIVED = "payment_received"
+PART_SETTLED = "part_settled"
+REFUND = "refund"
+
+PLATFORM_FEE = "revenue:platform_fee"
+COLLECTIVE_INCOME_PREFIX = "collective_income:"
+# Village collective income categories (财农〔2021〕121号): 经营收入, 发包及上交收入, 投资收益, 补助收入, 其他收入.
+OPERATING_INCOME = "operating_income"
+INCOME_CATEGORIES: tuple[str, ...] = (
+    OPERATING_INCOME,
+    "contracting_income",
+    "investment_income",
+    "subsidy_income",
+    "other_income",
+)
+
+ACCOUNT_MAX_LENGTH = 128  # ledger_posting.account
+_MAX_AMOUNT = 2**63 - 1  # BIGINT
+_ACCOUNT_PART = re.compile(r"^[A-Za-z0-9_\-]+$")
+_VILLAGE_CODE = re.compile(r"^[0-9]{12}$")
+
+
+class LedgerUnbalanced(RuleViolated):
+    """A transaction that does not balance, has too few entries or a zero amount."""
+
+    default_code = "ledger_unbalanced"
+
+
+class InvalidAccount(RuleViolated):
+    """An account name outside the chart of accounts."""
+
+    default_code = "ledger_invalid_account"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One posting: ``amount_fen`` > 0 debits ``account``, < 0 credits it."""
+
+    account: str
+    amount_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """A validated, balanced set of entries (at least two, none zero, summing to 0)."""
+
+    entries: tuple[Entry, ...]
+
+    @property
+    def debit_total_fen(self) -> int:
+        return sum(e.amount_fen for e in self.entries if e.amount_fen > 0)
+
+
+def build_transaction(entries: Iterable[Entry]) -> JournalEntry:
+    """Validate ``entries`` as one transaction, keeping every entry as given (nothing merged)."""
+    items = tuple(entries)
+    if len(items) < 2:
+        raise LedgerUnbalanced(f"A transaction needs at least two entries, got {len(items)}.")
+    for entry in items:
+        if not isinstance(entry, Entry):
+            raise LedgerUnbalanced(f"Not a ledger entry: {entry!r}.")
+        amount = entry.amount_fen
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise LedgerUnbalanced(f"Amount of {entry.account} is not an integer number of fen.")
+        if amount == 0:
+            raise LedgerUnbalanced(f"Zero amount on {entry.account}.")
+        if abs(amount) > _MAX_AMOUNT:
+            raise LedgerUnbalanced(f"Amount on {entry.account} is out of range.")
+        if not entry.account or len(entry.account) > ACCOUNT_MAX_LENGTH:
+            raise InvalidAccount(f"Invalid account name {entry.account!r}.")
+    total = sum(e.amount_fen for e in items)
+    if total != 0:
+        raise LedgerUnbalanced(f"Entries sum to {total} fen, not 0.")
+    return JournalEntry(items)
+
+
+def _part(name: str, value: str) -> str:
+    if not value or not _ACCOUNT_PART.match(value):
+        raise InvalidAccount(f"Invalid {name} {value!r} for an account name.")
+    return value
+
+
+def cash(provider: str) -> str:
+    """Money held at a payment provider (``offline``, ``stripe``)."""
+    return f"cash:{_part('provider', provider)}"
+
+
+def escrow(cooperative_id: str) -> str:
+    """Paid by buyers, owed to the cooperative once the part is received."""
+    return f"escrow:coop:{_part('cooperative id', cooperative_id)}"
+
+
+def coop_payable(cooperative_id: str) -> str:
+    """The cooperative's revenue, owed to it."""
+    return f"payable:coop:{_part('cooperative id', cooperative_id)}"
+
+
+def collective_income(village_code: str, category: str = OPERATING_INCOME) -> str:
+    """A village collective's income in one of ``INCOME_CATEGORIES``."""
+    if not _VILLAGE_CODE.match(village_code):
+        raise InvalidAccount(f"Not a 12-digit village code: {village_code!r}.")
+    if category not in INCOME_CATEGORIES:
+        raise InvalidAccount(f"Unknown income category {category!r}.")
+    return f"{COLLECTIVE_INCOME_PREFIX}{village_code}:{category}"
+
+
+def parse_collective_income(account: str) -> tuple[str, str] | None:
+    """``collective_income:{village}:{category}`` → ``(village, category)``; ``None`` otherwise."""
+    if not account.startswith(COLLECTIVE_INCOME_PREFIX):
+        return None
+    village_code, sep, category = account[len(COLLECTIVE_INCOME_PREFIX) :].partition(":")
+    if not sep or not _VILLAGE_CODE.match(village_code) or category not in INCOME_CATEGORIES:
+        return None
+    return village_code, category
+
+
+def _check_bps(name: str, bps: int) -> None:
+    if not 0 <= bps <= BPS_DENOMINATOR:
+        raise ValueError(f"{name} must be within 0..{BPS_DENOMINATOR} basis points")
+
+
+def settlement_split(amount_fen: int, fee_bps: int, collective_bps: int) -> tuple[int, int, int]:
+    """``(platform fee, collective share, cooperative's rest)`` of a gross subtotal.
+
+    Largest remainder over ``[fee, min(collective, 10000 - fee), rest]``: the collective share is
+    capped so that the three weights never exceed the whole.
+    """
+    _check_bps("fee_bps", fee_bps)
+    _check_bps("collective_bps", collective_bps)
+    capped = min(collective_bps, BPS_DENOMINATOR - fee_bps)
+    fee, collective, rest = allocate(amount_fen, [fee_bps, capped, BPS_DENOMINATOR - fee_bps - capped])
+    return fee, collective, rest
+
+
+def payment_received_entries(provider: str, total_fen: int, parts: Sequence[tuple[str, int]]) -> list[Entry]:
+    """Dr ``cash:{provider}`` the total; Cr ``escrow:coop:{c}`` each part's subtotal."""
+    entries = [Entry(cash(provider), total_fen)]
+    entries += [Entry(escrow(cooperative_id), -subtotal) for cooperative_id, subtotal in parts]
+    return list(build_transaction(entries).entries)
+
+
+def part_settled_entries(
+    cooperative_id: str, village_code: str, subtotal_fen: int, fee_bps: int, collective_bps: int
+) -> list[Entry]:
+    """Dr escrow the subtotal; Cr the platform fee, the village's operating income and the cooperative.
+
+    A share that rounds to 0 fen is left out (a posting is never zero).
+    """
+    fee, collective, rest = settlement_split(subtotal_fen, fee_bps, collective_bps)
+    entries = [Entry(escrow(cooperative_id), subtotal_fen)]
+    for account, amount in (
+        (PLATFORM_FEE, fee),
+        (collective_income(village_code, OPERATING_INCOME), collective),
+        (coop_payable(cooperative_id), rest),
+    ):
+        if amount:
+            entries.append(Entry(account, -amount))
+    return list(build_transaction(entries).entries)
+
+
+def refund_entries(provider: str, cooperative_id: str, amount_fen: int) -> list[Entry]:
+    """Dr ``escrow:coop:{c}`` the amount; Cr ``cash:{provider}`` the amount."""
+    if amount_fen <= 0:
+        raise LedgerUnbalanced(f"A refund must be a positive amount, got {amount_fen} fen.")
+    return list(
+        build_transaction(
+            [Entry(escrow(cooperative_id), amount_fen), Entry(cash(provider), -amount_fen)]
+        ).entries
+    )
+
+
+__all__ = [
+    "INCOME_CATEGORIES",
+    "OPERATING_INCOME",
+    "PART_SETTLED",
+    "PAYMENT_RECEIVED",
+    "PLATFORM_FEE",
+    "REFUND",
+    "Entry",
+    "InvalidAccount",
+    "JournalEntry",
+    "LedgerUnbalanced",
+    "build_transaction",
+    "cash",
+    "collective_income",
+    "coop_payable",
+    "escrow",
+    "parse_collective_income",
+    "part_settled_entries",
+    "payment_received_entries",
+    "refund_entries",
+    "settlement_split",
+]

@@ -1,0 +1,156 @@
+"""The ledger: posting balanced, append-only transactions exactly once, and reading balances."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql import Executable
+
+from coopmarket.core.errors import RuleViolated
+from coopmarket.core.ids import new_id
+from coopmarket.core.principal import DISTRICT_STAFF, Principal
+from coopmarket.ledger import posting
+from coopmarket.ledger.models import LedgerPosting, LedgerTransaction
+from coopmarket.ledger.schemas import AccountBalance, BalanceList, CollectiveIncomeRow
+
+_transaction = LedgerTransaction.__table__  # type: ignore[attr-defined]
+_posting = LedgerPosting.__table__  # type: ignore[attr-defined]
+
+Executor = AsyncSession | AsyncConnection
+
+
+def _dialect_name(executor: Executor) -> str:
+    if isinstance(executor, AsyncSession):
+        return executor.get_bind().dialect.name
+    return executor.dialect.name
+
+
+def _insert_transaction_once(dialect: str, values: dict[str, object]) -> Executable:
+    """``INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id``.
+
+    The database settles a race: on PostgreSQL a second writer waits for the first to commit and
+    then inserts nothing; SQLite serialises writers (``BEGIN IMMEDIATE``). No exception is raised,
+    so the caller's transaction stays usable.
+    """
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        dialect_insert(_transaction)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[_transaction.c.dedupe_key])
+        .returning(_transaction.c.id)
+    )
+
+
+async def post(
+    session: Executor,
+    *,
+    kind: str,
+    dedupe_key: str,
+    entries: Iterable[posting.Entry],
+    occurred_at: datetime,
+    order_id: str | None = None,
+    cooperative_id: str | None = None,
+    memo: str | None = None,
+) -> str | None:
+    """Post one balanced transaction; joins the caller's transaction and never commits.
+
+    Returns the new transaction id, or ``None`` when ``dedupe_key`` was already posted (then
+    nothing is written). Raises ``LedgerUnbalanced`` before writing anything that does not balance.
+    """
+    journal = posting.build_transaction(entries)
+    if not kind or len(kind) > 32:
+        raise RuleViolated("A ledger transaction kind is 1..32 characters.", code="ledger_invalid_kind")
+    if not dedupe_key or len(dedupe_key) > 128:
+        raise RuleViolated("A dedupe key is 1..128 characters.", code="ledger_invalid_dedupe_key")
+    if memo is not None and len(memo) > 500:
+        raise RuleViolated("A ledger memo is at most 500 characters.", code="ledger_invalid_memo")
+    if occurred_at.tzinfo is None:
+        raise ValueError("occurred_at must be timezone-aware")
+    transaction_id = new_id()
+    statement = _insert_transaction_once(
+        _dialect_name(session),
+        {
+            "id": transaction_id,
+            "kind": kind,
+            "dedupe_key": dedupe_key,
+            "order_id": order_id,
+            "cooperative_id": cooperative_id,
+            "memo": memo,
+            "occurred_at": occurred_at,
+        },
+    )
+    if (await session.execute(statement)).first() is None:
+        return None
+    await session.execute(
+        insert(_posting).values(
+            [
+                {
+                    "id": new_id(),
+                    "transaction_id": transaction_id,
+                    "account": entry.account,
+                    "amount_fen": entry.amount_fen,
+                    "occurred_at": occurred_at,
+                }
+                for entry in journal.entries
+            ]
+        )
+    )
+    return transaction_id
+
+
+async def balances(conn: Executor, account_prefix: str) -> list[tuple[str, int]]:
+    """``(account, balance_fen)`` for every account starting with ``account_prefix``, by name."""
+    stmt = (
+        select(_posting.c.account, func.sum(_posting.c.amount_fen).label("balance"))
+        .group_by(_posting.c.account)
+        .order_by(_posting.c.account)
+    )
+    if account_prefix:
+        stmt = stmt.where(_posting.c.account.startswith(account_prefix, autoescape=True))
+    return [(row.account, int(row.balance)) for row in (await conn.execute(stmt)).all()]
+
+
+async def trial_balance(conn: Executor) -> int:
+    """The sum of every posting in the ledger: 0 when the books balance."""
+    total = (await conn.execute(select(func.coalesce(func.sum(_posting.c.amount_fen), 0)))).scalar_one()
+    return int(total)
+
+
+async def collective_income_rows(
+    conn: Executor, start_utc: datetime, end_utc: datetime
+) -> list[CollectiveIncomeRow]:
+    """Net income of ``collective_income:*`` accounts posted in ``[start_utc, end_utc)``, per village and category.
+
+    Credits count as income and debits (reversing corrections) reduce it, so a corrected figure
+    is reported corrected. Amounts are positive for income. Joins the caller's connection.
+    """
+    stmt = (
+        select(_posting.c.account, func.sum(_posting.c.amount_fen).label("credited"))
+        .where(
+            _posting.c.account.startswith(posting.COLLECTIVE_INCOME_PREFIX, autoescape=True),
+            _posting.c.occurred_at >= start_utc,
+            _posting.c.occurred_at < end_utc,
+        )
+        .group_by(_posting.c.account)
+        .order_by(_posting.c.account)
+    )
+    rows: list[CollectiveIncomeRow] = []
+    for row in (await conn.execute(stmt)).all():
+        parsed = posting.parse_collective_income(row.account)
+        if parsed is None:
+            continue
+        village_code, category = parsed
+        rows.append(CollectiveIncomeRow(village_code, category, -int(row.credited)))
+    return rows
+
+
+async def balance_list(conn: AsyncConnection, principal: Principal, account_prefix: str) -> BalanceList:
+    """Balances of the accounts starting with ``account_prefix``, for district staff."""
+    principal.require_role(DISTRICT_STAFF)
+    return BalanceList(
+        items=[AccountBalance(account, balance) for account, balance in await balances(conn, account_prefix)]
+    )
