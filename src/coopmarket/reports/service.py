@@ -1,0 +1,190 @@
+"""Collective-income reports: village collective income from the ledger, grouped up the region tree."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from coopmarket.core.errors import FieldError, NotFound, ValidationFailed
+from coopmarket.core.principal import Principal
+from coopmarket.ledger import posting
+from coopmarket.ledger import service as ledger_service
+from coopmarket.ledger.schemas import CollectiveIncomeRow
+from coopmarket.regions import service as regions_service
+from coopmarket.regions.schemas import RegionOut
+from coopmarket.reports.schemas import (
+    CollectiveIncomeItem,
+    CollectiveIncomeReport,
+    IncomeByCategory,
+)
+from coopmarket.settings import Settings
+
+# Depth in the tree: a report groups at the level of its region or below.
+LEVEL_DEPTH = {"district": 0, "street": 1, "community": 2, "village": 3}
+MAX_RANGE_YEARS = 3
+SHELL_BAND = "shell"
+
+
+def _add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return date(day.year + years, 3, 1)
+
+
+def check_date_range(date_from: date, date_to: date) -> None:
+    """422 when ``from`` is after ``to`` or the range spans more than three years."""
+    if date_from > date_to:
+        raise ValidationFailed(
+            "`from` must not be after `to`.",
+            code="invalid_date_range",
+            errors=[FieldError("from", "after `to`")],
+        )
+    if date_to >= _add_years(date_from, MAX_RANGE_YEARS):
+        raise ValidationFailed(
+            f"A report covers at most {MAX_RANGE_YEARS} years.",
+            code="date_range_too_long",
+            errors=[FieldError("to", f"more than {MAX_RANGE_YEARS} years after `from`")],
+        )
+
+
+def local_days_to_utc(date_from: date, date_to: date, timezone: str) -> tuple[datetime, datetime]:
+    """The UTC instants ``[start of date_from, start of the day after date_to)`` in ``timezone``."""
+    zone = ZoneInfo(timezone)
+    start = datetime.combine(date_from, time.min, tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC)
+    return start, end
+
+
+def _yuan_label(amount_fen: int) -> str:
+    yuan, fen = divmod(amount_fen, 100)
+    if fen:
+        return f"{yuan}_{fen:02d}"
+    if yuan and yuan % 1_000_000 == 0:
+        return f"{yuan // 1_000_000}m"
+    if yuan and yuan % 1_000 == 0:
+        return f"{yuan // 1_000}k"
+    return str(yuan)
+
+
+def band_names(limits_fen: Sequence[int]) -> list[str]:
+    """Names of the bands the ascending ``limits_fen`` cut: ``shell``, ``under_100k``…, ``over_500k``."""
+    limits = sorted(limits_fen)
+    if not limits:
+        return [SHELL_BAND]
+    return [
+        SHELL_BAND,
+        *(f"under_{_yuan_label(limit)}" for limit in limits[1:]),
+        f"over_{_yuan_label(limits[-1])}",
+    ]
+
+
+def income_band(total_fen: int, limits_fen: Sequence[int]) -> str:
+    """The band of ``total_fen``: below the first limit (zero included) is ``shell``."""
+    limits = sorted(limits_fen)
+    return band_names(limits)[bisect_right(limits, total_fen) if limits else 0]
+
+
+def competition_ranks(totals: Sequence[int]) -> list[int]:
+    """Rank 1 for the highest total; equal totals share a rank and the next rank skips (1, 1, 3)."""
+    ordered = sorted(totals, reverse=True)
+    first_position: dict[int, int] = {}
+    for position, total in enumerate(ordered, start=1):
+        first_position.setdefault(total, position)
+    return [first_position[total] for total in totals]
+
+
+def _ancestors(code: str, parents: dict[str, str | None]) -> Iterator[str]:
+    """``code`` and then its parents up to the root."""
+    seen: set[str] = set()
+    current: str | None = code
+    while current is not None and current not in seen:
+        seen.add(current)
+        yield current
+        current = parents.get(current)
+
+
+def group_income(
+    regions: Iterable[RegionOut],
+    rows: Iterable[CollectiveIncomeRow],
+    *,
+    group_by: str,
+    root_code: str,
+    band_limits_fen: Sequence[int],
+) -> list[CollectiveIncomeItem]:
+    """One item per region of level ``group_by`` under ``root_code`` (zero income included), ranked.
+
+    Each village's income counts towards its nearest ancestor of that level; a village with no
+    such ancestor (e.g. not in a community) is in no item. Pure.
+    """
+    tree = list(regions)
+    parents = {r.code: r.parent_code for r in tree}
+    levels = {r.code: r.level for r in tree}
+    selected = [r for r in tree if r.level == group_by and root_code in _ancestors(r.code, parents)]
+    sums: dict[str, dict[str, int]] = {r.code: dict.fromkeys(posting.INCOME_CATEGORIES, 0) for r in selected}
+    for row in rows:
+        target = next((c for c in _ancestors(row.village_code, parents) if levels.get(c) == group_by), None)
+        if target in sums and row.category in sums[target]:
+            sums[target][row.category] += row.amount_fen
+    totals = [sum(sums[r.code].values()) for r in selected]
+    ranks = competition_ranks(totals)
+    items = [
+        CollectiveIncomeItem(
+            region_code=region.code,
+            region_name=region.name,
+            total_fen=total,
+            by_category=IncomeByCategory(**sums[region.code]),
+            band=income_band(total, band_limits_fen),
+            rank=rank,
+        )
+        for region, total, rank in zip(selected, totals, ranks, strict=True)
+    ]
+    items.sort(key=lambda item: (item.rank, item.region_code))
+    return items
+
+
+async def collective_income_report(
+    conn: AsyncConnection,
+    settings: Settings,
+    principal: Principal,
+    *,
+    date_from: date,
+    date_to: date,
+    group_by: str,
+    region_code: str | None,
+) -> CollectiveIncomeReport:
+    """Collective income per region of level ``group_by`` in the caller's scope, from the ledger only."""
+    principal.require_staff()
+    check_date_range(date_from, date_to)
+    code = region_code or principal.region_code
+    regions = await regions_service.all_regions(conn)
+    root = next((r for r in regions if r.code == code), None)
+    if root is None or not principal.covers_region(root.code):
+        raise NotFound(f"No region with code {code} in your scope.", code="region_not_found")
+    if LEVEL_DEPTH[group_by] < LEVEL_DEPTH.get(root.level, 0):
+        raise ValidationFailed(
+            f"A {root.level} report groups by its own level or below.",
+            code="invalid_group_by",
+            errors=[FieldError("group_by", f"above the level of {root.code} ({root.level})")],
+        )
+    start_utc, end_utc = local_days_to_utc(date_from, date_to, settings.report_timezone)
+    rows = await ledger_service.collective_income_rows(conn, start_utc, end_utc)
+    items = group_income(
+        regions,
+        rows,
+        group_by=group_by,
+        root_code=root.code,
+        band_limits_fen=settings.income_band_limits_fen,
+    )
+    return CollectiveIncomeReport(
+        from_=date_from,
+        to=date_to,
+        group_by=group_by,
+        region_code=root.code,
+        items=items,
+        total_fen=sum(item.total_fen for item in items),
+    )
