@@ -1,3 +1,158 @@
-"""HTTP routes of the coops slice."""
+"""HTTP routes of the coops slice: registration, approval, members."""
 
-routes: list[type] = []
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get, patch, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from coopmarket.coops import service
+from coopmarket.coops.schemas import (
+    CooperativeIn,
+    CooperativeList,
+    CooperativeOut,
+    CooperativePatch,
+    CooperativeStatus,
+    DecisionIn,
+    MemberIn,
+    MemberList,
+    MemberOut,
+    MemberPatch,
+)
+from coopmarket.core.http import Caller, Db, MaybeCaller, Session
+from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=MAX_LIMIT)]
+Cursor = Annotated[str | None, QueryParameter(name="cursor", max_length=200)]
+
+
+def _reason(data: DecisionIn | None) -> str | None:
+    return data.reason if data is not None else None
+
+
+class CooperativeController(Controller):
+    path = "/api/v1/cooperatives"
+    tags = ["cooperatives"]
+
+    @post("/", status_code=201, summary="Register a cooperative")
+    async def register(
+        self, data: JSONBody[CooperativeIn], session: Session, principal: Caller
+    ) -> CooperativeOut:
+        """Register a cooperative (status ``pending``); the caller becomes its manager."""
+        return await service.register_cooperative(session, principal, data)
+
+    @get("/", summary="List cooperatives")
+    async def list_cooperatives(
+        self,
+        db: Db,
+        maybe_principal: MaybeCaller,
+        status: Annotated[CooperativeStatus | None, QueryParameter(name="status")] = None,
+        region_code: Annotated[str | None, QueryParameter(name="region_code", max_length=12)] = None,
+        q: Annotated[str | None, QueryParameter(name="q", max_length=100)] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> CooperativeList:
+        """Approved cooperatives for everyone; staff also see their scope, managers their own."""
+        async with db.read() as conn:
+            return await service.list_cooperatives(
+                conn, maybe_principal, status=status, region_code=region_code, q=q, limit=limit, cursor=cursor
+            )
+
+    @get("/{cooperative_id:str}", summary="One cooperative")
+    async def get_cooperative(
+        self, db: Db, maybe_principal: MaybeCaller, cooperative_id: FromPath[str]
+    ) -> CooperativeOut:
+        """Public fields of an approved cooperative; every field for its managers and staff in scope."""
+        async with db.read() as conn:
+            return await service.get_cooperative(conn, maybe_principal, cooperative_id)
+
+    @patch("/{cooperative_id:str}", summary="Edit a cooperative (its manager)")
+    async def update_cooperative(
+        self,
+        data: JSONBody[CooperativePatch],
+        session: Session,
+        principal: Caller,
+        cooperative_id: FromPath[str],
+    ) -> CooperativeOut:
+        """Edit name, party organisation, chairperson and charter while pending or approved."""
+        return await service.update_cooperative(session, principal, cooperative_id, data)
+
+    @post("/{cooperative_id:str}/approve", status_code=200, summary="Approve a pending cooperative")
+    async def approve(
+        self,
+        session: Session,
+        principal: Caller,
+        cooperative_id: FromPath[str],
+        data: JSONBody[DecisionIn | None] = None,
+    ) -> CooperativeOut:
+        """pending → approved (district staff, or street staff for their street)."""
+        return await service.decide(session, principal, cooperative_id, "approve", _reason(data))
+
+    @post("/{cooperative_id:str}/reject", status_code=200, summary="Reject a pending cooperative")
+    async def reject(
+        self,
+        session: Session,
+        principal: Caller,
+        cooperative_id: FromPath[str],
+        data: JSONBody[DecisionIn | None] = None,
+    ) -> CooperativeOut:
+        """pending → rejected, with a reason."""
+        return await service.decide(session, principal, cooperative_id, "reject", _reason(data))
+
+    @post("/{cooperative_id:str}/suspend", status_code=200, summary="Suspend an approved cooperative")
+    async def suspend(
+        self,
+        session: Session,
+        principal: Caller,
+        cooperative_id: FromPath[str],
+        data: JSONBody[DecisionIn | None] = None,
+    ) -> CooperativeOut:
+        """approved → suspended, with a reason."""
+        return await service.decide(session, principal, cooperative_id, "suspend", _reason(data))
+
+    @post("/{cooperative_id:str}/reinstate", status_code=200, summary="Reinstate a suspended cooperative")
+    async def reinstate(
+        self,
+        session: Session,
+        principal: Caller,
+        cooperative_id: FromPath[str],
+        data: JSONBody[DecisionIn | None] = None,
+    ) -> CooperativeOut:
+        """suspended → approved."""
+        return await service.decide(session, principal, cooperative_id, "reinstate", _reason(data))
+
+    @get("/{cooperative_id:str}/members", summary="A cooperative's members")
+    async def list_members(
+        self,
+        db: Db,
+        principal: Caller,
+        cooperative_id: FromPath[str],
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> MemberList:
+        """Members with capital and capital history (its managers and staff in scope)."""
+        async with db.read() as conn:
+            return await service.list_members(conn, principal, cooperative_id, limit=limit, cursor=cursor)
+
+    @post("/{cooperative_id:str}/members", status_code=201, summary="Add a member (its manager)")
+    async def add_member(
+        self, data: JSONBody[MemberIn], session: Session, principal: Caller, cooperative_id: FromPath[str]
+    ) -> MemberOut:
+        """Add a household, village collective or other member with its capital contribution."""
+        return await service.add_member(session, principal, cooperative_id, data)
+
+    @patch("/{cooperative_id:str}/members/{member_id:str}", summary="Edit a member (its manager)")
+    async def update_member(
+        self,
+        data: JSONBody[MemberPatch],
+        session: Session,
+        principal: Caller,
+        cooperative_id: FromPath[str],
+        member_id: FromPath[str],
+    ) -> MemberOut:
+        """Rename a member or change its capital; capital changes are recorded."""
+        return await service.update_member(session, principal, cooperative_id, member_id, data)
+
+
+routes = [CooperativeController]

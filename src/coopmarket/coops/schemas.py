@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from typing import Annotated, Literal
+
 import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+Bps = Annotated[int, Meta(ge=0, le=10000, description="Basis points (1/100 of a percent)")]
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+PartyOrganization = Annotated[str, Meta(min_length=1, max_length=200)]
+Chairperson = Annotated[str, Meta(min_length=1, max_length=64)]
+Reason = Annotated[str, Meta(max_length=500)]
+MemberName = Annotated[str, Meta(min_length=1, max_length=100)]
+CapitalFen = Annotated[int, Meta(ge=0, le=10**15, description="Capital contribution in fen")]
+MemberKind = Literal["household", "village_collective", "other"]
+CooperativeStatus = Literal["pending", "approved", "rejected", "suspended"]
 
 
 class CooperativeBrief(msgspec.Struct, frozen=True):
@@ -13,3 +27,98 @@ class CooperativeBrief(msgspec.Struct, frozen=True):
     village_code: str
     status: str
     collective_sales_share_bps: int
+
+
+class Charter(msgspec.Struct, forbid_unknown_fields=True):
+    """The cooperative's money rules, in basis points (patronage return at least 6000 by law)."""
+
+    reserve_rate_bps: Bps
+    patronage_return_bps: Bps
+    collective_sales_share_bps: Bps
+
+
+class CharterPatch(msgspec.Struct, forbid_unknown_fields=True):
+    reserve_rate_bps: Bps | UnsetType = UNSET
+    patronage_return_bps: Bps | UnsetType = UNSET
+    collective_sales_share_bps: Bps | UnsetType = UNSET
+
+
+class CooperativeIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+    uscc: Annotated[str, Meta(min_length=1, max_length=64, description="Trimmed and upper-cased")]
+    village_code: Annotated[str, Meta(min_length=1, max_length=12, description="A village-level region")]
+    party_organization: PartyOrganization
+    chairperson: Chairperson
+    founded_on: date
+    charter: Charter
+
+
+class CooperativePatch(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name | UnsetType = UNSET
+    party_organization: PartyOrganization | UnsetType = UNSET
+    chairperson: Chairperson | UnsetType = UNSET
+    charter: CharterPatch | UnsetType = UNSET
+
+
+class DecisionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """An approval decision; ``reason`` is required to reject or suspend."""
+
+    reason: Reason | None = None
+
+
+class CooperativeOut(msgspec.Struct):
+    """A cooperative. Fields after ``charter`` are present only for its managers and staff in scope
+    (``warnings`` only in the answer to a registration)."""
+
+    id: str
+    name: str
+    village_code: str
+    village_name: str | None
+    party_organization: str
+    status: str
+    founded_on: date
+    charter: Charter
+    uscc: str | UnsetType = UNSET
+    chairperson: str | UnsetType = UNSET
+    status_reason: str | UnsetType | None = UNSET
+    created_at: datetime | UnsetType = UNSET
+    updated_at: datetime | UnsetType = UNSET
+    warnings: list[str] | UnsetType = UNSET
+
+
+class CooperativeList(msgspec.Struct):
+    items: list[CooperativeOut]
+    next_cursor: str | None
+
+
+class MemberIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: MemberName
+    kind: MemberKind
+    capital_fen: CapitalFen
+
+
+class MemberPatch(msgspec.Struct, forbid_unknown_fields=True):
+    name: MemberName | UnsetType = UNSET
+    capital_fen: CapitalFen | UnsetType = UNSET
+
+
+class CapitalChangeOut(msgspec.Struct):
+    old_capital_fen: int
+    new_capital_fen: int
+    changed_by: str
+    changed_at: datetime
+
+
+class MemberOut(msgspec.Struct):
+    id: str
+    cooperative_id: str
+    name: str
+    kind: str
+    capital_fen: int
+    created_at: datetime
+    capital_history: list[CapitalChangeOut]
+
+
+class MemberList(msgspec.Struct):
+    items: list[MemberOut]
+    next_cursor: str | None

@@ -2,63 +2,559 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+from typing import Any
+
+from msgspec import UNSET
+from sqlalchemy import Select, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlmodel.ext.asyncio.session import AsyncSession as UnitOfWork
 
-from coopmarket.coops.models import Cooperative, CooperativeManager
-from coopmarket.coops.schemas import CooperativeBrief
+from coopmarket.accounts import service as accounts_service
+from coopmarket.coops import uscc
+from coopmarket.coops.errors import (
+    CollectiveMemberExists,
+    CooperativeNotEditable,
+    CooperativeNotFound,
+    InvalidTransition,
+    MemberNotFound,
+    UsccTaken,
+)
+from coopmarket.coops.models import (
+    Cooperative,
+    CooperativeManager,
+    CooperativeMember,
+    CooperativeStatusEvent,
+    MemberCapitalChange,
+)
+from coopmarket.coops.schemas import (
+    CapitalChangeOut,
+    Charter,
+    CooperativeBrief,
+    CooperativeIn,
+    CooperativeList,
+    CooperativeOut,
+    CooperativePatch,
+    MemberIn,
+    MemberList,
+    MemberOut,
+    MemberPatch,
+)
+from coopmarket.core import clock
+from coopmarket.core.errors import FieldError, RuleViolated, ValidationFailed
+from coopmarket.core.pagination import DEFAULT_LIMIT, decode_cursor, encode_cursor
+from coopmarket.core.principal import DISTRICT_STAFF, STREET_STAFF, Principal
+from coopmarket.regions import service as regions_service
 
+PENDING = "pending"
 APPROVED = "approved"
+REJECTED = "rejected"
+SUSPENDED = "suspended"
+EDITABLE_STATUSES = (PENDING, APPROVED)
+VILLAGE_COLLECTIVE = "village_collective"
+MIN_PATRONAGE_RETURN_BPS = 6000  # Farmers' Professional Cooperatives Law Art. 44: at least 60%
+NOT_COOPERATIVE_CATEGORY = "uscc_not_cooperative_category"
+
+# action -> (from status, to status); the only transitions there are.
+TRANSITIONS: dict[str, tuple[str, str]] = {
+    "approve": (PENDING, APPROVED),
+    "reject": (PENDING, REJECTED),
+    "suspend": (APPROVED, SUSPENDED),
+    "reinstate": (SUSPENDED, APPROVED),
+}
+REASON_REQUIRED = frozenset({"reject", "suspend"})
+
+# Core columns (typed for mypy); the ORM classes are used where rows are written.
+_cooperative_table = Cooperative.metadata.tables["cooperative"]
+C = _cooperative_table.c
+MG = CooperativeManager.metadata.tables["cooperative_manager"].c
+MB = CooperativeMember.metadata.tables["cooperative_member"].c
+CC = MemberCapitalChange.metadata.tables["member_capital_change"].c
 
 _BRIEF_COLUMNS = (
-    Cooperative.id,
-    Cooperative.name,
-    Cooperative.village_code,
-    Cooperative.status,
-    Cooperative.collective_sales_share_bps,
+    C.id,
+    C.name,
+    C.village_code,
+    C.status,
+    C.collective_sales_share_bps,
+)
+_COLUMNS = (
+    C.id,
+    C.name,
+    C.uscc,
+    C.village_code,
+    C.party_organization,
+    C.chairperson,
+    C.founded_on,
+    C.reserve_rate_bps,
+    C.patronage_return_bps,
+    C.collective_sales_share_bps,
+    C.status,
+    C.status_reason,
+    C.created_at,
+    C.updated_at,
 )
 
+Conn = AsyncSession | AsyncConnection
 
-async def managed_cooperative_ids(conn: AsyncSession | AsyncConnection, user_id: str) -> list[str]:
+
+# --- contracts other slices call -------------------------------------------------------------
+
+
+async def managed_cooperative_ids(conn: Conn, user_id: str) -> list[str]:
     """Ids of the cooperatives ``user_id`` manages, sorted. Joins the caller's transaction."""
     rows = await conn.execute(
-        select(CooperativeManager.cooperative_id)
-        .where(CooperativeManager.user_id == user_id)
-        .order_by(CooperativeManager.cooperative_id)
+        select(MG.cooperative_id).where(MG.user_id == user_id).order_by(MG.cooperative_id)
     )
     return [r[0] for r in rows.all()]
 
 
-def _brief(row: object) -> CooperativeBrief:
+def _brief(row: Any) -> CooperativeBrief:
     return CooperativeBrief(
-        id=row.id,  # type: ignore[attr-defined]
-        name=row.name,  # type: ignore[attr-defined]
-        village_code=row.village_code,  # type: ignore[attr-defined]
-        status=row.status,  # type: ignore[attr-defined]
-        collective_sales_share_bps=row.collective_sales_share_bps,  # type: ignore[attr-defined]
+        id=row.id,
+        name=row.name,
+        village_code=row.village_code,
+        status=row.status,
+        collective_sales_share_bps=row.collective_sales_share_bps,
     )
 
 
-async def get_cooperative_brief(
-    conn: AsyncSession | AsyncConnection, cooperative_id: str
-) -> CooperativeBrief | None:
+async def get_cooperative_brief(conn: Conn, cooperative_id: str) -> CooperativeBrief | None:
     """The brief of one cooperative, or ``None``. Joins the caller's transaction."""
-    row = (await conn.execute(select(*_BRIEF_COLUMNS).where(Cooperative.id == cooperative_id))).one_or_none()
+    row = (await conn.execute(select(*_BRIEF_COLUMNS).where(C.id == cooperative_id))).one_or_none()
     return _brief(row) if row is not None else None
 
 
 async def cooperative_briefs(
-    conn: AsyncSession | AsyncConnection, cooperative_ids: list[str] | set[str]
+    conn: Conn, cooperative_ids: list[str] | set[str]
 ) -> dict[str, CooperativeBrief]:
     """Briefs by id for the given ids (unknown ids are absent). Joins the caller's transaction."""
     if not cooperative_ids:
         return {}
-    rows = (
-        await conn.execute(select(*_BRIEF_COLUMNS).where(Cooperative.id.in_(list(cooperative_ids))))
-    ).all()
+    rows = (await conn.execute(select(*_BRIEF_COLUMNS).where(C.id.in_(list(cooperative_ids))))).all()
     return {row.id: _brief(row) for row in rows}
 
 
 def approved_cooperative_ids() -> Select[tuple[str]]:
     """A sub-select of approved cooperatives' ids, for other slices' public queries."""
-    return select(Cooperative.id).where(Cooperative.status == APPROVED)
+    return select(C.id).where(C.status == APPROVED)
+
+
+# --- shaping and visibility ------------------------------------------------------------------
+
+
+def _out(
+    row: Any, village_name: str | None, *, full: bool, warnings: list[str] | None = None
+) -> CooperativeOut:
+    out = CooperativeOut(
+        id=row.id,
+        name=row.name,
+        village_code=row.village_code,
+        village_name=village_name,
+        party_organization=row.party_organization,
+        status=row.status,
+        founded_on=row.founded_on,
+        charter=Charter(
+            reserve_rate_bps=row.reserve_rate_bps,
+            patronage_return_bps=row.patronage_return_bps,
+            collective_sales_share_bps=row.collective_sales_share_bps,
+        ),
+    )
+    if full:
+        out.uscc = row.uscc
+        out.chairperson = row.chairperson
+        out.status_reason = row.status_reason
+        out.created_at = row.created_at
+        out.updated_at = row.updated_at
+    if warnings is not None:
+        out.warnings = warnings
+    return out
+
+
+async def _is_manager(conn: Conn, user_id: str, cooperative_id: str) -> bool:
+    row = (
+        await conn.execute(
+            select(MG.user_id).where(MG.cooperative_id == cooperative_id, MG.user_id == user_id)
+        )
+    ).first()
+    return row is not None
+
+
+async def _sees_everything(
+    conn: Conn, principal: Principal | None, cooperative_id: str, village_code: str
+) -> bool:
+    """Its managers and staff whose scope covers its village see every field and every status."""
+    if principal is None:
+        return False
+    return principal.covers_region(village_code) or await _is_manager(conn, principal.id, cooperative_id)
+
+
+async def _row(conn: Conn, cooperative_id: str) -> Any:
+    return (await conn.execute(select(*_COLUMNS).where(C.id == cooperative_id))).one_or_none()
+
+
+async def _full_out(conn: Conn, cooperative_id: str, warnings: list[str] | None = None) -> CooperativeOut:
+    row = await _row(conn, cooperative_id)
+    if row is None:
+        raise CooperativeNotFound("No such cooperative.")
+    names = await regions_service.region_names(conn, [row.village_code])
+    return _out(row, names.get(row.village_code), full=True, warnings=warnings)
+
+
+async def _require_manager(conn: Conn, principal: Principal, cooperative_id: str) -> None:
+    """Only its managers act for a cooperative; to anyone else it answers 404."""
+    if not await _is_manager(conn, principal.id, cooperative_id):
+        raise CooperativeNotFound("No such cooperative.")
+
+
+def _check_patronage(value: int) -> None:
+    if value < MIN_PATRONAGE_RETURN_BPS:
+        raise RuleViolated(
+            "At least 60% of distributable surplus is returned by transaction volume "
+            "(Farmers' Professional Cooperatives Law, Art. 44).",
+            code="patronage_return_below_minimum",
+            errors=[
+                FieldError("charter.patronage_return_bps", f"must be at least {MIN_PATRONAGE_RETURN_BPS}")
+            ],
+        )
+
+
+def _required_text(value: str, field: str) -> str:
+    stripped = value.strip()
+    if not stripped:
+        raise ValidationFailed(f"{field} may not be blank.", errors=[FieldError(field, "blank")])
+    return stripped
+
+
+# --- cooperatives ----------------------------------------------------------------------------
+
+
+async def register_cooperative(
+    session: UnitOfWork, principal: Principal, data: CooperativeIn
+) -> CooperativeOut:
+    """Register a cooperative as pending; the caller becomes its manager."""
+    code = uscc.normalise(data.uscc)
+    if not uscc.is_valid(code):
+        raise ValidationFailed(
+            "The unified social credit code is not valid (GB 32100-2015).",
+            code="invalid_uscc",
+            errors=[FieldError("uscc", "not a valid unified social credit code")],
+        )
+    warnings = [] if uscc.is_cooperative(code) else [NOT_COOPERATIVE_CATEGORY]
+    region = await regions_service.find_region(session, data.village_code)
+    if region is None or region.level != "village":
+        raise ValidationFailed(
+            "A cooperative belongs to a village-level region of the district.",
+            code="invalid_region",
+            errors=[FieldError("village_code", "not a village-level region code")],
+        )
+    _check_patronage(data.charter.patronage_return_bps)
+    cooperative = Cooperative(
+        name=_required_text(data.name, "name"),
+        uscc=code,
+        village_code=region.code,
+        party_organization=_required_text(data.party_organization, "party_organization"),
+        chairperson=_required_text(data.chairperson, "chairperson"),
+        founded_on=data.founded_on,
+        reserve_rate_bps=data.charter.reserve_rate_bps,
+        patronage_return_bps=data.charter.patronage_return_bps,
+        collective_sales_share_bps=data.charter.collective_sales_share_bps,
+        status=PENDING,
+        created_by=principal.id,
+    )
+    session.add(cooperative)
+    try:
+        await session.flush()  # the unique constraint on uscc decides a race, not a prior SELECT
+    except IntegrityError as exc:
+        await session.rollback()
+        raise UsccTaken("A cooperative with this unified social credit code is already registered.") from exc
+    session.add(CooperativeManager(cooperative_id=cooperative.id, user_id=principal.id))
+    session.add(
+        CooperativeStatusEvent(
+            cooperative_id=cooperative.id, from_status=None, to_status=PENDING, actor_id=principal.id
+        )
+    )
+    await accounts_service.promote_to_manager(session, principal.id)
+    await session.commit()
+    return _out(cooperative, region.name, full=True, warnings=warnings)
+
+
+async def list_cooperatives(
+    conn: Conn,
+    principal: Principal | None,
+    *,
+    status: str | None = None,
+    region_code: str | None = None,
+    q: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> CooperativeList:
+    """Cooperatives the caller may see, newest first: approved ones, plus staff scope and own ones."""
+    after = decode_cursor(cursor, 1)
+    managed: set[str] = set()
+    visible = [C.status == APPROVED]
+    if principal is not None:
+        managed = set(await managed_cooperative_ids(conn, principal.id))
+        if managed:
+            visible.append(C.id.in_(sorted(managed)))
+        if principal.is_staff and principal.region_code:
+            visible.append(C.village_code.startswith(principal.region_code, autoescape=True))
+    stmt = select(*_COLUMNS).where(or_(*visible))
+    if status is not None:
+        stmt = stmt.where(C.status == status)
+    if region_code:
+        stmt = stmt.where(C.village_code.startswith(region_code, autoescape=True))
+    if q and q.strip():
+        stmt = stmt.where(C.name.icontains(q.strip(), autoescape=True))
+    if after is not None:
+        stmt = stmt.where(C.id < str(after[0]))
+    rows = (await conn.execute(stmt.order_by(C.id.desc()).limit(limit + 1))).all()
+    page = rows[:limit]
+    names = await regions_service.region_names(conn, sorted({r.village_code for r in page}))
+    items = [
+        _out(
+            r,
+            names.get(r.village_code),
+            full=r.id in managed or (principal is not None and principal.covers_region(r.village_code)),
+        )
+        for r in page
+    ]
+    next_cursor = encode_cursor([page[-1].id]) if len(rows) > limit else None
+    return CooperativeList(items=items, next_cursor=next_cursor)
+
+
+async def get_cooperative(conn: Conn, principal: Principal | None, cooperative_id: str) -> CooperativeOut:
+    """One cooperative: public fields when approved; everything for its managers and staff in scope."""
+    row = await _row(conn, cooperative_id)
+    if row is None:
+        raise CooperativeNotFound("No such cooperative.")
+    full = await _sees_everything(conn, principal, row.id, row.village_code)
+    if not full and row.status != APPROVED:
+        raise CooperativeNotFound("No such cooperative.")
+    names = await regions_service.region_names(conn, [row.village_code])
+    return _out(row, names.get(row.village_code), full=full)
+
+
+async def update_cooperative(
+    session: UnitOfWork, principal: Principal, cooperative_id: str, data: CooperativePatch
+) -> CooperativeOut:
+    """Its manager edits name, party organisation, chairperson and charter while pending or approved."""
+    await _require_manager(session, principal, cooperative_id)
+    values: dict[str, Any] = {"updated_at": clock.now()}
+    if data.name is not UNSET:
+        values["name"] = _required_text(data.name, "name")
+    if data.party_organization is not UNSET:
+        values["party_organization"] = _required_text(data.party_organization, "party_organization")
+    if data.chairperson is not UNSET:
+        values["chairperson"] = _required_text(data.chairperson, "chairperson")
+    if data.charter is not UNSET:
+        charter = data.charter
+        if charter.patronage_return_bps is not UNSET:
+            _check_patronage(charter.patronage_return_bps)
+            values["patronage_return_bps"] = charter.patronage_return_bps
+        if charter.reserve_rate_bps is not UNSET:
+            values["reserve_rate_bps"] = charter.reserve_rate_bps
+        if charter.collective_sales_share_bps is not UNSET:
+            values["collective_sales_share_bps"] = charter.collective_sales_share_bps
+    # Conditional on the status, so an edit cannot land after a concurrent suspension.
+    result = await session.execute(
+        update(_cooperative_table)
+        .where(C.id == cooperative_id, C.status.in_(EDITABLE_STATUSES))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise CooperativeNotEditable("Only a pending or approved cooperative can be edited.")
+    await session.commit()
+    return await _full_out(session, cooperative_id)
+
+
+async def decide(
+    session: UnitOfWork, principal: Principal, cooperative_id: str, action: str, reason: str | None
+) -> CooperativeOut:
+    """Approve, reject, suspend or reinstate: district staff, or street staff for their street."""
+    principal.require_role(DISTRICT_STAFF, STREET_STAFF)
+    source, target = TRANSITIONS[action]
+    reason = reason.strip() if reason and reason.strip() else None
+    if reason is None and action in REASON_REQUIRED:
+        raise ValidationFailed(
+            f"A reason is required to {action} a cooperative.",
+            code="reason_required",
+            errors=[FieldError("reason", "required")],
+        )
+    row = (
+        await session.execute(select(C.status, C.village_code).where(C.id == cooperative_id))
+    ).one_or_none()
+    if row is None or not principal.covers_region(row.village_code):
+        raise CooperativeNotFound("No such cooperative.")
+    if row.status != source:
+        raise InvalidTransition(f"Cannot {action} a cooperative that is {row.status}.")
+    # Two concurrent decisions: only one UPDATE finds the status it expects.
+    result = await session.execute(
+        update(_cooperative_table)
+        .where(C.id == cooperative_id, C.status == source)
+        .values(status=target, status_reason=reason, updated_at=clock.now())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        await session.rollback()
+        raise InvalidTransition(f"Cannot {action}: the cooperative's status changed meanwhile.")
+    session.add(
+        CooperativeStatusEvent(
+            cooperative_id=cooperative_id,
+            from_status=source,
+            to_status=target,
+            reason=reason,
+            actor_id=principal.id,
+        )
+    )
+    await session.commit()
+    return await _full_out(session, cooperative_id)
+
+
+# --- members ---------------------------------------------------------------------------------
+
+
+async def _histories(conn: Conn, member_ids: list[str]) -> dict[str, list[CapitalChangeOut]]:
+    out: dict[str, list[CapitalChangeOut]] = {m: [] for m in member_ids}
+    if not member_ids:
+        return out
+    rows = (
+        await conn.execute(
+            select(
+                CC.member_id,
+                CC.old_capital_fen,
+                CC.new_capital_fen,
+                CC.changed_by,
+                CC.changed_at,
+            )
+            .where(CC.member_id.in_(member_ids))
+            .order_by(CC.id)
+        )
+    ).all()
+    for r in rows:
+        out[r.member_id].append(
+            CapitalChangeOut(
+                old_capital_fen=r.old_capital_fen,
+                new_capital_fen=r.new_capital_fen,
+                changed_by=r.changed_by,
+                changed_at=r.changed_at,
+            )
+        )
+    return out
+
+
+def _member_out(row: Any, history: list[CapitalChangeOut]) -> MemberOut:
+    return MemberOut(
+        id=row.id,
+        cooperative_id=row.cooperative_id,
+        name=row.name,
+        kind=row.kind,
+        capital_fen=row.capital_fen,
+        created_at=row.created_at,
+        capital_history=history,
+    )
+
+
+async def _member(conn: Conn, cooperative_id: str, member_id: str) -> MemberOut:
+    row = (
+        await conn.execute(
+            select(
+                MB.id,
+                MB.cooperative_id,
+                MB.name,
+                MB.kind,
+                MB.capital_fen,
+                MB.created_at,
+            ).where(MB.id == member_id, MB.cooperative_id == cooperative_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise MemberNotFound("No such member.")
+    return _member_out(row, (await _histories(conn, [row.id]))[row.id])
+
+
+async def list_members(
+    conn: Conn,
+    principal: Principal,
+    cooperative_id: str,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> MemberList:
+    """Members with their capital and its history, oldest first: its managers and staff in scope."""
+    after = decode_cursor(cursor, 1)
+    village = (await conn.execute(select(C.village_code).where(C.id == cooperative_id))).scalar_one_or_none()
+    if village is None or not await _sees_everything(conn, principal, cooperative_id, village):
+        raise CooperativeNotFound("No such cooperative.")
+    stmt = select(
+        MB.id,
+        MB.cooperative_id,
+        MB.name,
+        MB.kind,
+        MB.capital_fen,
+        MB.created_at,
+    ).where(MB.cooperative_id == cooperative_id)
+    if after is not None:
+        stmt = stmt.where(MB.id > str(after[0]))
+    rows = (await conn.execute(stmt.order_by(MB.id).limit(limit + 1))).all()
+    page = rows[:limit]
+    histories = await _histories(conn, [r.id for r in page])
+    return MemberList(
+        items=[_member_out(r, histories[r.id]) for r in page],
+        next_cursor=encode_cursor([page[-1].id]) if len(rows) > limit else None,
+    )
+
+
+async def add_member(
+    session: UnitOfWork, principal: Principal, cooperative_id: str, data: MemberIn
+) -> MemberOut:
+    """Its manager adds a member; a cooperative has at most one village collective member."""
+    await _require_manager(session, principal, cooperative_id)
+    member = CooperativeMember(
+        cooperative_id=cooperative_id,
+        name=_required_text(data.name, "name"),
+        kind=data.kind,
+        capital_fen=data.capital_fen,
+    )
+    session.add(member)
+    try:
+        await session.flush()  # the partial unique index decides, not a prior SELECT
+    except IntegrityError as exc:
+        await session.rollback()
+        if data.kind == VILLAGE_COLLECTIVE:
+            raise CollectiveMemberExists("This cooperative already has a village collective member.") from exc
+        raise
+    # The initial contribution opens the capital history.
+    session.add(
+        MemberCapitalChange(
+            member_id=member.id, old_capital_fen=0, new_capital_fen=data.capital_fen, changed_by=principal.id
+        )
+    )
+    await session.commit()
+    return await _member(session, cooperative_id, member.id)
+
+
+async def update_member(
+    session: UnitOfWork, principal: Principal, cooperative_id: str, member_id: str, data: MemberPatch
+) -> MemberOut:
+    """Its manager renames a member or changes its capital; every capital change is recorded."""
+    await _require_manager(session, principal, cooperative_id)
+    member = await session.get(CooperativeMember, member_id, with_for_update=True)
+    if member is None or member.cooperative_id != cooperative_id:
+        raise MemberNotFound("No such member.")
+    if data.name is not UNSET:
+        member.name = _required_text(data.name, "name")
+    if data.capital_fen is not UNSET and data.capital_fen != member.capital_fen:
+        session.add(
+            MemberCapitalChange(
+                member_id=member.id,
+                old_capital_fen=member.capital_fen,
+                new_capital_fen=data.capital_fen,
+                changed_by=principal.id,
+            )
+        )
+        member.capital_fen = data.capital_fen
+    session.add(member)
+    await session.commit()
+    return await _member(session, cooperative_id, member_id)

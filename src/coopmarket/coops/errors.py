@@ -1,0 +1,31 @@
+"""Refusals of the coops slice, each with a stable ``code``."""
+
+from __future__ import annotations
+
+from coopmarket.core.errors import Conflict, NotFound
+
+
+class CooperativeNotFound(NotFound):
+    """Unknown, or outside the caller's view (another tenant's cooperative answers the same)."""
+
+    default_code = "cooperative_not_found"
+
+
+class MemberNotFound(NotFound):
+    default_code = "member_not_found"
+
+
+class UsccTaken(Conflict):
+    default_code = "uscc_taken"
+
+
+class InvalidTransition(Conflict):
+    default_code = "invalid_transition"
+
+
+class CooperativeNotEditable(Conflict):
+    default_code = "cooperative_not_editable"
+
+
+class CollectiveMemberExists(Conflict):
+    default_code = "collective_member_exists"
