@@ -1,3 +1,114 @@
-"""HTTP routes of the products slice."""
+"""HTTP routes of the products slice: the catalogue, SKUs and stock."""
 
-routes: list[type] = []
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get, patch, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from coopmarket.core.http import Caller, Db, MaybeCaller, Session
+from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from coopmarket.products import service
+from coopmarket.products.schemas import (
+    MAX_PRICE_FEN,
+    Category,
+    ListSort,
+    ProductIn,
+    ProductOut,
+    ProductPage,
+    ProductPatch,
+    StockAdjustmentIn,
+    StockOut,
+)
+
+
+class CooperativeProductsController(Controller):
+    path = "/api/v1/cooperatives/{cooperative_id:str}/products"
+    tags = ["catalogue"]
+
+    @post("/", status_code=201, summary="Add a product to a cooperative (its manager)")
+    async def create_product(
+        self, cooperative_id: FromPath[str], data: JSONBody[ProductIn], session: Session, principal: Caller
+    ) -> ProductOut:
+        """Create a product with its SKUs for an approved cooperative the caller manages."""
+        return await service.create_product(session, principal, cooperative_id, data)
+
+
+class ProductController(Controller):
+    path = "/api/v1/products"
+    tags = ["catalogue"]
+
+    @get("/", summary="Browse the catalogue")
+    async def list_products(
+        self,
+        db: Db,
+        q: Annotated[str | None, QueryParameter(name="q", max_length=100)] = None,
+        category: Annotated[Category | None, QueryParameter(name="category")] = None,
+        region_code: Annotated[
+            str | None, QueryParameter(name="region_code", pattern=r"^[0-9]{6,12}$")
+        ] = None,
+        cooperative_id: Annotated[str | None, QueryParameter(name="cooperative_id", max_length=26)] = None,
+        branded: Annotated[bool | None, QueryParameter(name="branded")] = None,
+        min_price_fen: Annotated[
+            int | None, QueryParameter(name="min_price_fen", ge=0, le=MAX_PRICE_FEN)
+        ] = None,
+        max_price_fen: Annotated[
+            int | None, QueryParameter(name="max_price_fen", ge=0, le=MAX_PRICE_FEN)
+        ] = None,
+        sort: Annotated[ListSort, QueryParameter(name="sort")] = "newest",
+        limit: Annotated[int, QueryParameter(name="limit", ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+        cursor: Annotated[str | None, QueryParameter(name="cursor", max_length=500)] = None,
+    ) -> ProductPage:
+        """Active products of approved cooperatives; filters, sort orders and keyset cursors."""
+        async with db.read() as conn:
+            return await service.list_products(
+                conn,
+                q=q,
+                category=category,
+                region_code=region_code,
+                cooperative_id=cooperative_id,
+                branded=branded,
+                min_price_fen=min_price_fen,
+                max_price_fen=max_price_fen,
+                sort=sort,
+                limit=limit,
+                cursor=cursor,
+            )
+
+    @get("/{product_id:str}", summary="One product")
+    async def get_product(
+        self, product_id: FromPath[str], db: Db, maybe_principal: MaybeCaller
+    ) -> ProductOut:
+        """A product with SKUs, cooperative and village (its managers also see it when hidden)."""
+        async with db.read() as conn:
+            return await service.get_product(conn, maybe_principal, product_id)
+
+    @patch("/{product_id:str}", summary="Edit a product (its manager)")
+    async def update_product(
+        self, product_id: FromPath[str], data: JSONBody[ProductPatch], session: Session, principal: Caller
+    ) -> ProductOut:
+        """Change a product's fields, SKU prices or specs, or add SKUs."""
+        return await service.update_product(session, principal, product_id, data)
+
+    @post("/{product_id:str}/archive", status_code=200, summary="Archive a product (its manager)")
+    async def archive_product(
+        self, product_id: FromPath[str], session: Session, principal: Caller
+    ) -> ProductOut:
+        """Take a product off the public catalogue."""
+        return await service.archive_product(session, principal, product_id)
+
+
+class SkuController(Controller):
+    path = "/api/v1/skus"
+    tags = ["catalogue"]
+
+    @post("/{sku_id:str}/stock-adjustments", status_code=200, summary="Adjust a SKU's stock (its manager)")
+    async def adjust_stock(
+        self, sku_id: FromPath[str], data: JSONBody[StockAdjustmentIn], session: Session, principal: Caller
+    ) -> StockOut:
+        """Add or remove stock; it never goes below zero (409 ``insufficient_stock``)."""
+        return await service.adjust_stock(session, principal, sku_id, data)
+
+
+routes = [CooperativeProductsController, ProductController, SkuController]

@@ -1,0 +1,621 @@
+"""The catalogue: products, their SKUs and stock.
+
+Public reads (list, detail) are SQLAlchemy Core selects of the returned columns on a read
+connection. Writes lock the product row first (``FOR UPDATE`` on PostgreSQL; SQLite write
+transactions are ``BEGIN IMMEDIATE``), so ``min_price_fen`` can be recomputed from the SKUs in
+Python and stay equal to the lowest SKU price. Stock only moves through conditional UPDATEs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from coopmarket.coops import service as coops_service
+from coopmarket.coops.schemas import CooperativeBrief
+from coopmarket.core import clock
+from coopmarket.core.errors import FieldError, PermissionDenied, ValidationFailed
+from coopmarket.core.pagination import decode_cursor, encode_cursor
+from coopmarket.core.principal import COOP_MANAGER, Principal
+from coopmarket.products.errors import (
+    CooperativeNotApproved,
+    CooperativeNotFound,
+    InsufficientStock,
+    InvalidProduct,
+    ProductNotFound,
+    SkuNotFound,
+)
+from coopmarket.products.models import Product, Sku
+from coopmarket.products.schemas import (
+    MAX_SKUS,
+    MAX_STOCK,
+    CooperativeRef,
+    ListSort,
+    ProductIn,
+    ProductListItem,
+    ProductOut,
+    ProductPage,
+    ProductPatch,
+    SkuChangeIn,
+    SkuForOrder,
+    SkuOut,
+    StockAdjustmentIn,
+    StockOut,
+    VillageRef,
+)
+from coopmarket.regions import service as regions_service
+
+log = logging.getLogger("coopmarket.products")
+
+# Core columns (typed for mypy; the ORM classes are used where objects are loaded for writing).
+_product_table = Product.metadata.tables["product"]
+_sku_table = Sku.metadata.tables["sku"]
+P = _product_table.c
+S = _sku_table.c
+
+ACTIVE = "active"
+ARCHIVED = "archived"
+APPROVED = "approved"
+VILLAGE_LEVEL = "village"
+VILLAGE_CODE_LENGTH = 12
+
+_PRODUCT_COLUMNS = (
+    P.id,
+    P.name,
+    P.category,
+    P.description,
+    P.unit,
+    P.cooperative_id,
+    P.origin_village_code,
+    P.status,
+    P.min_price_fen,
+    P.created_at,
+)
+_LIST_COLUMNS = (
+    P.id,
+    P.name,
+    P.category,
+    P.unit,
+    P.cooperative_id,
+    P.origin_village_code,
+    P.min_price_fen,
+    P.created_at,
+)
+_SKU_COLUMNS = (S.id, S.code, S.spec, S.price_fen, S.stock)
+
+
+# --- authorisation ---------------------------------------------------------------------------
+
+
+def _require_manager_role(principal: Principal) -> None:
+    """Only cooperative managers touch the catalogue; which cooperative is checked per object."""
+    if principal.role != COOP_MANAGER:
+        raise PermissionDenied("Only cooperative managers manage products.", code="forbidden_role")
+
+
+async def _managed_product_for_update(
+    session: AsyncSession, principal: Principal, product_id: str
+) -> Product:
+    """The product, locked for this transaction; 404 unless the caller manages its cooperative."""
+    _require_manager_role(principal)
+    product = (
+        await session.execute(select(Product).where(P.id == product_id).with_for_update())
+    ).scalar_one_or_none()
+    if product is None or not principal.manages(product.cooperative_id):
+        raise ProductNotFound(f"No product {product_id}.")
+    return product
+
+
+# --- validation helpers ----------------------------------------------------------------------
+
+
+def _cleaned(value: str, field: str) -> str:
+    text = value.strip()
+    if not text:
+        raise InvalidProduct("A required text is blank.", errors=[FieldError(field, "must not be blank")])
+    return text
+
+
+def _check_unique_codes(codes: Iterable[tuple[str, str]]) -> None:
+    """``codes`` are (field, code) pairs; a code appears once per product."""
+    seen: set[str] = set()
+    for field, code in codes:
+        if code in seen:
+            raise InvalidProduct(
+                f"SKU code {code} appears twice in this product.",
+                code="duplicate_sku_code",
+                errors=[FieldError(field, "duplicate SKU code within the product")],
+            )
+        seen.add(code)
+
+
+async def _require_village(conn: AsyncSession | AsyncConnection, code: str) -> VillageRef:
+    region = await regions_service.find_region(conn, code)
+    if region is None or region.level != VILLAGE_LEVEL:
+        raise InvalidProduct(
+            f"{code} is not a village-level region of the district.",
+            code="invalid_origin_village",
+            errors=[FieldError("origin_village_code", "not a village-level region code")],
+        )
+    return VillageRef(code=region.code, name=region.name)
+
+
+def _cooperative_ref(brief: CooperativeBrief | None) -> CooperativeRef | None:
+    if brief is None:
+        return None
+    return CooperativeRef(id=brief.id, name=brief.name, village_code=brief.village_code)
+
+
+def _sku_out(sku: Sku) -> SkuOut:
+    return SkuOut(id=sku.id, code=sku.code, spec=sku.spec, price_fen=sku.price_fen, stock=sku.stock)
+
+
+def _product_out(
+    product: Any, skus: list[SkuOut], brief: CooperativeBrief | None, village: VillageRef | None
+) -> ProductOut:
+    """The full answer from a ``Product`` or a row with the same attribute names."""
+    return ProductOut(
+        id=product.id,
+        name=product.name,
+        category=product.category,
+        description=product.description,
+        unit=product.unit,
+        cooperative_id=product.cooperative_id,
+        origin_village_code=product.origin_village_code,
+        is_branded=False,  # brand licences are not wired in yet
+        status=product.status,
+        min_price_fen=product.min_price_fen,
+        skus=skus,
+        images=[],
+        certifications=[],
+        created_at=product.created_at,
+        cooperative=_cooperative_ref(brief),
+        village=village,
+    )
+
+
+async def _village_ref(conn: AsyncSession | AsyncConnection, code: str) -> VillageRef | None:
+    names = await regions_service.region_names(conn, [code])
+    return VillageRef(code=code, name=names[code]) if code in names else None
+
+
+# --- writes ----------------------------------------------------------------------------------
+
+
+async def create_product(
+    session: AsyncSession, principal: Principal, cooperative_id: str, data: ProductIn
+) -> ProductOut:
+    """Add a product with its SKUs to an approved cooperative the caller manages."""
+    _require_manager_role(principal)
+    if not principal.manages(cooperative_id):
+        raise CooperativeNotFound(f"No cooperative {cooperative_id}.")
+    brief = await coops_service.get_cooperative_brief(session, cooperative_id)
+    if brief is None:
+        raise CooperativeNotFound(f"No cooperative {cooperative_id}.")
+    if brief.status != APPROVED:
+        raise CooperativeNotApproved("Only an approved cooperative may list products.")
+    sku_codes = [(f"skus[{i}].code", _cleaned(s.code, f"skus[{i}].code")) for i, s in enumerate(data.skus)]
+    _check_unique_codes(sku_codes)
+    village = await _require_village(session, data.origin_village_code)
+    now = clock.now()
+    product = Product(
+        cooperative_id=cooperative_id,
+        name=_cleaned(data.name, "name"),
+        category=data.category,
+        description=data.description.strip(),
+        unit=_cleaned(data.unit, "unit"),
+        origin_village_code=village.code,
+        status=ACTIVE,
+        min_price_fen=min(s.price_fen for s in data.skus),
+        created_at=now,
+        updated_at=now,
+    )
+    skus = [
+        Sku(
+            product_id=product.id,
+            code=code,
+            spec=_cleaned(s.spec, f"skus[{i}].spec"),
+            price_fen=s.price_fen,
+            stock=s.stock,
+            created_at=now,
+        )
+        for i, ((_, code), s) in enumerate(zip(sku_codes, data.skus, strict=True))
+    ]
+    session.add(product)
+    await session.flush()
+    session.add_all(skus)
+    await session.commit()
+    return _product_out(product, [_sku_out(s) for s in skus], brief, village)
+
+
+def _apply_sku_changes(
+    product_id: str, existing: list[Sku], changes: Sequence[SkuChangeIn], now: Any
+) -> list[Sku]:
+    """Price/spec changes to ``existing`` in place; returns the new SKUs to insert."""
+    by_id = {s.id: s for s in existing}
+    touched: set[str] = set()
+    new_skus: list[Sku] = []
+    for i, change in enumerate(changes):
+        where = f"skus[{i}]"
+        if change.id is not None:
+            sku = by_id.get(change.id)
+            if sku is None:
+                raise InvalidProduct(
+                    f"SKU {change.id} is not a SKU of this product.",
+                    code="unknown_sku",
+                    errors=[FieldError(f"{where}.id", "not a SKU of this product")],
+                )
+            if change.id in touched:
+                raise InvalidProduct(
+                    "A SKU is changed twice in one request.",
+                    errors=[FieldError(f"{where}.id", "SKU listed twice")],
+                )
+            if change.code is not None or change.stock is not None:
+                raise InvalidProduct(
+                    "A SKU's code is fixed and its stock moves through stock adjustments.",
+                    errors=[FieldError(f"{where}", "only price_fen and spec change on an existing SKU")],
+                )
+            if change.price_fen is None and change.spec is None:
+                raise InvalidProduct(
+                    "Nothing to change on this SKU.",
+                    errors=[FieldError(f"{where}", "send price_fen or spec")],
+                )
+            touched.add(change.id)
+            if change.price_fen is not None:
+                sku.price_fen = change.price_fen
+            if change.spec is not None:
+                sku.spec = _cleaned(change.spec, f"{where}.spec")
+            continue
+        missing = [name for name in ("code", "spec", "price_fen", "stock") if getattr(change, name) is None]
+        if missing:
+            raise InvalidProduct(
+                "A new SKU needs code, spec, price_fen and stock.",
+                errors=[FieldError(f"{where}.{name}", "required for a new SKU") for name in missing],
+            )
+        assert change.code is not None and change.spec is not None  # for the type checker
+        assert change.price_fen is not None and change.stock is not None
+        new_skus.append(
+            Sku(
+                product_id=product_id,
+                code=_cleaned(change.code, f"{where}.code"),
+                spec=_cleaned(change.spec, f"{where}.spec"),
+                price_fen=change.price_fen,
+                stock=change.stock,
+                created_at=now,
+            )
+        )
+    codes = [(f"skus[{i}].code", s.code) for i, s in enumerate(existing)]
+    codes += [(f"skus[{i}].code", s.code) for i, s in enumerate(new_skus)]
+    _check_unique_codes(codes)
+    if len(existing) + len(new_skus) > MAX_SKUS:
+        raise InvalidProduct(
+            f"A product has at most {MAX_SKUS} SKUs.",
+            code="too_many_skus",
+            errors=[FieldError("skus", f"at most {MAX_SKUS} SKUs per product")],
+        )
+    return new_skus
+
+
+async def update_product(
+    session: AsyncSession, principal: Principal, product_id: str, data: ProductPatch
+) -> ProductOut:
+    """Change a product's fields, SKU prices or specs, or add SKUs; ``min_price_fen`` follows."""
+    product = await _managed_product_for_update(session, principal, product_id)
+    now = clock.now()
+    if data.name is not None:
+        product.name = _cleaned(data.name, "name")
+    if data.category is not None:
+        product.category = data.category
+    if data.description is not None:
+        product.description = data.description.strip()
+    if data.unit is not None:
+        product.unit = _cleaned(data.unit, "unit")
+    if data.origin_village_code is not None:
+        product.origin_village_code = (await _require_village(session, data.origin_village_code)).code
+    skus = list(
+        (await session.execute(select(Sku).where(S.product_id == product.id).order_by(S.id))).scalars()
+    )
+    if data.skus:
+        new_skus = _apply_sku_changes(product.id, skus, data.skus, now)
+        session.add_all(new_skus)
+        skus.extend(new_skus)
+    # The product row is locked and every price change goes through here, so this is the minimum.
+    product.min_price_fen = min(s.price_fen for s in skus)
+    product.updated_at = now
+    brief = await coops_service.get_cooperative_brief(session, product.cooperative_id)
+    village = await _village_ref(session, product.origin_village_code)
+    await session.commit()
+    return _product_out(product, [_sku_out(s) for s in skus], brief, village)
+
+
+async def archive_product(session: AsyncSession, principal: Principal, product_id: str) -> ProductOut:
+    """Take a product off the public catalogue (idempotent); its managers still see it."""
+    product = await _managed_product_for_update(session, principal, product_id)
+    if product.status != ARCHIVED:
+        product.status = ARCHIVED
+        product.updated_at = clock.now()
+    skus = (
+        await session.execute(select(*_SKU_COLUMNS).where(S.product_id == product.id).order_by(S.id))
+    ).all()
+    brief = await coops_service.get_cooperative_brief(session, product.cooperative_id)
+    village = await _village_ref(session, product.origin_village_code)
+    await session.commit()
+    return _product_out(product, [_sku_row_out(r) for r in skus], brief, village)
+
+
+async def adjust_stock(
+    session: AsyncSession, principal: Principal, sku_id: str, data: StockAdjustmentIn
+) -> StockOut:
+    """Add or remove stock of a SKU the caller manages; stock never goes below zero."""
+    _require_manager_role(principal)
+    owner = (
+        await session.execute(
+            select(P.cooperative_id)
+            .join_from(_sku_table, _product_table, S.product_id == P.id)
+            .where(S.id == sku_id)
+        )
+    ).one_or_none()
+    if owner is None or not principal.manages(owner.cooperative_id):
+        raise SkuNotFound(f"No SKU {sku_id}.")
+    if data.delta == 0:
+        raise ValidationFailed(
+            "A stock adjustment moves at least one unit.",
+            errors=[FieldError("delta", "must not be 0")],
+        )
+    new_stock = S.stock + data.delta
+    stock = (
+        await session.execute(
+            update(_sku_table)
+            .where(S.id == sku_id, new_stock >= 0, new_stock <= MAX_STOCK)
+            .values(stock=new_stock)
+            .returning(S.stock)
+        )
+    ).scalar_one_or_none()
+    if stock is None:
+        if data.delta < 0:
+            raise InsufficientStock("Not that much stock to remove.")
+        raise InvalidProduct(
+            f"Stock may not exceed {MAX_STOCK}.",
+            code="stock_limit_exceeded",
+            errors=[FieldError("delta", f"stock would exceed {MAX_STOCK}")],
+        )
+    await session.commit()
+    log.info(
+        "stock adjusted sku=%s delta=%d stock=%d by=%s reason=%r",
+        sku_id,
+        data.delta,
+        stock,
+        principal.id,
+        data.reason,
+    )
+    return StockOut(sku_id=sku_id, stock=stock)
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+
+def _sku_row_out(row: Any) -> SkuOut:
+    return SkuOut(id=row.id, code=row.code, spec=row.spec, price_fen=row.price_fen, stock=row.stock)
+
+
+async def get_product(conn: AsyncConnection, principal: Principal | None, product_id: str) -> ProductOut:
+    """One product with SKUs, cooperative and village; hidden unless public or the caller manages it."""
+    row = (await conn.execute(select(*_PRODUCT_COLUMNS).where(P.id == product_id))).one_or_none()
+    if row is None:
+        raise ProductNotFound(f"No product {product_id}.")
+    brief = await coops_service.get_cooperative_brief(conn, row.cooperative_id)
+    is_public = row.status == ACTIVE and brief is not None and brief.status == APPROVED
+    if not is_public and not (principal is not None and principal.manages(row.cooperative_id)):
+        raise ProductNotFound(f"No product {product_id}.")
+    skus = (await conn.execute(select(*_SKU_COLUMNS).where(S.product_id == product_id).order_by(S.id))).all()
+    village = await _village_ref(conn, row.origin_village_code)
+    return _product_out(row, [_sku_row_out(r) for r in skus], brief, village)
+
+
+def _like_pattern(text: str) -> str:
+    """``%text%`` with LIKE's wildcards in ``text`` taken literally (escape character ``\\``)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _invalid_cursor() -> ValidationFailed:
+    return ValidationFailed(
+        "The cursor does not fit this listing.",
+        code="invalid_cursor",
+        errors=[FieldError("cursor", "cursor from another listing or sort order")],
+    )
+
+
+def _cursor_values(cursor: str | None, sort: str) -> list[Any] | None:
+    """The keyset after the sort tag, type-checked (a cursor is client input)."""
+    arity = 2 if sort == "newest" else 3
+    values = decode_cursor(cursor, arity)
+    if values is None:
+        return None
+    if values[0] != sort or not isinstance(values[-1], str):
+        raise _invalid_cursor()
+    if arity == 3 and (not isinstance(values[1], int) or isinstance(values[1], bool)):
+        raise _invalid_cursor()
+    return values[1:]
+
+
+async def list_products(
+    conn: AsyncConnection,
+    *,
+    q: str | None = None,
+    category: str | None = None,
+    region_code: str | None = None,
+    cooperative_id: str | None = None,
+    branded: bool | None = None,
+    min_price_fen: int | None = None,
+    max_price_fen: int | None = None,
+    sort: ListSort = "newest",
+    limit: int = 20,
+    cursor: str | None = None,
+) -> ProductPage:
+    """Active products of approved cooperatives, filtered, sorted and keyset-paginated."""
+    q = q.strip() if q else None
+    effective_sort: str = sort
+    if sort == "relevance" and not q:
+        effective_sort = "newest"
+    after = _cursor_values(cursor, effective_sort)
+    if branded:
+        # No brand licences exist yet, so no product is branded.
+        return ProductPage(items=[], next_cursor=None)
+
+    conditions: list[ColumnElement[bool]] = [
+        P.status == ACTIVE,
+        P.cooperative_id.in_(coops_service.approved_cooperative_ids()),
+    ]
+    rank: ColumnElement[int] | None = None
+    if q:
+        pattern = _like_pattern(q)
+        name_matches = P.name.ilike(pattern, escape="\\")
+        conditions.append(or_(name_matches, P.description.ilike(pattern, escape="\\")))
+        rank = case((name_matches, 0), else_=1)
+    if category is not None:
+        conditions.append(P.category == category)
+    if region_code:
+        # Codes are fixed-length digit strings that nest by prefix, so "starts with" is a range
+        # (index-friendly under any collation, unlike LIKE 'prefix%' on PostgreSQL).
+        conditions.append(
+            P.origin_village_code.between(
+                region_code.ljust(VILLAGE_CODE_LENGTH, "0"), region_code.ljust(VILLAGE_CODE_LENGTH, "9")
+            )
+        )
+    if cooperative_id is not None:
+        conditions.append(P.cooperative_id == cooperative_id)
+    if min_price_fen is not None:
+        conditions.append(P.min_price_fen >= min_price_fen)
+    if max_price_fen is not None:
+        conditions.append(P.min_price_fen <= max_price_fen)
+
+    columns: list[Any] = list(_LIST_COLUMNS)
+    if effective_sort == "price_asc":
+        order_by = [P.min_price_fen.asc(), P.id.asc()]
+        if after is not None:
+            conditions.append(tuple_(P.min_price_fen, P.id) > tuple_(after[0], after[1]))
+    elif effective_sort == "price_desc":
+        order_by = [P.min_price_fen.desc(), P.id.desc()]
+        if after is not None:
+            conditions.append(tuple_(P.min_price_fen, P.id) < tuple_(after[0], after[1]))
+    elif effective_sort == "relevance":
+        assert rank is not None
+        rank = rank.label("rank")
+        columns.append(rank)
+        order_by = [rank.asc(), P.id.desc()]
+        if after is not None:
+            conditions.append(or_(rank > after[0], and_(rank == after[0], P.id < after[1])))
+    else:  # newest: ids are time ordered
+        order_by = [P.id.desc()]
+        if after is not None:
+            conditions.append(P.id < after[0])
+
+    stmt = select(*columns).where(*conditions).order_by(*order_by).limit(limit + 1)
+    rows = (await conn.execute(stmt)).all()
+    next_cursor: str | None = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        if effective_sort == "newest":
+            next_cursor = encode_cursor(["newest", last.id])
+        elif effective_sort == "relevance":
+            next_cursor = encode_cursor(["relevance", last.rank, last.id])
+        else:
+            next_cursor = encode_cursor([effective_sort, last.min_price_fen, last.id])
+    items = [
+        ProductListItem(
+            id=r.id,
+            name=r.name,
+            category=r.category,
+            unit=r.unit,
+            cooperative_id=r.cooperative_id,
+            origin_village_code=r.origin_village_code,
+            is_branded=False,
+            price_fen=r.min_price_fen,
+            cover_image_url=None,
+            created_at=r.created_at,
+        )
+        for r in rows
+    ]
+    return ProductPage(items=items, next_cursor=next_cursor)
+
+
+# --- for other slices (join the caller's transaction, never commit) --------------------------
+
+
+async def skus_for_order(
+    session: AsyncSession | AsyncConnection, sku_ids: list[str]
+) -> dict[str, SkuForOrder]:
+    """Checkout's view of the given SKUs (unknown ids are absent), in one query. Joins the caller's
+    transaction."""
+    if not sku_ids:
+        return {}
+    is_sellable = case(
+        (
+            and_(
+                P.status == ACTIVE,
+                P.cooperative_id.in_(coops_service.approved_cooperative_ids()),
+            ),
+            True,
+        ),
+        else_=False,
+    )
+    rows = (
+        await session.execute(
+            select(
+                S.id,
+                S.product_id,
+                P.name,
+                S.spec,
+                P.category,
+                P.unit,
+                S.price_fen,
+                P.cooperative_id,
+                is_sellable.label("is_sellable"),
+            )
+            .join_from(_sku_table, _product_table, S.product_id == P.id)
+            .where(S.id.in_(sorted(set(sku_ids))))
+        )
+    ).all()
+    return {
+        r.id: SkuForOrder(
+            sku_id=r.id,
+            product_id=r.product_id,
+            product_name=r.name,
+            spec=r.spec,
+            category=r.category,
+            unit=r.unit,
+            price_fen=r.price_fen,
+            cooperative_id=r.cooperative_id,
+            is_sellable=bool(r.is_sellable),
+        )
+        for r in rows
+    }
+
+
+async def take_stock(session: AsyncSession | AsyncConnection, sku_id: str, quantity: int) -> bool:
+    """Take ``quantity`` units if that many are in stock (one conditional UPDATE); True when taken.
+    Joins the caller's transaction."""
+    if quantity <= 0:
+        raise ValueError("quantity must be positive")
+    result = await session.execute(
+        update(_sku_table).where(S.id == sku_id, S.stock >= quantity).values(stock=S.stock - quantity)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def release_stock(session: AsyncSession | AsyncConnection, quantities: dict[str, int]) -> None:
+    """Give stock back (in SKU id order, so concurrent releases lock rows alike). Joins the caller's
+    transaction."""
+    for sku_id in sorted(quantities):
+        quantity = quantities[sku_id]
+        if quantity < 0:
+            raise ValueError("quantity must not be negative")
+        if quantity == 0:
+            continue
+        await session.execute(update(_sku_table).where(S.id == sku_id).values(stock=S.stock + quantity))
