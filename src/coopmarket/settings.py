@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_ttl_seconds: int = 7 * 24 * 3600
     jwt_issuer: str = "coopmarket"
+    # Argon2id cost (RFC 9106's second recommended option by default: t=3, 64 MiB).
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=65_536, ge=8)
 
     brand_name: str = "Yanfeng Shangpin"
     platform_fee_bps: int = Field(default=300, ge=0, le=10_000)
@@ -50,7 +53,13 @@ class Settings(BaseSettings):
     storage_local_dir: str = "./var/uploads"
 
     redis_url: str | None = None
-    rate_limit_auth_per_minute: int = 20
+    # Requests per minute per client on /api/v1/auth/*; 0 turns the limit off.
+    rate_limit_auth_per_minute: int = Field(default=20, ge=0)
+    # Key prefix in Redis, so several deployments (or tests) can share one server.
+    rate_limit_namespace: str = "coopmarket_rate_limit"
+    # Reverse proxies (IPs or CIDR networks) whose X-Forwarded-For is believed; empty: none.
+    # From the environment as JSON, e.g. COOPMARKET_TRUSTED_PROXIES='["10.0.0.2"]'.
+    trusted_proxies: list[str] = []
     run_background_jobs: bool = True
 
     @model_validator(mode="after")

@@ -8,7 +8,7 @@ from litestar.params import JSONBody
 
 from coopmarket.accounts import service
 from coopmarket.accounts.schemas import LoginIn, RegisterIn, StaffIn, TokenOut, UserOut, WechatLoginIn
-from coopmarket.core.http import AppSettings, Caller, Session
+from coopmarket.core.http import AppSettings, Caller, Db, Session
 
 
 class AuthController(Controller):
@@ -38,9 +38,10 @@ class MeController(Controller):
     tags = ["accounts"]
 
     @get("/", summary="The signed-in user")
-    async def me(self, session: Session, principal: Caller) -> UserOut:
+    async def me(self, db: Db, principal: Caller) -> UserOut:
         """The caller's id, role, masked phone, cooperatives and region."""
-        return await service.me(session, principal)
+        async with db.read() as conn:
+            return await service.me(conn, principal)
 
 
 class StaffController(Controller):

@@ -12,7 +12,19 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 _hasher = PasswordHasher()
 # A hash to verify against when the phone is unknown, so both paths cost the same time.
 _DUMMY_HASH = _hasher.hash("not-a-real-password-for-timing")
+
+
+def configure_password_hashing(*, time_cost: int, memory_kib: int) -> None:
+    """Set Argon2id's cost (from settings; the test suite lowers it). Existing hashes still verify."""
+    global _hasher, _DUMMY_HASH
+    if (_hasher.time_cost, _hasher.memory_cost) == (time_cost, memory_kib):
+        return
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+    _DUMMY_HASH = _hasher.hash("not-a-real-password-for-timing")
+
+
 ALGORITHM = "HS256"
+_IAT_LEEWAY_SECONDS = 60
 
 
 def hash_password(password: str) -> str:
@@ -58,10 +70,16 @@ def decode_token(token: str, *, secret: str, issuer: str, now: datetime) -> Toke
             secret,
             algorithms=[ALGORITHM],
             issuer=issuer,
-            options={"require": ["sub", "exp", "iat", "iss"], "verify_exp": False},
+            # Times are checked below against the one clock, not the wall clock, so tests can move
+            # time (PyJWT would refuse a token issued "in the future" by a clock moved forward).
+            options={"require": ["sub", "exp", "iat", "iss"], "verify_exp": False, "verify_iat": False},
         )
-    except jwt.PyJWTError:
+        expires = int(payload["exp"])
+        issued = int(payload["iat"])
+        version = int(payload.get("ver", 0))
+    except (jwt.PyJWTError, TypeError, ValueError, OverflowError):
         return None
-    if int(payload["exp"]) <= int(now.timestamp()):
-        return None  # checked against the one clock, not the wall clock, so tests can move time
-    return TokenClaims(user_id=str(payload["sub"]), token_version=int(payload.get("ver", 0)))
+    current = int(now.timestamp())
+    if expires <= current or issued > current + _IAT_LEEWAY_SECONDS:
+        return None
+    return TokenClaims(user_id=str(payload["sub"]), token_version=version)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,6 +29,21 @@ from coopmarket.regions import service as regions_service
 from coopmarket.settings import Settings
 
 STAFF_LEVEL = {"district_staff": "district", "street_staff": "street", "village_staff": "village"}
+_INVALID_TOKEN_HEADERS = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+def _display_name(value: str) -> str:
+    name = value.strip()
+    if not name:
+        raise ValidationFailed(
+            "The display name is empty.", errors=[FieldError("display_name", "must not be blank")]
+        )
+    return name
+
+
+async def _hash(password: str) -> str:
+    # Argon2 takes tens of milliseconds of CPU: keep it off the event loop.
+    return await asyncio.to_thread(security.hash_password, password)
 
 
 def _user_out(user: User, cooperative_ids: list[str]) -> UserOut:
@@ -61,8 +78,8 @@ async def register(session: AsyncSession, settings: Settings, data: RegisterIn) 
     """Create a buyer account and sign it in; a phone number registers once."""
     user = User(
         phone=data.phone,
-        password_hash=security.hash_password(data.password),
-        display_name=data.display_name.strip(),
+        password_hash=await _hash(data.password),
+        display_name=_display_name(data.display_name),
         role=BUYER,
     )
     session.add(user)
@@ -76,12 +93,13 @@ async def register(session: AsyncSession, settings: Settings, data: RegisterIn) 
 
 async def login(session: AsyncSession, settings: Settings, data: LoginIn) -> TokenOut:
     """Sign in with phone and password; one answer for every wrong combination."""
-    user = (await session.execute(select(User).where(User.phone == data.phone))).scalar_one_or_none()
+    user = (await session.exec(select(User).where(User.phone == data.phone))).scalar_one_or_none()
     hash_ = user.password_hash if user is not None else None
-    if not security.verify_password(hash_, data.password) or user is None or not user.is_active:
+    matches = await asyncio.to_thread(security.verify_password, hash_, data.password)
+    if not matches or user is None or not user.is_active:
         raise Unauthorized("Wrong phone number or password.", code="invalid_credentials")
     if user.password_hash and security.needs_rehash(user.password_hash):
-        user.password_hash = security.hash_password(data.password)
+        user.password_hash = await _hash(data.password)
         await session.commit()
     return _token_for(settings, user, await coops_service.managed_cooperative_ids(session, user.id))
 
@@ -91,7 +109,7 @@ async def wechat_login(
 ) -> TokenOut:
     """Sign in with a mini-program ``wx.login`` code; a new openid becomes a buyer."""
     wx = await wechat.code_to_session(code)
-    user = (await session.execute(select(User).where(User.wechat_openid == wx.openid))).scalar_one_or_none()
+    user = (await session.exec(select(User).where(User.wechat_openid == wx.openid))).scalar_one_or_none()
     if user is None:
         user = User(
             display_name="微信用户",
@@ -106,7 +124,7 @@ async def wechat_login(
         except IntegrityError:
             # The same person logged in twice at once: the other request created the account.
             await session.rollback()
-            user = (await session.execute(select(User).where(User.wechat_openid == wx.openid))).scalar_one()
+            user = (await session.exec(select(User).where(User.wechat_openid == wx.openid))).scalar_one()
     else:
         user.wechat_session_key = wx.session_key
         if wx.unionid:
@@ -123,7 +141,9 @@ async def authenticate(conn: AsyncConnection, settings: Settings, token: str) ->
         token, secret=settings.jwt_secret.get_secret_value(), issuer=settings.jwt_issuer, now=clock.now()
     )
     if claims is None:
-        raise Unauthorized("The access token is missing, invalid or expired.", code="invalid_token")
+        raise Unauthorized(
+            "The access token is invalid or expired.", code="invalid_token", headers=_INVALID_TOKEN_HEADERS
+        )
     row = (
         await conn.execute(
             select(
@@ -132,7 +152,9 @@ async def authenticate(conn: AsyncConnection, settings: Settings, token: str) ->
         )
     ).one_or_none()
     if row is None or not row.is_active or row.token_version != claims.token_version:
-        raise Unauthorized("The access token is missing, invalid or expired.", code="invalid_token")
+        raise Unauthorized(
+            "The access token is invalid or expired.", code="invalid_token", headers=_INVALID_TOKEN_HEADERS
+        )
     cooperative_ids: frozenset[str] = frozenset()
     if row.role == COOP_MANAGER:
         cooperative_ids = frozenset(await coops_service.managed_cooperative_ids(conn, row.id))
@@ -145,12 +167,25 @@ async def authenticate(conn: AsyncConnection, settings: Settings, token: str) ->
     )
 
 
-async def me(session: AsyncSession, principal: Principal) -> UserOut:
-    """The caller's own profile."""
-    user = await session.get(User, principal.id)
-    if user is None:
+async def me(conn: AsyncConnection, principal: Principal) -> UserOut:
+    """The caller's own profile (a read: no write transaction)."""
+    row = (
+        await conn.execute(
+            select(User.id, User.role, User.display_name, User.phone, User.region_code).where(
+                User.id == principal.id
+            )
+        )
+    ).one_or_none()
+    if row is None:
         raise NotFound("No such user.", code="user_not_found")
-    return _user_out(user, sorted(principal.cooperative_ids))
+    return UserOut(
+        id=row.id,
+        role=row.role,
+        display_name=row.display_name,
+        phone_masked=mask_phone(row.phone),
+        cooperative_ids=sorted(principal.cooperative_ids),
+        region_code=row.region_code,
+    )
 
 
 async def create_staff(session: AsyncSession, actor: Principal, data: StaffIn) -> UserOut:
@@ -168,8 +203,8 @@ async def create_staff(session: AsyncSession, actor: Principal, data: StaffIn) -
         raise PermissionDenied("That region is outside your scope.", code="region_out_of_scope")
     user = User(
         phone=data.phone,
-        password_hash=security.hash_password(data.password),
-        display_name=data.display_name.strip(),
+        password_hash=await _hash(data.password),
+        display_name=_display_name(data.display_name),
         role=data.role,
         region_code=region.code,
     )
@@ -193,8 +228,8 @@ async def create_staff_unchecked(
         )
     user = User(
         phone=phone,
-        password_hash=security.hash_password(password),
-        display_name=display_name,
+        password_hash=await _hash(password),
+        display_name=_display_name(display_name),
         role=role,
         region_code=region_code,
     )
@@ -209,9 +244,7 @@ async def create_staff_unchecked(
 
 async def promote_to_manager(session: AsyncSession, user_id: str) -> None:
     """A buyer who registers a cooperative becomes its manager. Joins the caller's transaction."""
-    await session.execute(
-        update(User).where(User.id == user_id, User.role == BUYER).values(role=COOP_MANAGER)
-    )
+    await session.exec(update(User).where(User.id == user_id, User.role == BUYER).values(role=COOP_MANAGER))
 
 
 async def masked_phones(session: AsyncSession, user_ids: list[str]) -> dict[str, str | None]:

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 BUSY = -1
 INVALID_CODE = 40029
+CODE_ALREADY_USED = 40163
 RATE_LIMITED = 45011
 HIGH_RISK_USER = 40226
 
@@ -81,9 +82,14 @@ class HttpxWechatClient:
                 response = await self._client.get("/sns/jscode2session", params=params)
                 payload = response.json()
             except (httpx.HTTPError, ValueError) as exc:
+                # Only the class name: an httpx message carries the URL, and so the app secret.
                 log.warning("wechat jscode2session failed: %s", type(exc).__name__)
-                raise UpstreamUnavailable("WeChat could not be reached.", code="wechat_unavailable") from exc
-            errcode = int(payload.get("errcode") or 0)
+                raise UpstreamUnavailable(
+                    "WeChat could not be reached.",
+                    code="wechat_unavailable",
+                    headers={"Retry-After": "1"},
+                ) from None
+            errcode = _errcode(payload)
             if errcode == 0 and payload.get("openid") and payload.get("session_key"):
                 return WechatSession(
                     openid=str(payload["openid"]),
@@ -98,8 +104,20 @@ class HttpxWechatClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _problem_for(errcode: int) -> Exception:
-    if errcode == INVALID_CODE:
+def _errcode(payload: object) -> int | None:
+    """WeChat's ``errcode`` (0 when absent, as on success); ``None`` for an answer of another shape."""
+    if not isinstance(payload, dict):
+        return None
+    try:
+        return int(payload.get("errcode") or 0)
+    except (TypeError, ValueError):
+        return None
+
+
+def _problem_for(errcode: int | None) -> Exception:
+    if errcode is None or errcode == 0:  # no error, yet no openid or session_key either
+        return BadGateway("WeChat answered in an unexpected shape.", code="wechat_error")
+    if errcode in (INVALID_CODE, CODE_ALREADY_USED):
         return Unauthorized(
             "The WeChat login code is invalid or was already used.", code="wechat_code_invalid"
         )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-PHONE_PATTERN = r"^1[3-9][0-9]{9}$"
+# ``(?!\n)``: Python's ``$`` also matches before a trailing newline, and msgspec searches with
+# this pattern, so without it "13812345678\n" would pass as a second, different number.
+PHONE_PATTERN = r"^1[3-9][0-9]{9}(?!\n)$"
 _PHONE_RE = re.compile(PHONE_PATTERN)
 
 

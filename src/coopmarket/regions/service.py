@@ -56,7 +56,7 @@ async def get_region(conn: AsyncConnection, code: str) -> RegionDetail:
     chain: list[RegionOut] = []
     current: str | None = code
     region: RegionOut | None = None
-    while current is not None:
+    while current is not None and len(chain) < len(LEVELS):  # the tree is at most four deep
         row = (
             await conn.execute(
                 select(Region.code, Region.name, Region.level, Region.parent_code, Region.kind).where(
