@@ -19,8 +19,8 @@ _rng = random.Random(20261128)
 DISTRICT = "370704"
 STREET = "370704003"  # 凤凰街道
 VILLAGE = "370704003200"  # 赵家村委会, 凤凰街道
-OTHER_STREET = "370704100"
-OTHER_VILLAGE = "370704100200"
+OTHER_STREET = "370704004"  # 坊安街道
+OTHER_VILLAGE = "370704004201"  # 河北郎郡庄村委会, 坊安街道
 
 
 def unique_phone() -> str:

@@ -35,9 +35,12 @@ def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.database_url
     if settings.is_sqlite:
         _prepare_sqlite_file(url)
-        engine = create_async_engine(url, echo=settings.database_echo, pool_size=settings.database_pool_size)
+        engine = create_async_engine(
+            url, echo=settings.database_echo, pool_size=settings.database_pool_size, hide_parameters=True
+        )
         busy_ms = int(settings.sqlite_busy_timeout_ms)
 
+        # (hide_parameters above: errors and SQL logs must not carry personal data.)
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             # Let SQLAlchemy, not the driver, decide when a transaction begins.
@@ -63,6 +66,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_pre_ping=False,
+        # Error messages and SQL logs must not carry phones, addresses or password hashes.
+        hide_parameters=True,
     )
 
 

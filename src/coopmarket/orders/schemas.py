@@ -1,0 +1,116 @@
+"""Request and response shapes for orders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from coopmarket.core.phone import PHONE_PATTERN
+
+PaymentMethod = Literal["offline", "stripe"]
+
+
+class OrderLineIn(msgspec.Struct, forbid_unknown_fields=True):
+    sku_id: Annotated[str, Meta(min_length=1, max_length=26)]
+    quantity: Annotated[int, Meta(ge=1, le=10_000)]
+
+
+class ShippingAddressIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, Meta(min_length=1, max_length=64)]
+    phone: Annotated[str, Meta(pattern=PHONE_PATTERN)]
+    detail: Annotated[str, Meta(min_length=1, max_length=500)]
+    region_code: Annotated[str, Meta(min_length=6, max_length=12)]
+
+
+class PlaceOrderIn(msgspec.Struct, forbid_unknown_fields=True):
+    lines: Annotated[list[OrderLineIn], Meta(min_length=1, max_length=50)]
+    shipping_address: ShippingAddressIn
+    payment_method: PaymentMethod = "offline"
+    note: Annotated[str, Meta(max_length=500)] | None = None
+
+
+class ShipIn(msgspec.Struct, forbid_unknown_fields=True):
+    carrier: Annotated[str, Meta(min_length=1, max_length=64)]
+    tracking_number: Annotated[str, Meta(min_length=1, max_length=64)]
+
+
+class CancelIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, Meta(max_length=500)] | None = None
+
+
+class OrderLineOut(msgspec.Struct):
+    sku_id: str
+    product_id: str
+    product_name: str
+    sku_spec: str
+    quantity: int
+    unit_price_fen: int
+    line_total_fen: int
+
+
+class OrderPartOut(msgspec.Struct):
+    id: str
+    cooperative_id: str
+    status: str
+    subtotal_fen: int
+    refunded_fen: int
+    carrier: str | None
+    tracking_number: str | None
+    shipped_at: datetime | None
+    received_at: datetime | None
+    lines: list[OrderLineOut]
+
+
+class ShippingAddressOut(msgspec.Struct):
+    name: str
+    phone: str
+    detail: str
+    region_code: str
+
+
+class PaymentSummary(msgspec.Struct):
+    provider: str
+    status: str
+    amount_fen: int
+    succeeded_at: datetime | None = None
+
+
+class OrderOut(msgspec.Struct):
+    id: str
+    status: str
+    total_fen: int
+    paid_fen: int
+    refunded_fen: int
+    payment_method: str
+    expires_at: datetime
+    created_at: datetime
+    parts: list[OrderPartOut]
+    payment: PaymentSummary | None
+    shipping_address: ShippingAddressOut | None
+    note: str | None
+    cancel_reason: str | None = None
+
+
+class OrderList(msgspec.Struct):
+    items: list[OrderOut]
+    next_cursor: str | None
+
+
+class OrderForPayment(msgspec.Struct, frozen=True):
+    """What the payments slice needs to know about an order."""
+
+    id: str
+    buyer_id: str
+    status: str
+    total_fen: int
+    paid_fen: int
+    payment_method: str
+    expires_at: datetime
+    cooperative_ids: tuple[str, ...]
+    village_codes: tuple[str, ...]
+
+
+JsonDict = dict[str, Any]

@@ -1,0 +1,623 @@
+"""Checkout, order parts per cooperative, stock reservation, the order state machine.
+
+Order: pending_payment → paid → completed, or → cancelled. Part: pending_payment → paid →
+shipped → received, or → cancelled (unpaid) / refunded (paid, then cancelled). Every transition
+is a conditional UPDATE on the current status, so concurrent requests cannot both apply one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import timedelta
+
+from sqlalchemy import and_, insert, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from coopmarket.coops import service as coops_service
+from coopmarket.core import clock
+from coopmarket.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from coopmarket.core.pagination import decode_cursor, encode_cursor
+from coopmarket.core.phone import mask_phone
+from coopmarket.core.principal import SHOPPER_ROLES, Principal
+from coopmarket.db import Database
+from coopmarket.ledger import posting
+from coopmarket.ledger import service as ledger_service
+from coopmarket.orders.models import Order, OrderLine, OrderPart
+from coopmarket.orders.schemas import (
+    OrderForPayment,
+    OrderLineOut,
+    OrderList,
+    OrderOut,
+    OrderPartOut,
+    PaymentSummary,
+    PlaceOrderIn,
+    ShipIn,
+    ShippingAddressOut,
+)
+from coopmarket.products import service as products_service
+from coopmarket.regions import service as regions_service
+from coopmarket.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PENDING = "pending_payment"
+PAID = "paid"
+COMPLETED = "completed"
+CANCELLED = "cancelled"
+SHIPPED = "shipped"
+RECEIVED = "received"
+REFUNDED = "refunded"
+OPEN_PART_STATUSES = (PENDING, PAID, SHIPPED)
+
+
+# ---------------------------------------------------------------- placing an order
+
+
+async def place_order(
+    session: AsyncSession, settings: Settings, principal: Principal, data: PlaceOrderIn
+) -> OrderOut:
+    """Take stock and write the order split into one part per cooperative.
+
+    Joins the caller's transaction and does not commit: the idempotency executor commits the
+    order together with the stored answer. Prices come from the database, never the client.
+    """
+    principal.require_role(*SHOPPER_ROLES)
+    if data.payment_method not in settings.payment_providers:
+        raise ValidationFailed(
+            f"Payment method {data.payment_method} is not available.",
+            code="payment_method_unavailable",
+            errors=[FieldError("payment_method", "not enabled on this server")],
+        )
+    sku_ids = [line.sku_id for line in data.lines]
+    duplicates = sorted({s for s in sku_ids if sku_ids.count(s) > 1})
+    if duplicates:
+        raise ValidationFailed(
+            "Each SKU may appear on one line only.",
+            code="duplicate_sku",
+            errors=[FieldError(f"lines[{sku_ids.index(s)}].sku_id", "repeated SKU") for s in duplicates],
+        )
+    if await regions_service.find_region(session, data.shipping_address.region_code) is None:
+        raise ValidationFailed(
+            "Unknown shipping region.",
+            code="invalid_region",
+            errors=[FieldError("shipping_address.region_code", "unknown region code")],
+        )
+    skus = await products_service.skus_for_order(session, sku_ids)
+    missing = [i for i, s in enumerate(sku_ids) if s not in skus]
+    if missing:
+        raise ValidationFailed(
+            "Some SKUs do not exist.",
+            code="unknown_sku",
+            errors=[FieldError(f"lines[{i}].sku_id", "unknown SKU") for i in missing],
+        )
+    unavailable = [s for s in sku_ids if not skus[s].is_sellable]
+    if unavailable:
+        raise Conflict(
+            "Some products are not on sale.", code="sku_unavailable", extra={"sku_ids": unavailable}
+        )
+    cooperatives = await coops_service.cooperative_briefs(session, {skus[s].cooperative_id for s in sku_ids})
+
+    # Take stock in a fixed order (by SKU id) so that concurrent orders cannot deadlock.
+    quantities = {line.sku_id: line.quantity for line in data.lines}
+    for sku_id in sorted(quantities):
+        if not await products_service.take_stock(session, sku_id, quantities[sku_id]):
+            raise Conflict("Not enough stock.", code="out_of_stock", extra={"sku_id": sku_id})
+
+    now = clock.now()
+    order = Order(
+        buyer_id=principal.id,
+        status=PENDING,
+        total_fen=0,
+        payment_method=data.payment_method,
+        shipping_name=data.shipping_address.name,
+        shipping_phone=data.shipping_address.phone,
+        shipping_detail=data.shipping_address.detail,
+        shipping_region_code=data.shipping_address.region_code,
+        note=data.note,
+        expires_at=now + timedelta(seconds=settings.order_payment_timeout_seconds),
+        created_at=now,
+        updated_at=now,
+    )
+    by_cooperative: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for line in data.lines:
+        by_cooperative[skus[line.sku_id].cooperative_id].append((line.sku_id, line.quantity))
+    parts: list[OrderPart] = []
+    lines: list[OrderLine] = []
+    for cooperative_id in sorted(by_cooperative):
+        coop = cooperatives[cooperative_id]
+        part = OrderPart(
+            order_id=order.id,
+            cooperative_id=cooperative_id,
+            status=PENDING,
+            subtotal_fen=0,
+            village_code=coop.village_code,
+            collective_sales_share_bps=coop.collective_sales_share_bps,
+            platform_fee_bps=settings.platform_fee_bps,
+        )
+        for sku_id, quantity in by_cooperative[cooperative_id]:
+            sku = skus[sku_id]
+            line_total = sku.price_fen * quantity
+            part.subtotal_fen += line_total
+            lines.append(
+                OrderLine(
+                    order_id=order.id,
+                    part_id=part.id,
+                    sku_id=sku_id,
+                    product_id=sku.product_id,
+                    product_name=sku.product_name,
+                    sku_spec=sku.spec,
+                    category=sku.category,
+                    quantity=quantity,
+                    unit_price_fen=sku.price_fen,
+                    line_total_fen=line_total,
+                )
+            )
+        order.total_fen += part.subtotal_fen
+        parts.append(part)
+    # Core inserts, parents first (one round trip per table; no ORM unit-of-work on the hot path).
+    await session.execute(insert(Order), [order.model_dump()])
+    await session.execute(insert(OrderPart), [p.model_dump() for p in parts])
+    await session.execute(insert(OrderLine), [ln.model_dump() for ln in lines])
+    return _order_out(order, parts, lines, principal)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _visible_parts(principal: Principal, order: Order, parts: list[OrderPart]) -> list[OrderPart] | None:
+    """The parts of ``order`` the caller may see, or ``None`` when the order is not theirs at all."""
+    if order.buyer_id == principal.id:
+        return parts
+    if principal.is_staff:
+        visible = [p for p in parts if principal.covers_region(p.village_code)]
+    else:
+        visible = [p for p in parts if principal.manages(p.cooperative_id)]
+    return visible or None
+
+
+def _payment_summary(order: Order) -> PaymentSummary:
+    if order.refunded_fen and order.refunded_fen >= order.paid_fen:
+        status = "refunded"
+    elif order.paid_fen >= order.total_fen:
+        status = "succeeded"
+    elif order.status == CANCELLED:
+        status = "canceled"
+    else:
+        status = "requires_payment"
+    return PaymentSummary(
+        provider=order.payment_method, status=status, amount_fen=order.total_fen, succeeded_at=order.paid_at
+    )
+
+
+def _order_out(
+    order: Order, parts: list[OrderPart], lines: Iterable[OrderLine], principal: Principal
+) -> OrderOut:
+    by_part: dict[str, list[OrderLine]] = defaultdict(list)
+    for line in lines:
+        by_part[line.part_id].append(line)
+    is_buyer = order.buyer_id == principal.id
+    shipping: ShippingAddressOut | None = None
+    if is_buyer or any(principal.manages(p.cooperative_id) for p in parts):
+        # The buyer sees their own number; a cooperative sees its own orders' address, phone masked (PIPL).
+        shipping = ShippingAddressOut(
+            name=order.shipping_name,
+            phone=order.shipping_phone if is_buyer else (mask_phone(order.shipping_phone) or ""),
+            detail=order.shipping_detail,
+            region_code=order.shipping_region_code,
+        )
+    return OrderOut(
+        id=order.id,
+        status=order.status,
+        total_fen=order.total_fen,
+        paid_fen=order.paid_fen,
+        refunded_fen=order.refunded_fen,
+        payment_method=order.payment_method,
+        expires_at=order.expires_at,
+        created_at=order.created_at,
+        parts=[
+            OrderPartOut(
+                id=p.id,
+                cooperative_id=p.cooperative_id,
+                status=p.status,
+                subtotal_fen=p.subtotal_fen,
+                refunded_fen=p.refunded_fen,
+                carrier=p.carrier,
+                tracking_number=p.tracking_number,
+                shipped_at=p.shipped_at,
+                received_at=p.received_at,
+                lines=[
+                    OrderLineOut(
+                        sku_id=line.sku_id,
+                        product_id=line.product_id,
+                        product_name=line.product_name,
+                        sku_spec=line.sku_spec,
+                        quantity=line.quantity,
+                        unit_price_fen=line.unit_price_fen,
+                        line_total_fen=line.line_total_fen,
+                    )
+                    for line in sorted(by_part[p.id], key=lambda ln: ln.id)
+                ],
+            )
+            for p in parts
+        ],
+        payment=_payment_summary(order),
+        shipping_address=shipping,
+        note=order.note if (is_buyer or shipping is not None) else None,
+        cancel_reason=order.cancel_reason,
+    )
+
+
+async def _load(
+    session: AsyncSession, order_ids: list[str]
+) -> tuple[dict[str, Order], dict[str, list[OrderPart]], dict[str, list[OrderLine]]]:
+    if not order_ids:
+        return {}, {}, {}
+    orders = {
+        o.id: o for o in (await session.execute(select(Order).where(Order.id.in_(order_ids)))).scalars()
+    }
+    parts: dict[str, list[OrderPart]] = defaultdict(list)
+    for part in (
+        await session.execute(
+            select(OrderPart).where(OrderPart.order_id.in_(order_ids)).order_by(OrderPart.id)
+        )
+    ).scalars():
+        parts[part.order_id].append(part)
+    lines: dict[str, list[OrderLine]] = defaultdict(list)
+    for line in (await session.execute(select(OrderLine).where(OrderLine.order_id.in_(order_ids)))).scalars():
+        lines[line.order_id].append(line)
+    return orders, parts, lines
+
+
+async def _visible_order(
+    session: AsyncSession, principal: Principal, order_id: str
+) -> tuple[Order, list[OrderPart], list[OrderPart], list[OrderLine]]:
+    orders, parts, lines = await _load(session, [order_id])
+    order = orders.get(order_id)
+    if order is None:
+        raise NotFound("No such order.", code="order_not_found")
+    visible = _visible_parts(principal, order, parts[order_id])
+    if visible is None:
+        raise NotFound("No such order.", code="order_not_found")
+    return order, parts[order_id], visible, lines[order_id]
+
+
+async def get_order(session: AsyncSession, principal: Principal, order_id: str) -> OrderOut:
+    """One order as the caller may see it: the buyer all of it, a manager or staff their parts."""
+    order, _all, visible, lines = await _visible_order(session, principal, order_id)
+    return _order_out(order, visible, lines, principal)
+
+
+async def list_orders(
+    session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None, status: str | None
+) -> OrderList:
+    """Orders the caller may see, newest first, with keyset pagination."""
+    after = decode_cursor(cursor, 1)
+    stmt = select(Order.id).order_by(Order.id.desc()).limit(limit + 1)
+    if principal.is_staff:
+        if principal.region_code is None:
+            return OrderList(items=[], next_cursor=None)
+        stmt = stmt.where(
+            Order.id.in_(
+                select(OrderPart.order_id).where(
+                    OrderPart.village_code.startswith(principal.region_code, autoescape=True)
+                )
+            )
+        )
+    elif principal.cooperative_ids:
+        stmt = stmt.where(
+            (Order.buyer_id == principal.id)
+            | Order.id.in_(
+                select(OrderPart.order_id).where(
+                    OrderPart.cooperative_id.in_(sorted(principal.cooperative_ids))
+                )
+            )
+        )
+    else:
+        stmt = stmt.where(Order.buyer_id == principal.id)
+    if status is not None:
+        stmt = stmt.where(Order.status == status)
+    if after is not None:
+        stmt = stmt.where(Order.id < str(after[0]))
+    ids = [r[0] for r in (await session.execute(stmt)).all()]
+    page, more = ids[:limit], len(ids) > limit
+    orders, parts, lines = await _load(session, page)
+    items = []
+    for order_id in page:
+        visible = _visible_parts(principal, orders[order_id], parts[order_id])
+        if visible is not None:
+            items.append(_order_out(orders[order_id], visible, lines[order_id], principal))
+    return OrderList(items=items, next_cursor=encode_cursor([page[-1]]) if more and page else None)
+
+
+# ---------------------------------------------------------------- payment (called by the payments slice)
+
+
+async def order_for_payment(
+    session: AsyncSession, principal: Principal | None, order_id: str
+) -> OrderForPayment:
+    """The order as payments needs it; with ``principal``, only the buyer's own (else 404). Joins the caller's transaction."""
+    orders, parts, _lines = await _load(session, [order_id])
+    order = orders.get(order_id)
+    if order is None or (principal is not None and order.buyer_id != principal.id):
+        raise NotFound("No such order.", code="order_not_found")
+    return OrderForPayment(
+        id=order.id,
+        buyer_id=order.buyer_id,
+        status=order.status,
+        total_fen=order.total_fen,
+        paid_fen=order.paid_fen,
+        payment_method=order.payment_method,
+        expires_at=order.expires_at,
+        cooperative_ids=tuple(p.cooperative_id for p in parts[order_id]),
+        village_codes=tuple(p.village_code for p in parts[order_id]),
+    )
+
+
+async def apply_payment(
+    session: AsyncSession, *, order_id: str, amount_fen: int, provider: str, payment_id: str
+) -> bool:
+    """Mark an unpaid order paid in full exactly once and post ``payment_received``.
+
+    Joins the caller's transaction. Returns False (and changes nothing) when the order is not
+    awaiting payment or the amount is not its total.
+    """
+    now = clock.now()
+    result = await session.execute(
+        update(Order)
+        .where(
+            Order.id == order_id, Order.status == PENDING, Order.total_fen == amount_fen, Order.paid_fen == 0
+        )
+        .values(status=PAID, paid_fen=amount_fen, paid_at=now, updated_at=now)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    await session.execute(
+        update(OrderPart)
+        .where(OrderPart.order_id == order_id, OrderPart.status == PENDING)
+        .values(status=PAID)
+    )
+    parts = (
+        (
+            await session.execute(
+                select(OrderPart).where(OrderPart.order_id == order_id).order_by(OrderPart.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    await ledger_service.post(
+        session,
+        kind="payment_received",
+        dedupe_key=f"payment:{payment_id}",
+        entries=posting.payment_received_entries(
+            provider, amount_fen, [(p.cooperative_id, p.subtotal_fen) for p in parts]
+        ),
+        occurred_at=now,
+        order_id=order_id,
+        memo=f"{provider} payment {payment_id}",
+    )
+    return True
+
+
+# ---------------------------------------------------------------- fulfilment
+
+
+async def _part_for_manager(
+    session: AsyncSession, principal: Principal, order_id: str, part_id: str
+) -> OrderPart:
+    part = (
+        await session.execute(
+            select(OrderPart).where(OrderPart.id == part_id, OrderPart.order_id == order_id)
+        )
+    ).scalar_one_or_none()
+    if part is None or not principal.manages(part.cooperative_id):
+        raise NotFound("No such order part.", code="order_part_not_found")
+    return part
+
+
+async def ship_part(
+    session: AsyncSession, principal: Principal, order_id: str, part_id: str, data: ShipIn
+) -> OrderOut:
+    """The cooperative ships its paid part with a carrier and tracking number."""
+    part = await _part_for_manager(session, principal, order_id, part_id)
+    now = clock.now()
+    result = await session.execute(
+        update(OrderPart)
+        .where(OrderPart.id == part.id, OrderPart.status == PAID)
+        .values(status=SHIPPED, carrier=data.carrier, tracking_number=data.tracking_number, shipped_at=now)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"A part that is {part.status} cannot be shipped.", code="invalid_transition")
+    await session.commit()
+    return await get_order(session, principal, order_id)
+
+
+async def receive_part(session: AsyncSession, principal: Principal, order_id: str, part_id: str) -> OrderOut:
+    """The buyer confirms receipt: the part completes and its amount is settled in the ledger."""
+    orders, parts, _lines = await _load(session, [order_id])
+    order = orders.get(order_id)
+    if order is None or order.buyer_id != principal.id:
+        raise NotFound("No such order.", code="order_not_found")
+    part = next((p for p in parts[order_id] if p.id == part_id), None)
+    if part is None:
+        raise NotFound("No such order part.", code="order_part_not_found")
+    await _settle_part(session, order, part)
+    await session.commit()
+    return await get_order(session, principal, order_id)
+
+
+async def _settle_part(session: AsyncSession, order: Order, part: OrderPart) -> None:
+    now = clock.now()
+    result = await session.execute(
+        update(OrderPart)
+        .where(OrderPart.id == part.id, OrderPart.status == SHIPPED)
+        .values(status=RECEIVED, received_at=now)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"A part that is {part.status} cannot be received.", code="invalid_transition")
+    await ledger_service.post(
+        session,
+        kind="part_settled",
+        dedupe_key=f"settle:{part.id}",
+        entries=posting.part_settled_entries(
+            part.cooperative_id,
+            part.village_code,
+            part.subtotal_fen,
+            part.platform_fee_bps,
+            part.collective_sales_share_bps,
+        ),
+        occurred_at=now,
+        order_id=order.id,
+        cooperative_id=part.cooperative_id,
+        memo=f"part {part.id} received",
+    )
+    # The order completes when no part is still open and at least one was received.
+    open_parts = (
+        await session.execute(
+            select(OrderPart.id).where(
+                OrderPart.order_id == order.id, OrderPart.status.in_(OPEN_PART_STATUSES)
+            )
+        )
+    ).first()
+    if open_parts is None:
+        await session.execute(
+            update(Order)
+            .where(Order.id == order.id, Order.status == PAID)
+            .values(status=COMPLETED, updated_at=now)
+        )
+
+
+# ---------------------------------------------------------------- cancellation and expiry
+
+
+async def cancel_order(
+    session: AsyncSession, principal: Principal, order_id: str, reason: str | None
+) -> OrderOut:
+    """Cancel what has not shipped: stock goes back; money paid for it is refunded.
+
+    The buyer and staff in scope cancel the whole order (refused once any part has shipped); a
+    cooperative manager cancels their own parts only.
+    """
+    order, parts, visible, lines = await _visible_order(session, principal, order_id)
+    is_buyer = order.buyer_id == principal.id
+    if is_buyer or principal.is_staff:
+        if is_buyer and any(p.status in (SHIPPED, RECEIVED) for p in parts):
+            raise Conflict(
+                "Part of this order has shipped; ask the cooperative instead.", code="order_already_shipped"
+            )
+        targets = [p for p in (parts if is_buyer else visible) if p.status in (PENDING, PAID)]
+    else:
+        targets = [p for p in visible if p.status in (PENDING, PAID)]
+    if not targets:
+        raise Conflict(
+            f"Nothing left to cancel in an order that is {order.status}.", code="invalid_transition"
+        )
+    await _cancel_parts(
+        session, order, targets, lines, reason or ("cancelled by buyer" if is_buyer else "cancelled")
+    )
+    await session.commit()
+    return await get_order(session, principal, order_id)
+
+
+async def _cancel_parts(
+    session: AsyncSession, order: Order, targets: list[OrderPart], lines: list[OrderLine], reason: str
+) -> None:
+    from coopmarket.payments import service as payments_service
+
+    now = clock.now()
+    released: dict[str, int] = defaultdict(int)
+    refunded = 0
+    for part in targets:
+        new_status = REFUNDED if part.status == PAID else CANCELLED
+        result = await session.execute(
+            update(OrderPart)
+            .where(OrderPart.id == part.id, OrderPart.status == part.status)
+            .values(status=new_status, refunded_fen=part.subtotal_fen if new_status == REFUNDED else 0)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict("The order changed meanwhile; try again.", code="concurrent_update")
+        for line in lines:
+            if line.part_id == part.id:
+                released[line.sku_id] += line.quantity
+        if new_status == REFUNDED:
+            refunded += part.subtotal_fen
+            await payments_service.refund_part(
+                session,
+                order_id=order.id,
+                part_id=part.id,
+                cooperative_id=part.cooperative_id,
+                amount_fen=part.subtotal_fen,
+                reason=reason,
+            )
+    await products_service.release_stock(session, dict(released))
+    still_open = (
+        (
+            await session.execute(
+                select(OrderPart.status).where(
+                    OrderPart.order_id == order.id, OrderPart.id.not_in([p.id for p in targets])
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    values: dict[str, object] = {"refunded_fen": Order.refunded_fen + refunded, "updated_at": now}
+    if not any(s in OPEN_PART_STATUSES for s in still_open):
+        if any(s == RECEIVED for s in still_open):
+            values.update(status=COMPLETED)
+        else:
+            values.update(status=CANCELLED, cancelled_at=now, cancel_reason=reason)
+    await session.execute(update(Order).where(Order.id == order.id).values(**values))
+
+
+async def expire_overdue_orders(db: Database, *, batch: int = 200) -> int:
+    """Cancel unpaid orders past ``expires_at`` and release their stock; returns how many."""
+    now = clock.now()
+    async with db.read() as conn:
+        ids = [
+            r[0]
+            for r in (
+                await conn.execute(
+                    select(Order.id)
+                    .where(and_(Order.status == PENDING, Order.expires_at < now))
+                    .order_by(Order.id)
+                    .limit(batch)
+                )
+            ).all()
+        ]
+    expired = 0
+    for order_id in ids:
+        async with db.session() as session:
+            result = await session.execute(
+                update(Order)
+                .where(Order.id == order_id, Order.status == PENDING, Order.expires_at < now)
+                .values(status=CANCELLED, cancelled_at=now, cancel_reason="expired", updated_at=now)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                continue  # paid or cancelled meanwhile
+            await session.execute(
+                update(OrderPart)
+                .where(OrderPart.order_id == order_id, OrderPart.status == PENDING)
+                .values(status=CANCELLED)
+            )
+            released: dict[str, int] = defaultdict(int)
+            for line in (
+                await session.execute(select(OrderLine).where(OrderLine.order_id == order_id))
+            ).scalars():
+                released[line.sku_id] += line.quantity
+            await products_service.release_stock(session, dict(released))
+            await session.commit()
+            expired += 1
+    if expired:
+        log.info("expired %d unpaid orders", expired)
+    return expired
+
+
+def require_payable(order: OrderForPayment) -> None:
+    """409 unless the order still awaits payment and has not expired."""
+    if order.status != PENDING:
+        raise Conflict(f"An order that is {order.status} cannot be paid.", code="order_not_payable")
+    if order.expires_at <= clock.now():
+        raise Conflict("This order expired before it was paid.", code="order_expired")
