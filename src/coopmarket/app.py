@@ -21,6 +21,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy import text
 
 from coopmarket.accounts import routes as accounts_routes
+from coopmarket.accounts.security import configure_password_hashing
 from coopmarket.accounts.wechat import HttpxWechatClient, WechatClient
 from coopmarket.coops import routes as coops_routes
 from coopmarket.core.deps import (
@@ -32,6 +33,7 @@ from coopmarket.core.deps import (
 )
 from coopmarket.core.errors import DomainError
 from coopmarket.core.ids import new_id
+from coopmarket.core.ratelimit import auth_rate_limit
 from coopmarket.db import Database
 from coopmarket.ledger import routes as ledger_routes
 from coopmarket.orders import routes as orders_routes
@@ -129,8 +131,11 @@ def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Re
     return _problem(422, "validation_error", "The request is not valid.", errors=errors or None)
 
 
-def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     status = exc.status_code
+    if status >= 500:
+        # Framework errors (e.g. a dependency that fails validation) are our bugs: log them.
+        return _internal_error(request, exc)
     code = _STATUS_CODES.get(status, "error")
     headers = dict(exc.headers or {})
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail else _title(status)
@@ -183,9 +188,14 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     """Build the application for ``settings`` (from the environment when omitted)."""
     settings = settings or get_settings()
     overrides = overrides or Overrides()
+    configure_password_hashing(
+        time_cost=settings.password_hash_time_cost, memory_kib=settings.password_hash_memory_kib
+    )
     # httpx logs request URLs at INFO; WeChat's carries the app secret in its query string.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # aiosqlite logs every statement's parameters (phones, password hashes) at DEBUG.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -205,6 +215,12 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             from coopmarket.orders import jobs as order_jobs
 
             background.append(asyncio.create_task(order_jobs.run_expiry_sweeper(db, settings)))
+        # Payments slice: the app's Stripe client and its refund sender (see payments/jobs.py).
+        stripe_enabled = "stripe" in settings.payment_providers
+        if stripe_enabled:
+            from coopmarket.payments import jobs as payment_jobs
+
+            background += payment_jobs.start_stripe(db, settings, http_client=overrides.stripe_http_client)
         try:
             yield
         finally:
@@ -213,6 +229,8 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             for task in background:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if stripe_enabled:
+                await payment_jobs.stop_stripe(settings)
             if isinstance(wechat_client, HttpxWechatClient):
                 await wechat_client.aclose()
             await db.dispose()
@@ -230,6 +248,8 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         ),
         security=[{"BearerToken": []}],
     )
+    # Rate limiting of /api/v1/auth/* (see core/ratelimit.py).
+    rate_limit = auth_rate_limit(settings)
     return Litestar(
         route_handlers=_route_handlers(),
         lifespan=[lifespan],
@@ -248,6 +268,8 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         },
         openapi_config=openapi,
         request_max_body_size=settings.request_max_body_bytes,
+        middleware=rate_limit.middleware,
+        stores=rate_limit.stores,
         debug=False,
     )
 

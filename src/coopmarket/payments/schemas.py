@@ -1,0 +1,42 @@
+"""Request and response shapes for payments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+
+class StartPaymentIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Which provider to pay with; the order's own method when omitted."""
+
+    provider: Literal["offline", "stripe"] | None = None
+
+
+class PaymentStartOut(msgspec.Struct):
+    provider: str
+    status: str
+    client_secret: str | None
+    next_action: dict[str, Any] | None
+    amount_fen: int
+    currency: str = "cny"
+
+
+class OfflinePaymentIn(msgspec.Struct, forbid_unknown_fields=True):
+    reference: Annotated[
+        str, Meta(min_length=1, max_length=128, description="Bank slip, receipt or voucher number")
+    ]
+    amount_fen: Annotated[int, Meta(ge=1)]
+
+
+class PaymentOut(msgspec.Struct):
+    id: str
+    order_id: str
+    provider: str
+    status: str
+    amount_fen: int
+    reference: str | None
+    created_at: datetime
+    order_status: str
