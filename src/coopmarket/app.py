@@ -214,7 +214,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         if settings.run_background_jobs:
             from coopmarket.orders import jobs as order_jobs
 
-            background.append(asyncio.create_task(order_jobs.run_expiry_sweeper(db, settings)))
+            background += order_jobs.start(db, settings)
         # Payments slice: the app's Stripe client and its refund sender (see payments/jobs.py).
         stripe_enabled = "stripe" in settings.payment_providers
         if stripe_enabled:

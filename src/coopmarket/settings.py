@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     platform_fee_bps: int = Field(default=300, ge=0, le=10_000)
     order_payment_timeout_seconds: int = Field(default=30 * 60, ge=60)
     expiry_sweep_interval_seconds: float = Field(default=30.0, gt=0)
+    # A shipped part the buyer never confirms is received automatically after this hold period.
+    auto_receive_after_days: int = Field(default=10, ge=1)
     idempotency_ttl_hours: int = Field(default=48, ge=24)
     report_timezone: str = "Asia/Shanghai"
     # Collective-income bands in fen: below the first is "shell" (空壳村), then each next band.

@@ -12,7 +12,7 @@ from coopmarket.core import clock
 from coopmarket.db import Database
 from coopmarket.ledger import service as ledger_service
 from coopmarket.orders import service as orders_service
-from tests.factories import register_buyer
+from tests.factories import login, register_buyer
 from tests.orders.builders import Market, build_market, new_key, order_body, place, sku_stock
 
 
@@ -404,3 +404,33 @@ async def test_order_list_pages_with_a_cursor(client: AsyncTestClient[Any], mark
     assert third["next_cursor"] is None
     too_many = await client.get("/api/v1/orders", params={"limit": 101}, headers=market.buyer.headers)
     assert too_many.status_code == 422
+
+
+async def test_a_shipped_part_is_received_automatically_after_the_hold_period(
+    client: AsyncTestClient[Any], db: Database, market: Market
+) -> None:
+    order = (await place(client, market.buyer, [(market.sku_a["id"], 1)])).json()
+    await client.post(
+        f"/api/v1/orders/{order['id']}/offline-payments",
+        json={"reference": "AUTO", "amount_fen": order["total_fen"]},
+        headers=market.manager_a.headers,
+    )
+    await client.post(
+        f"/api/v1/orders/{order['id']}/parts/{order['parts'][0]['id']}/ship",
+        json={"carrier": "EMS", "tracking_number": "E-AUTO"},
+        headers=market.manager_a.headers,
+    )
+    hold = timedelta(days=10)
+    clock.advance(timedelta(days=9))
+    assert await orders_service.auto_receive_shipped_parts(db, hold=hold) == 0
+
+    clock.advance(timedelta(days=2))
+    assert await orders_service.auto_receive_shipped_parts(db, hold=hold) == 1
+    assert await orders_service.auto_receive_shipped_parts(db, hold=hold) == 0
+
+    buyer = await login(client, market.buyer.phone, market.buyer.password)  # the old token expired meanwhile
+    shown = (await client.get(f"/api/v1/orders/{order['id']}", headers=buyer.headers)).json()
+    assert (shown["status"], shown["parts"][0]["status"]) == ("completed", "received")
+    assert await balances(db, "collective_income:") == {
+        f"collective_income:{market.coop_a['village_code']}:operating_income": 399 * -1
+    }

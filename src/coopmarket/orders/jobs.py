@@ -1,25 +1,35 @@
-"""Background jobs of the orders slice: cancel unpaid orders after ``expires_at``."""
+"""Background jobs of the orders slice: expire unpaid orders, receive long-shipped parts, purge old keys."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
+from datetime import timedelta
 
+from coopmarket.core.jobs import every
 from coopmarket.db import Database
 from coopmarket.settings import Settings
 
-log = logging.getLogger(__name__)
 
-
-async def run_expiry_sweeper(db: Database, settings: Settings) -> None:
-    """Every few seconds, cancel overdue unpaid orders and release their stock (safe on many workers)."""
+def start(db: Database, settings: Settings) -> list[asyncio.Task[None]]:
+    """The orders slice's periodic jobs, as tasks of the running loop."""
+    from coopmarket.idempotency import service as idempotency_service
     from coopmarket.orders import service
 
-    while True:
-        try:
-            await service.expire_overdue_orders(db)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("order expiry sweep failed")
-        await asyncio.sleep(settings.expiry_sweep_interval_seconds)
+    interval = settings.expiry_sweep_interval_seconds
+    hold = timedelta(days=settings.auto_receive_after_days)
+    ttl = timedelta(hours=settings.idempotency_ttl_hours)
+    return [
+        asyncio.create_task(
+            every(interval, "expire unpaid orders", lambda: service.expire_overdue_orders(db))
+        ),
+        asyncio.create_task(
+            every(
+                interval * 10,
+                "receive long-shipped parts",
+                lambda: service.auto_receive_shipped_parts(db, hold=hold),
+            )
+        ),
+        asyncio.create_task(
+            every(3600, "purge idempotency keys", lambda: idempotency_service.purge_expired(db, ttl))
+        ),
+    ]

@@ -615,6 +615,36 @@ async def expire_overdue_orders(db: Database, *, batch: int = 200) -> int:
     return expired
 
 
+async def auto_receive_shipped_parts(db: Database, *, hold: timedelta, batch: int = 200) -> int:
+    """Receive (and settle) parts shipped longer than ``hold`` ago that the buyer never confirmed."""
+    cutoff = clock.now() - hold
+    async with db.read() as conn:
+        rows = (
+            await conn.execute(
+                select(OrderPart.id, OrderPart.order_id)
+                .where(OrderPart.status == SHIPPED, OrderPart.shipped_at < cutoff)
+                .order_by(OrderPart.id)
+                .limit(batch)
+            )
+        ).all()
+    received = 0
+    for part_id, order_id in rows:
+        async with db.session() as session:
+            orders, parts, _lines = await _load(session, [order_id])
+            part = next((p for p in parts[order_id] if p.id == part_id), None)
+            if part is None or part.status != SHIPPED:
+                continue
+            try:
+                await _settle_part(session, orders[order_id], part)
+            except Conflict:
+                continue  # the buyer confirmed it meanwhile
+            await session.commit()
+            received += 1
+    if received:
+        log.info("received %d parts automatically after the hold period", received)
+    return received
+
+
 def require_payable(order: OrderForPayment) -> None:
     """409 unless the order still awaits payment and has not expired."""
     if order.status != PENDING:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from coopmarket.core.jobs import every
 from coopmarket.db import Database
 from coopmarket.settings import Settings
 
@@ -15,14 +16,11 @@ async def run_refund_sender(db: Database, settings: Settings) -> None:
     """Every few seconds, send pending Stripe refunds (safe on many workers: one key per refund)."""
     from coopmarket.payments import stripe_provider
 
-    while True:
-        try:
-            await stripe_provider.execute_pending_refunds(db, settings)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("sending Stripe refunds failed")
-        await asyncio.sleep(settings.expiry_sweep_interval_seconds)
+    await every(
+        settings.expiry_sweep_interval_seconds,
+        "send Stripe refunds",
+        lambda: stripe_provider.execute_pending_refunds(db, settings),
+    )
 
 
 def start_stripe(db: Database, settings: Settings, *, http_client: object = None) -> list[asyncio.Task[None]]:
