@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar.testing import AsyncTestClient
+from sqlalchemy import text
 
 from coopmarket.db import Database
 from coopmarket.products import service
@@ -174,3 +175,34 @@ async def test_release_stock_gives_stock_back(
         await session.commit()
     assert await sku_stock(db, a["id"]) == 110
     assert await sku_stock(db, b["id"]) == 10
+
+
+async def adjustments(db: Database, sku_id: str) -> list[tuple[int, int, str, str]]:
+    async with db.read() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT delta, stock_after, reason, actor_id FROM stock_adjustment WHERE sku_id = :s ORDER BY id"
+            ),
+            {"s": sku_id},
+        )
+        return [tuple(r) for r in rows.all()]  # type: ignore[misc]
+
+
+async def test_every_adjustment_is_recorded_with_its_reason_and_author(
+    client: AsyncTestClient[Any], db: Database, seller: Seller
+) -> None:
+    sku = (await create_product(client, seller.manager, seller.coop["id"], skus=SKUS))["skus"][1]
+    for delta, reason in ((5, "新一批到货"), (-3, "破损")):
+        response = await client.post(
+            adjust_url(sku["id"]), json={"delta": delta, "reason": reason}, headers=seller.manager.headers
+        )
+        assert response.status_code == 200
+    refused = await client.post(
+        adjust_url(sku["id"]), json={"delta": -100, "reason": "盘点"}, headers=seller.manager.headers
+    )
+    assert refused.status_code == 409
+
+    assert await adjustments(db, sku["id"]) == [
+        (5, 12, "新一批到货", seller.manager.id),
+        (-3, 9, "破损", seller.manager.id),
+    ]

@@ -47,3 +47,17 @@ class Sku(SQLModel, table=True):
     price_fen: int = money_field()
     stock: int
     created_at: datetime = time_field()
+
+
+class StockAdjustment(SQLModel, table=True):
+    """Every manual stock change with its reason and who made it (stock is never edited silently)."""
+
+    __tablename__ = "stock_adjustment"
+
+    id: str = id_field()
+    sku_id: str = ref_field(foreign_key="sku.id")
+    delta: int
+    stock_after: int
+    reason: str = Field(max_length=200)
+    actor_id: str = ref_field(foreign_key="user_account.id", index=False)
+    created_at: datetime = time_field()

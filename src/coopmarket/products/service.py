@@ -29,7 +29,7 @@ from coopmarket.products.errors import (
     ProductNotFound,
     SkuNotFound,
 )
-from coopmarket.products.models import Product, Sku
+from coopmarket.products.models import Product, Sku, StockAdjustment
 from coopmarket.products.schemas import (
     MAX_SKUS,
     MAX_STOCK,
@@ -383,15 +383,17 @@ async def adjust_stock(
             code="stock_limit_exceeded",
             errors=[FieldError("delta", f"stock would exceed {MAX_STOCK}")],
         )
-    await session.commit()
-    log.info(
-        "stock adjusted sku=%s delta=%d stock=%d by=%s reason=%r",
-        sku_id,
-        data.delta,
-        stock,
-        principal.id,
-        data.reason,
+    session.add(
+        StockAdjustment(
+            sku_id=sku_id,
+            delta=data.delta,
+            stock_after=stock,
+            reason=data.reason.strip(),
+            actor_id=principal.id,
+        )
     )
+    await session.commit()
+    log.info("stock adjusted sku=%s delta=%d stock=%d by=%s", sku_id, data.delta, stock, principal.id)
     return StockOut(sku_id=sku_id, stock=stock)
 
 
