@@ -1,0 +1,252 @@
+"""The ``coopmarket`` command: serve, migrate, create-staff, seed-demo, expire-orders.
+
+Every command reads its settings from the ``COOPMARKET_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from pydantic import ValidationError
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import OperationalError
+
+from coopmarket.core.errors import DomainError
+from coopmarket.core.phone import is_valid_phone
+from coopmarket.db import Database
+from coopmarket.settings import Settings, get_settings
+
+APP_FACTORY = "coopmarket.app:create_app"
+STAFF_ROLES = ("district_staff", "street_staff", "village_staff")
+PASSWORD_MIN, PASSWORD_MAX = 8, 128
+
+
+class CommandError(Exception):
+    """A refusal worth one line on stderr and a non-zero exit."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _safe_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+async def _with_database(settings: Settings, work: Callable[[Database], Awaitable[Any]]) -> Any:
+    db = Database(settings)
+    try:
+        return await work(db)
+    finally:
+        await db.dispose()
+
+
+# --- serve -----------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the API with uvicorn; each worker process builds its own app from the environment."""
+    import uvicorn
+
+    options: dict[str, Any] = {"host": args.host, "port": args.port, "factory": True}
+    if args.reload:
+        options["reload"] = True
+        options["reload_dirs"] = [str(Path(__file__).parent)]
+    else:
+        options["workers"] = args.workers
+    workers = 1 if args.reload else args.workers
+    base = f"http://{args.host}:{args.port}"
+    print(
+        f"coopmarket serving on {base} with {workers} worker(s), database {_safe_url(settings.database_url)}\n"
+        f"API docs: {base}/schema/swagger  (Ctrl+C stops the server)",
+        flush=True,
+    )
+    uvicorn.run(APP_FACTORY, **options)
+    return 0
+
+
+# --- migrate ---------------------------------------------------------------------------------
+
+
+def _current_revision(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def migrate(settings: Settings) -> str | None:
+    """Apply every migration to the configured database; the revision it is at afterwards."""
+    from coopmarket.migrate import upgrade
+
+    async def work(db: Database) -> str | None:
+        await upgrade(db.engine)
+        async with db.engine.connect() as conn:
+            return await conn.run_sync(_current_revision)
+
+    return await _with_database(settings, work)
+
+
+def cmd_migrate(_: argparse.Namespace, settings: Settings) -> int:
+    """Bring the database to the newest revision and print it."""
+    revision = asyncio.run(migrate(settings))
+    print(f"database {_safe_url(settings.database_url)} is at revision {revision}")
+    return 0
+
+
+# --- create-staff ----------------------------------------------------------------------------
+
+
+def _read_password(stdin: TextIO) -> str:
+    if stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != first:
+            raise CommandError("the two passwords differ", exit_code=2)
+        return first
+    return stdin.readline().rstrip("\r\n")
+
+
+def cmd_create_staff(args: argparse.Namespace, settings: Settings) -> int:
+    """Create a staff login (the bootstrap for the first district staff account)."""
+    from coopmarket.accounts import service as accounts_service
+
+    if not is_valid_phone(args.phone):
+        raise CommandError(f"--phone must be an 11-digit mainland mobile number, got {args.phone!r}", 2)
+    password = args.password if args.password is not None else _read_password(sys.stdin)
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise CommandError(f"the password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters long", 2)
+    display_name = args.display_name.strip()
+    if not display_name:
+        raise CommandError("--display-name must not be empty", 2)
+
+    async def work(db: Database) -> Any:
+        async with db.session() as session:
+            return await accounts_service.create_staff_unchecked(
+                session,
+                phone=args.phone,
+                password=password,
+                display_name=display_name,
+                role=args.role,
+                region_code=args.region_code,
+            )
+
+    try:
+        user = asyncio.run(_with_database(settings, work))
+    except DomainError as exc:
+        if exc.code == "phone_taken":
+            raise CommandError(f"a user with phone {args.phone} already exists; nothing was created") from exc
+        raise CommandError(exc.detail, exit_code=2) from exc
+    print(
+        f"created {user.role} {user.display_name} (id {user.id}, phone {args.phone}) for region {user.region_code}"
+    )
+    return 0
+
+
+# --- seed-demo -------------------------------------------------------------------------------
+
+
+def cmd_seed_demo(_: argparse.Namespace, settings: Settings) -> int:
+    """Fill an empty, migrated database with demonstration data (once)."""
+    from coopmarket import demo
+
+    asyncio.run(_with_database(settings, lambda db: demo.seed(db, out=print)))
+    return 0
+
+
+# --- expire-orders ---------------------------------------------------------------------------
+
+
+def cmd_expire_orders(_: argparse.Namespace, settings: Settings) -> int:
+    """Cancel overdue unpaid orders once (the server also does this in the background)."""
+    try:
+        from coopmarket.orders import service as orders_service
+    except ImportError as exc:
+        raise CommandError(f"the orders service is not available: {exc}") from exc
+    expire = getattr(orders_service, "expire_overdue_orders", None)
+    if expire is None:
+        raise CommandError("coopmarket.orders.service.expire_overdue_orders does not exist yet")
+    result = asyncio.run(_with_database(settings, expire))
+    if isinstance(result, int):
+        print(f"expired {result} overdue order(s)")
+    elif isinstance(result, list | tuple | set | frozenset):
+        print(f"expired {len(result)} overdue order(s)")
+    else:
+        print("expired overdue orders")
+    return 0
+
+
+# --- wiring ----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="coopmarket",
+        description="Marketplace backend for Fangzi District's cooperatives. "
+        "Settings come from COOPMARKET_* environment variables.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the HTTP API with uvicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument("--reload", action="store_true", help="restart on code changes (development)")
+    serve.set_defaults(handler=cmd_serve)
+
+    commands.add_parser("migrate", help="apply the database migrations").set_defaults(handler=cmd_migrate)
+
+    staff = commands.add_parser("create-staff", help="create a staff login (e.g. the first district staff)")
+    staff.add_argument("--phone", required=True, help="11-digit mainland mobile number (the login)")
+    staff.add_argument(
+        "--password", help="omit to be asked (or to read one line from stdin when it is not a terminal)"
+    )
+    staff.add_argument("--display-name", required=True)
+    staff.add_argument("--role", choices=STAFF_ROLES, default="district_staff")
+    staff.add_argument("--region-code", default="370704", help="district, street or village code")
+    staff.set_defaults(handler=cmd_create_staff)
+
+    commands.add_parser(
+        "seed-demo", help="load demonstration cooperatives and products (idempotent)"
+    ).set_defaults(handler=cmd_seed_demo)
+    commands.add_parser("expire-orders", help="cancel overdue unpaid orders once").set_defaults(
+        handler=cmd_expire_orders
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``coopmarket`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    if args.command == "serve" and (args.workers < 1 or not 0 < args.port < 65536):
+        print("error: --workers must be at least 1 and --port between 1 and 65535", file=sys.stderr)
+        return 2
+    get_settings.cache_clear()  # each invocation reads the environment as it is now
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        print(f"error: invalid COOPMARKET_* settings: {problems}", file=sys.stderr)
+        return 2
+    try:
+        return int(args.handler(args, settings))
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        return 1
+    except (OSError, OperationalError) as exc:
+        print(f"error: database {_safe_url(settings.database_url)}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
