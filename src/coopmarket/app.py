@@ -33,6 +33,7 @@ from coopmarket.core.deps import (
 )
 from coopmarket.core.errors import DomainError
 from coopmarket.core.ids import new_id
+from coopmarket.core.openapi import BEARER_SCHEME, NO_TOKEN_NEEDED, problem
 from coopmarket.core.ratelimit import auth_rate_limit
 from coopmarket.db import Database
 from coopmarket.ledger import routes as ledger_routes
@@ -125,7 +126,7 @@ def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Re
             message = str(item.get("message", "invalid"))
             key = item.get("key")
             if key is None and " - at `" in message:
-                message, _, where = message.partition(" - at `")
+                message, _sep, where = message.partition(" - at `")
                 key = where.rstrip("`")
             errors.append({"field": _field_name(key), "message": message})
     return _problem(422, "validation_error", "The request is not valid.", errors=errors or None)
@@ -150,13 +151,19 @@ def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response
     return _problem(500, "internal_error", "Something went wrong on our side.", request_id=request_id)
 
 
-@get("/health", tags=["ops"], summary="Liveness", include_in_schema=True)
+@get("/health", tags=["ops"], summary="Liveness", security=NO_TOKEN_NEEDED)
 async def health() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
 
-@get("/ready", tags=["ops"], summary="Readiness (database reachable)")
+@get(
+    "/ready",
+    tags=["ops"],
+    summary="Readiness (database reachable)",
+    security=NO_TOKEN_NEEDED,
+    responses={503: problem(503, "not_ready", usual=False)},
+)
 async def ready(state: State) -> Response[dict[str, str]]:
     """The database answers; 503 otherwise."""
     try:
@@ -164,7 +171,7 @@ async def ready(state: State) -> Response[dict[str, str]]:
             await conn.execute(text("SELECT 1"))
     except Exception:  # any failure means not ready
         log.warning("readiness check failed", exc_info=True)
-        return _problem(503, "not_ready", "The database is not reachable.")  # type: ignore[return-value]
+        return _problem(503, "not_ready", "The database is not reachable.")
     return Response({"status": "ready"}, media_type=MediaType.JSON)
 
 
@@ -243,10 +250,10 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         render_plugins=[SwaggerRenderPlugin(path="/swagger"), JsonRenderPlugin(path="/openapi.json")],
         components=Components(
             security_schemes={
-                "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+                BEARER_SCHEME: SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
             }
         ),
-        security=[{"BearerToken": []}],
+        security=[{BEARER_SCHEME: []}],
     )
     # Rate limiting of /api/v1/auth/* (see core/ratelimit.py).
     rate_limit = auth_rate_limit(settings)

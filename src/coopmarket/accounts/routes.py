@@ -9,23 +9,58 @@ from litestar.params import JSONBody
 from coopmarket.accounts import service
 from coopmarket.accounts.schemas import LoginIn, RegisterIn, StaffIn, TokenOut, UserOut, WechatLoginIn
 from coopmarket.core.http import AppSettings, Caller, Db, Session
+from coopmarket.core.openapi import NO_TOKEN_NEEDED, problem, problems
 
 
 class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["accounts"]
 
-    @post("/register", status_code=201, summary="Register a buyer account")
+    @post(
+        "/register",
+        status_code=201,
+        summary="Register a buyer account",
+        security=NO_TOKEN_NEEDED,
+        responses=problems(400, 413, 422, 429, codes={409: ["phone_taken"]}),
+    )
     async def register(self, data: JSONBody[RegisterIn], session: Session, settings: AppSettings) -> TokenOut:
         """Create a buyer with phone and password and return an access token."""
         return await service.register(session, settings, data)
 
-    @post("/login", status_code=200, summary="Sign in with phone and password")
+    @post(
+        "/login",
+        status_code=200,
+        summary="Sign in with phone and password",
+        security=NO_TOKEN_NEEDED,
+        responses={
+            **problems(400, 413, 422, 429),
+            401: problem(401, "invalid_credentials", usual=False),
+        },
+    )
     async def login(self, data: JSONBody[LoginIn], session: Session, settings: AppSettings) -> TokenOut:
         """Exchange phone and password for an access token."""
         return await service.login(session, settings, data)
 
-    @post("/wechat", status_code=200, summary="Sign in from the WeChat mini-program")
+    @post(
+        "/wechat",
+        status_code=200,
+        summary="Sign in from the WeChat mini-program",
+        security=NO_TOKEN_NEEDED,
+        responses={
+            **problems(
+                400,
+                413,
+                422,
+                codes={
+                    403: ["wechat_user_blocked"],
+                    429: ["wechat_rate_limited"],
+                    502: ["wechat_error"],
+                    503: ["wechat_not_configured", "wechat_unavailable", "wechat_busy"],
+                },
+            ),
+            401: problem(401, "wechat_code_invalid", "account_disabled", usual=False),
+        },
+    )
     async def wechat(
         self, data: JSONBody[WechatLoginIn], session: Session, settings: AppSettings, state: State
     ) -> TokenOut:
@@ -37,7 +72,7 @@ class MeController(Controller):
     path = "/api/v1/me"
     tags = ["accounts"]
 
-    @get("/", summary="The signed-in user")
+    @get("/", summary="The signed-in user", responses=problems(401))
     async def me(self, db: Db, principal: Caller) -> UserOut:
         """The caller's id, role, masked phone, cooperatives and region."""
         async with db.read() as conn:
@@ -48,7 +83,21 @@ class StaffController(Controller):
     path = "/api/v1/staff"
     tags = ["accounts"]
 
-    @post("/", status_code=201, summary="Create a staff account (district staff)")
+    @post(
+        "/",
+        status_code=201,
+        summary="Create a staff account (district staff)",
+        responses=problems(
+            400,
+            401,
+            413,
+            codes={
+                403: ["forbidden_role", "region_out_of_scope"],
+                409: ["phone_taken"],
+                422: ["invalid_region"],
+            },
+        ),
+    )
     async def create_staff(self, data: JSONBody[StaffIn], session: Session, principal: Caller) -> UserOut:
         """District staff create street, village or district staff for a region in their scope."""
         return await service.create_staff(session, principal, data)

@@ -21,10 +21,25 @@ from coopmarket.coops.schemas import (
     MemberPatch,
 )
 from coopmarket.core.http import Caller, Db, MaybeCaller, Session
+from coopmarket.core.openapi import TOKEN_OPTIONAL, problems
 from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, QueryParameter(name="cursor", max_length=200)]
+
+
+# What approve, reject, suspend and reinstate answer besides the cooperative.
+DECISION_PROBLEMS = problems(
+    400,
+    401,
+    413,
+    codes={
+        403: ["forbidden_role"],
+        404: ["cooperative_not_found"],
+        409: ["invalid_transition"],
+        422: ["reason_required"],
+    },
+)
 
 
 def _reason(data: DecisionIn | None) -> str | None:
@@ -35,14 +50,32 @@ class CooperativeController(Controller):
     path = "/api/v1/cooperatives"
     tags = ["cooperatives"]
 
-    @post("/", status_code=201, summary="Register a cooperative")
+    @post(
+        "/",
+        status_code=201,
+        summary="Register a cooperative",
+        responses=problems(
+            400,
+            401,
+            413,
+            codes={
+                409: ["uscc_taken"],
+                422: ["invalid_uscc", "invalid_region", "patronage_return_below_minimum"],
+            },
+        ),
+    )
     async def register(
         self, data: JSONBody[CooperativeIn], session: Session, principal: Caller
     ) -> CooperativeOut:
         """Register a cooperative (status ``pending``); the caller becomes its manager."""
         return await service.register_cooperative(session, principal, data)
 
-    @get("/", summary="List cooperatives")
+    @get(
+        "/",
+        summary="List cooperatives",
+        security=TOKEN_OPTIONAL,
+        responses=problems(400, 401, codes={422: ["invalid_cursor"]}),
+    )
     async def list_cooperatives(
         self,
         db: Db,
@@ -59,7 +92,12 @@ class CooperativeController(Controller):
                 conn, maybe_principal, status=status, region_code=region_code, q=q, limit=limit, cursor=cursor
             )
 
-    @get("/{cooperative_id:str}", summary="One cooperative")
+    @get(
+        "/{cooperative_id:str}",
+        summary="One cooperative",
+        security=TOKEN_OPTIONAL,
+        responses=problems(400, 401, codes={404: ["cooperative_not_found"]}),
+    )
     async def get_cooperative(
         self, db: Db, maybe_principal: MaybeCaller, cooperative_id: FromPath[str]
     ) -> CooperativeOut:
@@ -67,7 +105,20 @@ class CooperativeController(Controller):
         async with db.read() as conn:
             return await service.get_cooperative(conn, maybe_principal, cooperative_id)
 
-    @patch("/{cooperative_id:str}", summary="Edit a cooperative (its manager)")
+    @patch(
+        "/{cooperative_id:str}",
+        summary="Edit a cooperative (its manager)",
+        responses=problems(
+            400,
+            401,
+            413,
+            codes={
+                404: ["cooperative_not_found"],
+                409: ["cooperative_not_editable"],
+                422: ["patronage_return_below_minimum"],
+            },
+        ),
+    )
     async def update_cooperative(
         self,
         data: JSONBody[CooperativePatch],
@@ -78,7 +129,12 @@ class CooperativeController(Controller):
         """Edit name, party organisation, chairperson and charter while pending or approved."""
         return await service.update_cooperative(session, principal, cooperative_id, data)
 
-    @post("/{cooperative_id:str}/approve", status_code=200, summary="Approve a pending cooperative")
+    @post(
+        "/{cooperative_id:str}/approve",
+        status_code=200,
+        summary="Approve a pending cooperative",
+        responses=DECISION_PROBLEMS,
+    )
     async def approve(
         self,
         session: Session,
@@ -89,7 +145,12 @@ class CooperativeController(Controller):
         """pending → approved (district staff, or street staff for their street)."""
         return await service.decide(session, principal, cooperative_id, "approve", _reason(data))
 
-    @post("/{cooperative_id:str}/reject", status_code=200, summary="Reject a pending cooperative")
+    @post(
+        "/{cooperative_id:str}/reject",
+        status_code=200,
+        summary="Reject a pending cooperative",
+        responses=DECISION_PROBLEMS,
+    )
     async def reject(
         self,
         session: Session,
@@ -100,7 +161,12 @@ class CooperativeController(Controller):
         """pending → rejected, with a reason."""
         return await service.decide(session, principal, cooperative_id, "reject", _reason(data))
 
-    @post("/{cooperative_id:str}/suspend", status_code=200, summary="Suspend an approved cooperative")
+    @post(
+        "/{cooperative_id:str}/suspend",
+        status_code=200,
+        summary="Suspend an approved cooperative",
+        responses=DECISION_PROBLEMS,
+    )
     async def suspend(
         self,
         session: Session,
@@ -111,7 +177,12 @@ class CooperativeController(Controller):
         """approved → suspended, with a reason."""
         return await service.decide(session, principal, cooperative_id, "suspend", _reason(data))
 
-    @post("/{cooperative_id:str}/reinstate", status_code=200, summary="Reinstate a suspended cooperative")
+    @post(
+        "/{cooperative_id:str}/reinstate",
+        status_code=200,
+        summary="Reinstate a suspended cooperative",
+        responses=DECISION_PROBLEMS,
+    )
     async def reinstate(
         self,
         session: Session,
@@ -122,7 +193,11 @@ class CooperativeController(Controller):
         """suspended → approved."""
         return await service.decide(session, principal, cooperative_id, "reinstate", _reason(data))
 
-    @get("/{cooperative_id:str}/members", summary="A cooperative's members")
+    @get(
+        "/{cooperative_id:str}/members",
+        summary="A cooperative's members",
+        responses=problems(400, 401, codes={404: ["cooperative_not_found"], 422: ["invalid_cursor"]}),
+    )
     async def list_members(
         self,
         db: Db,
@@ -135,14 +210,25 @@ class CooperativeController(Controller):
         async with db.read() as conn:
             return await service.list_members(conn, principal, cooperative_id, limit=limit, cursor=cursor)
 
-    @post("/{cooperative_id:str}/members", status_code=201, summary="Add a member (its manager)")
+    @post(
+        "/{cooperative_id:str}/members",
+        status_code=201,
+        summary="Add a member (its manager)",
+        responses=problems(
+            400, 401, 413, 422, codes={404: ["cooperative_not_found"], 409: ["collective_member_exists"]}
+        ),
+    )
     async def add_member(
         self, data: JSONBody[MemberIn], session: Session, principal: Caller, cooperative_id: FromPath[str]
     ) -> MemberOut:
         """Add a household, village collective or other member with its capital contribution."""
         return await service.add_member(session, principal, cooperative_id, data)
 
-    @patch("/{cooperative_id:str}/members/{member_id:str}", summary="Edit a member (its manager)")
+    @patch(
+        "/{cooperative_id:str}/members/{member_id:str}",
+        summary="Edit a member (its manager)",
+        responses=problems(400, 401, 413, 422, codes={404: ["cooperative_not_found", "member_not_found"]}),
+    )
     async def update_member(
         self,
         data: JSONBody[MemberPatch],

@@ -8,6 +8,7 @@ from litestar import Controller, get
 from litestar.params import QueryParameter
 
 from coopmarket.core.http import Caller, Db
+from coopmarket.core.openapi import problems
 from coopmarket.ledger import service
 from coopmarket.ledger.schemas import BalanceList
 
@@ -16,7 +17,11 @@ class LedgerController(Controller):
     path = "/api/v1/ledger"
     tags = ["ledger"]
 
-    @get("/balances", summary="Account balances (district staff)")
+    @get(
+        "/balances",
+        summary="Account balances (district staff)",
+        responses=problems(400, 401, 422, codes={403: ["forbidden_role"]}),
+    )
     async def balances(
         self,
         db: Db,

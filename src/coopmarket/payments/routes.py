@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, post
@@ -10,8 +9,8 @@ from litestar.params import FromPath, HeaderParameter, JSONBody
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from coopmarket.core.http import AppSettings, Caller, Db, Session
-from coopmarket.idempotency import service as idempotency_service
-from coopmarket.idempotency.http import IdempotencyKeyHeader, idempotent_response
+from coopmarket.core.openapi import NO_TOKEN_NEEDED, problems
+from coopmarket.idempotency.http import IdempotencyKeyHeader, run_idempotently
 from coopmarket.payments import service, stripe_provider
 from coopmarket.payments.schemas import OfflinePaymentIn, PaymentOut, PaymentStartOut, StartPaymentIn
 
@@ -25,6 +24,17 @@ class OrderPaymentController(Controller):
         status_code=200,
         summary="Start or resume payment (Idempotency-Key required)",
         response_model=PaymentStartOut,
+        responses=problems(
+            401,
+            413,
+            idempotent=True,
+            codes={
+                404: ["order_not_found"],
+                409: ["order_not_payable", "order_expired"],
+                422: ["payment_method_unavailable"],
+                503: ["payment_provider_unavailable"],
+            },
+        ),
     )
     async def start_payment(
         self,
@@ -41,18 +51,26 @@ class OrderPaymentController(Controller):
         async def run(session: AsyncSession) -> tuple[int, PaymentStartOut]:
             return 200, await service.start_payment(session, settings, principal, order_id, body.provider)
 
-        result = await idempotency_service.execute(
-            db,
-            user_id=principal.id,
-            key=idempotency_key,
-            scope=f"POST /api/v1/orders/{order_id}/payments",
-            body=body,
-            ttl=timedelta(hours=settings.idempotency_ttl_hours),
-            run=run,
+        return await run_idempotently(
+            db, settings, principal, idempotency_key, f"POST /api/v1/orders/{order_id}/payments", body, run
         )
-        return idempotent_response(result)
 
-    @post("/offline-payments", status_code=201, summary="Record money received offline")
+    @post(
+        "/offline-payments",
+        status_code=201,
+        summary="Record money received offline",
+        responses=problems(
+            400,
+            401,
+            413,
+            codes={
+                403: ["forbidden_role"],
+                404: ["order_not_found"],
+                409: ["order_not_payable", "payment_already_recorded"],
+                422: ["amount_mismatch"],
+            },
+        ),
+    )
     async def record_offline_payment(
         self, order_id: FromPath[str], session: Session, principal: Caller, data: JSONBody[OfflinePaymentIn]
     ) -> PaymentOut:
@@ -64,7 +82,15 @@ class StripeWebhookController(Controller):
     path = "/api/v1/payments/stripe"
     tags = ["payments"]
 
-    @post("/webhook", status_code=200, summary="Stripe webhook (signature checked)", security=[])
+    @post(
+        "/webhook",
+        status_code=200,
+        summary="Stripe webhook (signature checked)",
+        security=NO_TOKEN_NEEDED,
+        responses=problems(
+            413, codes={400: ["invalid_signature", "invalid_payload"], 404: ["provider_not_enabled"]}
+        ),
+    )
     async def stripe_webhook(
         self,
         request: Request[Any, Any, Any],

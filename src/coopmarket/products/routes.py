@@ -8,6 +8,7 @@ from litestar import Controller, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from coopmarket.core.http import Caller, Db, MaybeCaller, Session
+from coopmarket.core.openapi import NO_TOKEN_NEEDED, TOKEN_OPTIONAL, problems
 from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from coopmarket.products import service
 from coopmarket.products.schemas import (
@@ -27,7 +28,22 @@ class CooperativeProductsController(Controller):
     path = "/api/v1/cooperatives/{cooperative_id:str}/products"
     tags = ["catalogue"]
 
-    @post("/", status_code=201, summary="Add a product to a cooperative (its manager)")
+    @post(
+        "/",
+        status_code=201,
+        summary="Add a product to a cooperative (its manager)",
+        responses=problems(
+            400,
+            401,
+            413,
+            codes={
+                403: ["forbidden_role"],
+                404: ["cooperative_not_found"],
+                409: ["cooperative_not_approved"],
+                422: ["invalid_product", "duplicate_sku_code", "invalid_origin_village"],
+            },
+        ),
+    )
     async def create_product(
         self, cooperative_id: FromPath[str], data: JSONBody[ProductIn], session: Session, principal: Caller
     ) -> ProductOut:
@@ -39,7 +55,12 @@ class ProductController(Controller):
     path = "/api/v1/products"
     tags = ["catalogue"]
 
-    @get("/", summary="Browse the catalogue")
+    @get(
+        "/",
+        summary="Browse the catalogue",
+        security=NO_TOKEN_NEEDED,
+        responses=problems(400, codes={422: ["invalid_cursor"]}),
+    )
     async def list_products(
         self,
         db: Db,
@@ -76,7 +97,12 @@ class ProductController(Controller):
                 cursor=cursor,
             )
 
-    @get("/{product_id:str}", summary="One product")
+    @get(
+        "/{product_id:str}",
+        summary="One product",
+        security=TOKEN_OPTIONAL,
+        responses=problems(400, 401, codes={404: ["product_not_found"]}),
+    )
     async def get_product(
         self, product_id: FromPath[str], db: Db, maybe_principal: MaybeCaller
     ) -> ProductOut:
@@ -84,14 +110,38 @@ class ProductController(Controller):
         async with db.read() as conn:
             return await service.get_product(conn, maybe_principal, product_id)
 
-    @patch("/{product_id:str}", summary="Edit a product (its manager)")
+    @patch(
+        "/{product_id:str}",
+        summary="Edit a product (its manager)",
+        responses=problems(
+            400,
+            401,
+            413,
+            codes={
+                403: ["forbidden_role"],
+                404: ["product_not_found"],
+                422: [
+                    "invalid_product",
+                    "unknown_sku",
+                    "duplicate_sku_code",
+                    "too_many_skus",
+                    "invalid_origin_village",
+                ],
+            },
+        ),
+    )
     async def update_product(
         self, product_id: FromPath[str], data: JSONBody[ProductPatch], session: Session, principal: Caller
     ) -> ProductOut:
         """Change a product's fields, SKU prices or specs, or add SKUs."""
         return await service.update_product(session, principal, product_id, data)
 
-    @post("/{product_id:str}/archive", status_code=200, summary="Archive a product (its manager)")
+    @post(
+        "/{product_id:str}/archive",
+        status_code=200,
+        summary="Archive a product (its manager)",
+        responses=problems(400, 401, codes={403: ["forbidden_role"], 404: ["product_not_found"]}),
+    )
     async def archive_product(
         self, product_id: FromPath[str], session: Session, principal: Caller
     ) -> ProductOut:
@@ -103,7 +153,22 @@ class SkuController(Controller):
     path = "/api/v1/skus"
     tags = ["catalogue"]
 
-    @post("/{sku_id:str}/stock-adjustments", status_code=200, summary="Adjust a SKU's stock (its manager)")
+    @post(
+        "/{sku_id:str}/stock-adjustments",
+        status_code=200,
+        summary="Adjust a SKU's stock (its manager)",
+        responses=problems(
+            400,
+            401,
+            413,
+            codes={
+                403: ["forbidden_role"],
+                404: ["sku_not_found"],
+                409: ["insufficient_stock"],
+                422: ["stock_limit_exceeded"],
+            },
+        ),
+    )
     async def adjust_stock(
         self, sku_id: FromPath[str], data: JSONBody[StockAdjustmentIn], session: Session, principal: Caller
     ) -> StockOut:

@@ -8,6 +8,7 @@ from litestar import Controller, get
 from litestar.params import FromPath, QueryParameter
 
 from coopmarket.core.http import Db
+from coopmarket.core.openapi import NO_TOKEN_NEEDED, problems
 from coopmarket.regions import service
 from coopmarket.regions.schemas import RegionDetail, RegionList
 
@@ -18,7 +19,7 @@ class RegionController(Controller):
     path = "/api/v1/regions"
     tags = ["regions"]
 
-    @get("/", summary="List regions")
+    @get("/", summary="List regions", security=NO_TOKEN_NEEDED, responses=problems(400, 422))
     async def list_regions(
         self,
         db: Db,
@@ -29,7 +30,12 @@ class RegionController(Controller):
         async with db.read() as conn:
             return await service.list_regions(conn, parent_code=parent_code, level=level)
 
-    @get("/{code:str}", summary="One region with its parent chain")
+    @get(
+        "/{code:str}",
+        summary="One region with its parent chain",
+        security=NO_TOKEN_NEEDED,
+        responses=problems(400, codes={404: ["region_not_found"]}),
+    )
     async def get_region(self, db: Db, code: FromPath[str]) -> RegionDetail:
         """One region and its parents up to the district."""
         async with db.read() as conn:

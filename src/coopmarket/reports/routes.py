@@ -10,6 +10,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 
 from coopmarket.core.http import AppSettings, Caller, Db
+from coopmarket.core.openapi import problems
 from coopmarket.reports import export, service
 from coopmarket.reports.schemas import CollectiveIncomeReport, ExportFormat, GroupBy
 
@@ -25,7 +26,16 @@ class ReportsController(Controller):
             200: ResponseSpec(
                 data_container=CollectiveIncomeReport,
                 description="JSON, or with format=csv|xlsx a download with the same columns",
-            )
+            ),
+            **problems(
+                400,
+                401,
+                codes={
+                    403: ["forbidden_role"],
+                    404: ["region_not_found"],
+                    422: ["invalid_date_range", "date_range_too_long", "invalid_group_by"],
+                },
+            ),
         },
     )
     async def collective_income(
