@@ -196,3 +196,39 @@ def test_refund_debits_escrow_and_credits_cash() -> None:
 def test_refund_refuses_a_non_positive_amount(amount: int) -> None:
     with pytest.raises(posting.LedgerUnbalanced):
         posting.refund_entries("offline", COOP, amount)
+
+
+@given(
+    settled=st.integers(min_value=1, max_value=10_000_000),
+    fee_bps=st.integers(min_value=0, max_value=10_000),
+    collective_bps=st.integers(min_value=0, max_value=10_000),
+    cuts=st.lists(st.integers(min_value=1, max_value=10_000_000), min_size=1, max_size=8),
+)
+def test_refunds_in_pieces_reverse_exactly_the_split_of_their_sum(
+    settled: int, fee_bps: int, collective_bps: int, cuts: list[int]
+) -> None:
+    # Given a settled part refunded in pieces that add up to at most what was settled
+    pieces: list[int] = []
+    left = settled
+    for cut in cuts:
+        piece = min(cut, left)
+        if piece == 0:
+            break
+        pieces.append(piece)
+        left -= piece
+    reversed_by_account: dict[str, int] = {}
+    already = 0
+    for piece in pieces:
+        terms = posting.SplitTerms("370704003200", fee_bps, collective_bps, already_reversed_fen=already)
+        for entry in posting.settled_refund_entries("offline", "coop1", piece, terms):
+            reversed_by_account[entry.account] = reversed_by_account.get(entry.account, 0) + entry.amount_fen
+        already += piece
+    # Then the reversals are the split of the total refunded, whatever the pieces
+    fee, collective, rest = posting.settlement_split(already, fee_bps, collective_bps)
+    expected = {
+        posting.PLATFORM_FEE: fee,
+        posting.collective_income("370704003200"): collective,
+        posting.coop_payable("coop1"): rest,
+        posting.cash("offline"): -already,
+    }
+    assert {k: v for k, v in reversed_by_account.items() if v} == {k: v for k, v in expected.items() if v}

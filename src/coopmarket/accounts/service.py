@@ -7,6 +7,7 @@ import asyncio
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from coopmarket.accounts import security
@@ -93,7 +94,9 @@ async def register(session: AsyncSession, settings: Settings, data: RegisterIn) 
 
 async def login(session: AsyncSession, settings: Settings, data: LoginIn) -> TokenOut:
     """Sign in with phone and password; one answer for every wrong combination."""
-    user = (await session.exec(select(User).where(User.phone == data.phone))).scalar_one_or_none()
+    user: User | None = (
+        await session.execute(select(User).where(col(User.phone) == data.phone))
+    ).scalar_one_or_none()
     hash_ = user.password_hash if user is not None else None
     matches = await asyncio.to_thread(security.verify_password, hash_, data.password)
     if not matches or user is None or not user.is_active:
@@ -109,7 +112,9 @@ async def wechat_login(
 ) -> TokenOut:
     """Sign in with a mini-program ``wx.login`` code; a new openid becomes a buyer."""
     wx = await wechat.code_to_session(code)
-    user = (await session.exec(select(User).where(User.wechat_openid == wx.openid))).scalar_one_or_none()
+    user: User | None = (
+        await session.execute(select(User).where(col(User.wechat_openid) == wx.openid))
+    ).scalar_one_or_none()
     if user is None:
         user = User(
             display_name="微信用户",
@@ -124,7 +129,9 @@ async def wechat_login(
         except IntegrityError:
             # The same person logged in twice at once: the other request created the account.
             await session.rollback()
-            user = (await session.exec(select(User).where(User.wechat_openid == wx.openid))).scalar_one()
+            user = (
+                await session.execute(select(User).where(col(User.wechat_openid) == wx.openid))
+            ).scalar_one()
     else:
         user.wechat_session_key = wx.session_key
         if wx.unionid:
@@ -147,8 +154,13 @@ async def authenticate(conn: AsyncConnection, settings: Settings, token: str) ->
     row = (
         await conn.execute(
             select(
-                User.id, User.role, User.display_name, User.region_code, User.is_active, User.token_version
-            ).where(User.id == claims.user_id)
+                col(User.id),
+                col(User.role),
+                col(User.display_name),
+                col(User.region_code),
+                col(User.is_active),
+                col(User.token_version),
+            ).where(col(User.id) == claims.user_id)
         )
     ).one_or_none()
     if row is None or not row.is_active or row.token_version != claims.token_version:
@@ -171,9 +183,9 @@ async def me(conn: AsyncConnection, principal: Principal) -> UserOut:
     """The caller's own profile (a read: no write transaction)."""
     row = (
         await conn.execute(
-            select(User.id, User.role, User.display_name, User.phone, User.region_code).where(
-                User.id == principal.id
-            )
+            select(
+                col(User.id), col(User.role), col(User.display_name), col(User.phone), col(User.region_code)
+            ).where(col(User.id) == principal.id)
         )
     ).one_or_none()
     if row is None:
@@ -244,12 +256,16 @@ async def create_staff_unchecked(
 
 async def promote_to_manager(session: AsyncSession, user_id: str) -> None:
     """A buyer who registers a cooperative becomes its manager. Joins the caller's transaction."""
-    await session.exec(update(User).where(User.id == user_id, User.role == BUYER).values(role=COOP_MANAGER))
+    await session.exec(
+        update(User).where(col(User.id) == user_id, col(User.role) == BUYER).values(role=COOP_MANAGER)
+    )
 
 
 async def masked_phones(session: AsyncSession, user_ids: list[str]) -> dict[str, str | None]:
     """Masked phone per user id (for outputs that are not the owner's)."""
     if not user_ids:
         return {}
-    rows = (await session.execute(select(User.id, User.phone).where(User.id.in_(user_ids)))).all()
+    rows = (
+        await session.execute(select(col(User.id), col(User.phone)).where(col(User.id).in_(user_ids)))
+    ).all()
     return {row.id: mask_phone(row.phone) for row in rows}

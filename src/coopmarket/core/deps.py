@@ -15,11 +15,11 @@ from coopmarket.settings import Settings
 
 
 def provide_settings(state: State) -> Settings:
-    return state.settings  # type: ignore[no-any-return]
+    return state.settings
 
 
 def provide_db(state: State) -> Database:
-    return state.db  # type: ignore[no-any-return]
+    return state.db
 
 
 async def provide_session(state: State) -> AsyncIterator[AsyncSession]:

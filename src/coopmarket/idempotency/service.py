@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from coopmarket.core import clock
@@ -69,14 +70,16 @@ async def _claim(db: Database, user_id: str, key: str, scope: str, fingerprint: 
                 await session.rollback()
             row = (
                 await session.execute(
-                    select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+                    select(IdempotencyKey).where(
+                        col(IdempotencyKey.user_id) == user_id, col(IdempotencyKey.key) == key
+                    )
                 )
             ).scalar_one_or_none()
             if row is None:
                 continue  # released in between: try to claim again
             if row.created_at < clock.now() - ttl:
                 # Kept long enough: an expired key starts afresh.
-                await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == row.id))
+                await session.execute(delete(IdempotencyKey).where(col(IdempotencyKey.id) == row.id))
                 await session.commit()
                 continue
             return row
@@ -87,9 +90,9 @@ async def _release(db: Database, user_id: str, key: str) -> None:
     async with db.session() as session:
         await session.execute(
             delete(IdempotencyKey).where(
-                IdempotencyKey.user_id == user_id,
-                IdempotencyKey.key == key,
-                IdempotencyKey.status == IN_PROGRESS,
+                col(IdempotencyKey.user_id) == user_id,
+                col(IdempotencyKey.key) == key,
+                col(IdempotencyKey.status) == IN_PROGRESS,
             )
         )
         await session.commit()
@@ -132,9 +135,9 @@ async def execute(
             result = await session.execute(
                 update(IdempotencyKey)
                 .where(
-                    IdempotencyKey.user_id == user_id,
-                    IdempotencyKey.key == key,
-                    IdempotencyKey.status == IN_PROGRESS,
+                    col(IdempotencyKey.user_id) == user_id,
+                    col(IdempotencyKey.key) == key,
+                    col(IdempotencyKey.status) == IN_PROGRESS,
                 )
                 .values(
                     status=COMPLETED,
@@ -158,7 +161,7 @@ async def purge_expired(db: Database, ttl: timedelta) -> int:
     """Delete keys older than ``ttl`` (kept at least 24 hours by settings)."""
     async with db.session() as session:
         result = await session.execute(
-            delete(IdempotencyKey).where(IdempotencyKey.created_at < clock.now() - ttl)
+            delete(IdempotencyKey).where(col(IdempotencyKey.created_at) < clock.now() - ttl)
         )
         await session.commit()
         return int(result.rowcount or 0)  # type: ignore[attr-defined]

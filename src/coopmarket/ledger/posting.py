@@ -185,6 +185,48 @@ def refund_entries(provider: str, cooperative_id: str, amount_fen: int) -> list[
     )
 
 
+@dataclass(frozen=True, slots=True)
+class SplitTerms:
+    """The snapshots a part was settled with: its village and the fee and collective shares."""
+
+    village_code: str
+    fee_bps: int
+    collective_bps: int
+    # Refunds already reversed out of this part's settlement (the running total before this one).
+    already_reversed_fen: int = 0
+
+
+def settled_refund_entries(
+    provider: str, cooperative_id: str, amount_fen: int, terms: SplitTerms
+) -> list[Entry]:
+    """Reverse a settled part's split for ``amount_fen``; Cr ``cash:{provider}`` the amount.
+
+    Dr ``payable:coop:{c}``, ``collective_income:{village}:operating_income`` and
+    ``revenue:platform_fee`` their shares, so the collective's reported income drops by its share.
+    The shares are taken on the running total — split(before + amount) − split(before) — so that
+    however a part is refunded in pieces, the reversals add up to the split of their sum, and a
+    full refund reverses the settlement to the fen (no account ends a fen past zero). A share
+    that comes to 0 fen is left out.
+    """
+    if amount_fen <= 0:
+        raise LedgerUnbalanced(f"A refund must be a positive amount, got {amount_fen} fen.")
+    before = terms.already_reversed_fen
+    after = settlement_split(before + amount_fen, terms.fee_bps, terms.collective_bps)
+    earlier = settlement_split(before, terms.fee_bps, terms.collective_bps) if before else (0, 0, 0)
+    fee, collective, rest = (a - b for a, b in zip(after, earlier, strict=True))
+    entries = [
+        Entry(account, amount)
+        for account, amount in (
+            (coop_payable(cooperative_id), rest),
+            (collective_income(terms.village_code, OPERATING_INCOME), collective),
+            (PLATFORM_FEE, fee),
+        )
+        if amount
+    ]
+    entries.append(Entry(cash(provider), -amount_fen))
+    return list(build_transaction(entries).entries)
+
+
 __all__ = [
     "INCOME_CATEGORIES",
     "OPERATING_INCOME",
@@ -196,6 +238,7 @@ __all__ = [
     "InvalidAccount",
     "JournalEntry",
     "LedgerUnbalanced",
+    "SplitTerms",
     "build_transaction",
     "cash",
     "collective_income",
@@ -205,5 +248,6 @@ __all__ = [
     "part_settled_entries",
     "payment_received_entries",
     "refund_entries",
+    "settled_refund_entries",
     "settlement_split",
 ]

@@ -52,6 +52,8 @@ class OrderPart(SQLModel, table=True):
     status: str = Field(max_length=24)  # pending_payment | paid | shipped | received | cancelled | refunded
     subtotal_fen: int = money_field()
     refunded_fen: int = money_field(default=0)
+    # What the part's settlement split when it was received (subtotal less earlier refunds).
+    settled_fen: int = money_field(default=0)
     # Snapshots taken at placement, so that settlement is reproducible whatever changes later.
     village_code: str = Field(max_length=12)
     collective_sales_share_bps: int
@@ -80,3 +82,28 @@ class OrderLine(SQLModel, table=True):
     quantity: int
     unit_price_fen: int = money_field()
     line_total_fen: int = money_field()
+
+
+class RefundRequest(SQLModel, table=True):
+    """A refund of (part of) a paid order part: requested by the buyer, decided by its cooperative or staff.
+
+    Its id is also the ``PaymentRefund``'s id and the ledger's dedupe key (``refund:{id}``).
+    """
+
+    __tablename__ = "refund_request"
+    __table_args__ = (
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        Index("ix_refund_request_part_status", "part_id", "status"),
+    )
+
+    id: str = id_field()
+    order_id: str = ref_field(foreign_key="orders.id")
+    part_id: str = ref_field(foreign_key="order_part.id", index=False)
+    amount_fen: int = money_field()
+    reason: str = Field(max_length=500)
+    status: str = Field(max_length=16)  # requested | approved | rejected
+    requested_by: str = ref_field(foreign_key="user_account.id", index=False)
+    decided_by: str | None = ref_field(foreign_key="user_account.id", nullable=True, index=False)
+    decided_at: datetime | None = time_field(nullable=True)
+    decision_reason: str | None = Field(default=None, max_length=500)
+    created_at: datetime = time_field()

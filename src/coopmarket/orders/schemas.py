@@ -113,4 +113,36 @@ class OrderForPayment(msgspec.Struct, frozen=True):
     village_codes: tuple[str, ...]
 
 
+MAX_REFUND_FEN = 10**12
+RefundStatus = Literal["requested", "approved", "rejected"]
+
+
+class RefundIn(msgspec.Struct, forbid_unknown_fields=True):
+    part_id: Annotated[str, Meta(min_length=1, max_length=26)]
+    amount_fen: Annotated[int, Meta(ge=1, le=MAX_REFUND_FEN)]
+    reason: Annotated[str, Meta(min_length=1, max_length=500)]
+
+
+class RejectRefundIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, Meta(min_length=1, max_length=500)]
+
+
+class RefundOut(msgspec.Struct):
+    id: str
+    order_id: str
+    part_id: str
+    amount_fen: int
+    reason: str
+    status: RefundStatus
+    requested_by: str
+    created_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_reason: str | None
+
+
+class RefundList(msgspec.Struct):
+    items: list[RefundOut]
+
+
 JsonDict = dict[str, Any]

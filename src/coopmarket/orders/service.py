@@ -12,19 +12,27 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import timedelta
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, func, insert, select, update
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from coopmarket.coops import service as coops_service
 from coopmarket.core import clock
-from coopmarket.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from coopmarket.core.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    PermissionDenied,
+    RuleViolated,
+    ValidationFailed,
+)
 from coopmarket.core.pagination import decode_cursor, encode_cursor
 from coopmarket.core.phone import mask_phone
 from coopmarket.core.principal import SHOPPER_ROLES, Principal
 from coopmarket.db import Database
 from coopmarket.ledger import posting
 from coopmarket.ledger import service as ledger_service
-from coopmarket.orders.models import Order, OrderLine, OrderPart
+from coopmarket.orders.models import Order, OrderLine, OrderPart, RefundRequest
 from coopmarket.orders.schemas import (
     OrderForPayment,
     OrderLineOut,
@@ -33,6 +41,9 @@ from coopmarket.orders.schemas import (
     OrderPartOut,
     PaymentSummary,
     PlaceOrderIn,
+    RefundIn,
+    RefundList,
+    RefundOut,
     ShipIn,
     ShippingAddressOut,
 )
@@ -50,6 +61,11 @@ SHIPPED = "shipped"
 RECEIVED = "received"
 REFUNDED = "refunded"
 OPEN_PART_STATUSES = (PENDING, PAID, SHIPPED)
+# Refunds: a buyer's request waits for its cooperative or staff; theirs are approved at once.
+REFUND_REQUESTED = "requested"
+REFUND_APPROVED = "approved"
+REFUND_REJECTED = "rejected"
+REFUNDABLE_PART_STATUSES = (PAID, SHIPPED, RECEIVED)
 
 
 # ---------------------------------------------------------------- placing an order
@@ -255,17 +271,19 @@ async def _load(
     if not order_ids:
         return {}, {}, {}
     orders = {
-        o.id: o for o in (await session.execute(select(Order).where(Order.id.in_(order_ids)))).scalars()
+        o.id: o for o in (await session.execute(select(Order).where(col(Order.id).in_(order_ids)))).scalars()
     }
     parts: dict[str, list[OrderPart]] = defaultdict(list)
     for part in (
         await session.execute(
-            select(OrderPart).where(OrderPart.order_id.in_(order_ids)).order_by(OrderPart.id)
+            select(OrderPart).where(col(OrderPart.order_id).in_(order_ids)).order_by(col(OrderPart.id))
         )
     ).scalars():
         parts[part.order_id].append(part)
     lines: dict[str, list[OrderLine]] = defaultdict(list)
-    for line in (await session.execute(select(OrderLine).where(OrderLine.order_id.in_(order_ids)))).scalars():
+    for line in (
+        await session.execute(select(OrderLine).where(col(OrderLine.order_id).in_(order_ids)))
+    ).scalars():
         lines[line.order_id].append(line)
     return orders, parts, lines
 
@@ -294,32 +312,32 @@ async def list_orders(
 ) -> OrderList:
     """Orders the caller may see, newest first, with keyset pagination."""
     after = decode_cursor(cursor, 1)
-    stmt = select(Order.id).order_by(Order.id.desc()).limit(limit + 1)
+    stmt = select(col(Order.id)).order_by(col(Order.id).desc()).limit(limit + 1)
     if principal.is_staff:
         if principal.region_code is None:
             return OrderList(items=[], next_cursor=None)
         stmt = stmt.where(
-            Order.id.in_(
-                select(OrderPart.order_id).where(
-                    OrderPart.village_code.startswith(principal.region_code, autoescape=True)
+            col(Order.id).in_(
+                select(col(OrderPart.order_id)).where(
+                    col(OrderPart.village_code).startswith(principal.region_code, autoescape=True)
                 )
             )
         )
     elif principal.cooperative_ids:
         stmt = stmt.where(
-            (Order.buyer_id == principal.id)
-            | Order.id.in_(
-                select(OrderPart.order_id).where(
-                    OrderPart.cooperative_id.in_(sorted(principal.cooperative_ids))
+            (col(Order.buyer_id) == principal.id)
+            | col(Order.id).in_(
+                select(col(OrderPart.order_id)).where(
+                    col(OrderPart.cooperative_id).in_(sorted(principal.cooperative_ids))
                 )
             )
         )
     else:
-        stmt = stmt.where(Order.buyer_id == principal.id)
+        stmt = stmt.where(col(Order.buyer_id) == principal.id)
     if status is not None:
-        stmt = stmt.where(Order.status == status)
+        stmt = stmt.where(col(Order.status) == status)
     if after is not None:
-        stmt = stmt.where(Order.id < str(after[0]))
+        stmt = stmt.where(col(Order.id) < str(after[0]))
     ids = [r[0] for r in (await session.execute(stmt)).all()]
     page, more = ids[:limit], len(ids) > limit
     orders, parts, lines = await _load(session, page)
@@ -367,7 +385,10 @@ async def apply_payment(
     result = await session.execute(
         update(Order)
         .where(
-            Order.id == order_id, Order.status == PENDING, Order.total_fen == amount_fen, Order.paid_fen == 0
+            col(Order.id) == order_id,
+            col(Order.status) == PENDING,
+            col(Order.total_fen) == amount_fen,
+            col(Order.paid_fen) == 0,
         )
         .values(status=PAID, paid_fen=amount_fen, paid_at=now, updated_at=now)
     )
@@ -375,13 +396,13 @@ async def apply_payment(
         return False
     await session.execute(
         update(OrderPart)
-        .where(OrderPart.order_id == order_id, OrderPart.status == PENDING)
+        .where(col(OrderPart.order_id) == order_id, col(OrderPart.status) == PENDING)
         .values(status=PAID)
     )
     parts = (
         (
             await session.execute(
-                select(OrderPart).where(OrderPart.order_id == order_id).order_by(OrderPart.id)
+                select(OrderPart).where(col(OrderPart.order_id) == order_id).order_by(col(OrderPart.id))
             )
         )
         .scalars()
@@ -409,7 +430,7 @@ async def _part_for_manager(
 ) -> OrderPart:
     part = (
         await session.execute(
-            select(OrderPart).where(OrderPart.id == part_id, OrderPart.order_id == order_id)
+            select(OrderPart).where(col(OrderPart.id) == part_id, col(OrderPart.order_id) == order_id)
         )
     ).scalar_one_or_none()
     if part is None or not principal.manages(part.cooperative_id):
@@ -425,7 +446,7 @@ async def ship_part(
     now = clock.now()
     result = await session.execute(
         update(OrderPart)
-        .where(OrderPart.id == part.id, OrderPart.status == PAID)
+        .where(col(OrderPart.id) == part.id, col(OrderPart.status) == PAID)
         .values(status=SHIPPED, carrier=data.carrier, tracking_number=data.tracking_number, shipped_at=now)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -452,39 +473,48 @@ async def _settle_part(session: AsyncSession, order: Order, part: OrderPart) -> 
     now = clock.now()
     result = await session.execute(
         update(OrderPart)
-        .where(OrderPart.id == part.id, OrderPart.status == SHIPPED)
-        .values(status=RECEIVED, received_at=now)
+        .where(col(OrderPart.id) == part.id, col(OrderPart.status) == SHIPPED)
+        # What escrow still holds: refunds made before receipt already came out of it.
+        .values(
+            status=RECEIVED,
+            received_at=now,
+            settled_fen=col(OrderPart.subtotal_fen) - col(OrderPart.refunded_fen),
+        )
+        .returning(col(OrderPart.settled_fen))
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    received = result.first()
+    if received is None:
         raise Conflict(f"A part that is {part.status} cannot be received.", code="invalid_transition")
-    await ledger_service.post(
-        session,
-        kind="part_settled",
-        dedupe_key=f"settle:{part.id}",
-        entries=posting.part_settled_entries(
-            part.cooperative_id,
-            part.village_code,
-            part.subtotal_fen,
-            part.platform_fee_bps,
-            part.collective_sales_share_bps,
-        ),
-        occurred_at=now,
-        order_id=order.id,
-        cooperative_id=part.cooperative_id,
-        memo=f"part {part.id} received",
-    )
+    settled_fen = int(received[0])
+    if settled_fen > 0:
+        await ledger_service.post(
+            session,
+            kind="part_settled",
+            dedupe_key=f"settle:{part.id}",
+            entries=posting.part_settled_entries(
+                part.cooperative_id,
+                part.village_code,
+                settled_fen,
+                part.platform_fee_bps,
+                part.collective_sales_share_bps,
+            ),
+            occurred_at=now,
+            order_id=order.id,
+            cooperative_id=part.cooperative_id,
+            memo=f"part {part.id} received",
+        )
     # The order completes when no part is still open and at least one was received.
     open_parts = (
         await session.execute(
-            select(OrderPart.id).where(
-                OrderPart.order_id == order.id, OrderPart.status.in_(OPEN_PART_STATUSES)
+            select(col(OrderPart.id)).where(
+                col(OrderPart.order_id) == order.id, col(OrderPart.status).in_(OPEN_PART_STATUSES)
             )
         )
     ).first()
     if open_parts is None:
         await session.execute(
             update(Order)
-            .where(Order.id == order.id, Order.status == PAID)
+            .where(col(Order.id) == order.id, col(Order.status) == PAID)
             .values(status=COMPLETED, updated_at=now)
         )
 
@@ -531,9 +561,15 @@ async def _cancel_parts(
     refunded = 0
     for part in targets:
         new_status = REFUNDED if part.status == PAID else CANCELLED
+        # Read before the UPDATE (the session synchronises ``part`` with it); partial refunds were paid back already.
+        remaining = part.subtotal_fen - part.refunded_fen
         result = await session.execute(
             update(OrderPart)
-            .where(OrderPart.id == part.id, OrderPart.status == part.status)
+            .where(
+                col(OrderPart.id) == part.id,
+                col(OrderPart.status) == part.status,
+                col(OrderPart.refunded_fen) == part.refunded_fen,
+            )
             .values(status=new_status, refunded_fen=part.subtotal_fen if new_status == REFUNDED else 0)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -541,35 +577,44 @@ async def _cancel_parts(
         for line in lines:
             if line.part_id == part.id:
                 released[line.sku_id] += line.quantity
-        if new_status == REFUNDED:
-            refunded += part.subtotal_fen
+        if new_status == REFUNDED and remaining > 0:
+            refunded += remaining
             await payments_service.refund_part(
                 session,
                 order_id=order.id,
                 part_id=part.id,
                 cooperative_id=part.cooperative_id,
-                amount_fen=part.subtotal_fen,
+                amount_fen=remaining,
                 reason=reason,
             )
+    # Refund requests still open on these parts have nothing left to refund.
+    await session.execute(
+        update(RefundRequest)
+        .where(
+            col(RefundRequest.part_id).in_([p.id for p in targets]),
+            col(RefundRequest.status) == REFUND_REQUESTED,
+        )
+        .values(status=REFUND_REJECTED, decided_at=now, decision_reason=f"part cancelled: {reason}"[:500])
+    )
     await products_service.release_stock(session, dict(released))
     still_open = (
         (
             await session.execute(
-                select(OrderPart.status).where(
-                    OrderPart.order_id == order.id, OrderPart.id.not_in([p.id for p in targets])
+                select(col(OrderPart.status)).where(
+                    col(OrderPart.order_id) == order.id, col(OrderPart.id).not_in([p.id for p in targets])
                 )
             )
         )
         .scalars()
         .all()
     )
-    values: dict[str, object] = {"refunded_fen": Order.refunded_fen + refunded, "updated_at": now}
+    values: dict[str, object] = {"refunded_fen": col(Order.refunded_fen) + refunded, "updated_at": now}
     if not any(s in OPEN_PART_STATUSES for s in still_open):
         if any(s == RECEIVED for s in still_open):
             values.update(status=COMPLETED)
         else:
             values.update(status=CANCELLED, cancelled_at=now, cancel_reason=reason)
-    await session.execute(update(Order).where(Order.id == order.id).values(**values))
+    await session.execute(update(Order).where(col(Order.id) == order.id).values(**values))
 
 
 async def expire_overdue_orders(db: Database, *, batch: int = 200) -> int:
@@ -580,9 +625,9 @@ async def expire_overdue_orders(db: Database, *, batch: int = 200) -> int:
             r[0]
             for r in (
                 await conn.execute(
-                    select(Order.id)
-                    .where(and_(Order.status == PENDING, Order.expires_at < now))
-                    .order_by(Order.id)
+                    select(col(Order.id))
+                    .where(and_(col(Order.status) == PENDING, col(Order.expires_at) < now))
+                    .order_by(col(Order.id))
                     .limit(batch)
                 )
             ).all()
@@ -592,19 +637,19 @@ async def expire_overdue_orders(db: Database, *, batch: int = 200) -> int:
         async with db.session() as session:
             result = await session.execute(
                 update(Order)
-                .where(Order.id == order_id, Order.status == PENDING, Order.expires_at < now)
+                .where(col(Order.id) == order_id, col(Order.status) == PENDING, col(Order.expires_at) < now)
                 .values(status=CANCELLED, cancelled_at=now, cancel_reason="expired", updated_at=now)
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 continue  # paid or cancelled meanwhile
             await session.execute(
                 update(OrderPart)
-                .where(OrderPart.order_id == order_id, OrderPart.status == PENDING)
+                .where(col(OrderPart.order_id) == order_id, col(OrderPart.status) == PENDING)
                 .values(status=CANCELLED)
             )
             released: dict[str, int] = defaultdict(int)
             for line in (
-                await session.execute(select(OrderLine).where(OrderLine.order_id == order_id))
+                await session.execute(select(OrderLine).where(col(OrderLine.order_id) == order_id))
             ).scalars():
                 released[line.sku_id] += line.quantity
             await products_service.release_stock(session, dict(released))
@@ -621,9 +666,9 @@ async def auto_receive_shipped_parts(db: Database, *, hold: timedelta, batch: in
     async with db.read() as conn:
         rows = (
             await conn.execute(
-                select(OrderPart.id, OrderPart.order_id)
-                .where(OrderPart.status == SHIPPED, OrderPart.shipped_at < cutoff)
-                .order_by(OrderPart.id)
+                select(col(OrderPart.id), col(OrderPart.order_id))
+                .where(col(OrderPart.status) == SHIPPED, col(OrderPart.shipped_at) < cutoff)
+                .order_by(col(OrderPart.id))
                 .limit(batch)
             )
         ).all()
@@ -651,3 +696,260 @@ def require_payable(order: OrderForPayment) -> None:
         raise Conflict(f"An order that is {order.status} cannot be paid.", code="order_not_payable")
     if order.expires_at <= clock.now():
         raise Conflict("This order expired before it was paid.", code="order_expired")
+
+
+# ---------------------------------------------------------------- refunds
+
+
+def _refund_out(refund: RefundRequest) -> RefundOut:
+    return RefundOut(
+        id=refund.id,
+        order_id=refund.order_id,
+        part_id=refund.part_id,
+        amount_fen=refund.amount_fen,
+        reason=refund.reason,
+        status=refund.status,  # type: ignore[arg-type]
+        requested_by=refund.requested_by,
+        created_at=refund.created_at,
+        decided_by=refund.decided_by,
+        decided_at=refund.decided_at,
+        decision_reason=refund.decision_reason,
+    )
+
+
+def _decides_refunds(principal: Principal, part: OrderPart) -> bool:
+    """The part's cooperative manager or staff covering its village decide its refunds."""
+    return principal.manages(part.cooperative_id) or principal.covers_region(part.village_code)
+
+
+async def _requested_fen(session: AsyncSession, part_id: str) -> int:
+    """The amount of the part's refund requests still awaiting a decision."""
+    total = (
+        await session.execute(
+            select(func.coalesce(func.sum(col(RefundRequest.amount_fen)), 0)).where(
+                col(RefundRequest.part_id) == part_id, col(RefundRequest.status) == REFUND_REQUESTED
+            )
+        )
+    ).scalar_one()
+    return int(total)
+
+
+async def request_refund(
+    session: AsyncSession, principal: Principal, order_id: str, data: RefundIn
+) -> RefundOut:
+    """Refund part of a paid part: the buyer's request waits for a decision; a decider's is paid at once.
+
+    The buyer gets a ``requested`` refund (nothing moves yet); the part's cooperative manager or
+    staff covering its village get an ``approved`` one, executed now. Joins the caller's
+    transaction and does not commit: the idempotency executor commits it with the stored answer.
+    """
+    order, parts, visible, _lines = await _visible_order(session, principal, order_id)
+    is_buyer = order.buyer_id == principal.id
+    part = next((p for p in (parts if is_buyer else visible) if p.id == data.part_id), None)
+    if part is None:
+        raise NotFound("No such order part.", code="order_part_not_found")
+    decides = not is_buyer and _decides_refunds(principal, part)
+    if not (is_buyer or decides):
+        raise PermissionDenied("Your role may not refund this part.", code="forbidden_role")
+    if part.status not in REFUNDABLE_PART_STATUSES:
+        raise Conflict(f"A part that is {part.status} cannot be refunded.", code="invalid_transition")
+    refundable = part.subtotal_fen - part.refunded_fen - await _requested_fen(session, part.id)
+    if data.amount_fen > refundable:
+        raise RuleViolated(
+            f"At most {max(refundable, 0)} fen of this part can still be refunded.",
+            code="refund_exceeds_paid",
+            extra={"refundable_fen": max(refundable, 0)},
+        )
+    now = clock.now()
+    refund = RefundRequest(
+        order_id=order.id,
+        part_id=part.id,
+        amount_fen=data.amount_fen,
+        reason=data.reason,
+        status=REFUND_APPROVED if decides else REFUND_REQUESTED,
+        requested_by=principal.id,
+        decided_by=principal.id if decides else None,
+        decided_at=now if decides else None,
+        created_at=now,
+    )
+    await session.execute(insert(RefundRequest), [refund.model_dump()])
+    if decides:
+        await _execute_refund(session, order.id, part, refund)
+    return _refund_out(refund)
+
+
+async def _execute_refund(
+    session: AsyncSession, order_id: str, part: OrderPart, refund: RefundRequest
+) -> None:
+    """Pay an approved refund back: part and order totals, stock, ledger, ``PaymentRefund``. Joins the caller's transaction.
+
+    The conditional UPDATEs keep every part's (and so the order's) refunds within what was paid,
+    whatever runs concurrently; the part's status after the update says whether the money is
+    still in escrow or was split at settlement.
+    """
+    from coopmarket.payments import service as payments_service
+
+    now = clock.now()
+    amount = refund.amount_fen
+    updated = (
+        await session.execute(
+            update(OrderPart)
+            .where(
+                col(OrderPart.id) == part.id,
+                col(OrderPart.status).in_(REFUNDABLE_PART_STATUSES),
+                col(OrderPart.refunded_fen) + amount <= col(OrderPart.subtotal_fen),
+            )
+            .values(refunded_fen=col(OrderPart.refunded_fen) + amount)
+            .returning(col(OrderPart.status), col(OrderPart.refunded_fen), col(OrderPart.settled_fen))
+        )
+    ).first()
+    if updated is None:
+        raise Conflict("This refund exceeds what is left of the part.", code="refund_exceeds_paid")
+    status, part_refunded, settled_fen = str(updated[0]), int(updated[1]), int(updated[2])
+    result = await session.execute(
+        update(Order)
+        .where(col(Order.id) == order_id, col(Order.refunded_fen) + amount <= col(Order.paid_fen))
+        .values(refunded_fen=col(Order.refunded_fen) + amount, updated_at=now)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("This refund exceeds what was paid for the order.", code="refund_exceeds_paid")
+    await payments_service.refund_part(
+        session,
+        order_id=order_id,
+        part_id=part.id,
+        cooperative_id=part.cooperative_id,
+        amount_fen=amount,
+        reason=refund.reason,
+        refund_id=refund.id,
+        settled=(
+            posting.SplitTerms(
+                part.village_code,
+                part.platform_fee_bps,
+                part.collective_sales_share_bps,
+                # Refunded after settlement before this one: all refunds less those taken from escrow.
+                already_reversed_fen=part_refunded - amount - (part.subtotal_fen - settled_fen),
+            )
+            if status == RECEIVED
+            else None
+        ),
+    )
+    if status == PAID and part_refunded == part.subtotal_fen:
+        await _close_refunded_part(session, order_id, part.id, refund.reason)
+
+
+async def _close_refunded_part(session: AsyncSession, order_id: str, part_id: str, reason: str) -> None:
+    """A paid part refunded in full before shipping: it is ``refunded``, its stock goes back, and
+    the order closes when nothing is left open."""
+    now = clock.now()
+    result = await session.execute(
+        update(OrderPart)
+        .where(col(OrderPart.id) == part_id, col(OrderPart.status) == PAID)
+        .values(status=REFUNDED)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("The order changed meanwhile; try again.", code="concurrent_update")
+    released: dict[str, int] = defaultdict(int)
+    for sku_id, quantity in (
+        await session.execute(
+            select(col(OrderLine.sku_id), col(OrderLine.quantity)).where(col(OrderLine.part_id) == part_id)
+        )
+    ).all():
+        released[sku_id] += quantity
+    await products_service.release_stock(session, dict(released))
+    statuses = (
+        (await session.execute(select(col(OrderPart.status)).where(col(OrderPart.order_id) == order_id)))
+        .scalars()
+        .all()
+    )
+    if any(s in OPEN_PART_STATUSES for s in statuses):
+        return
+    values: dict[str, object] = {"updated_at": now}
+    if RECEIVED in statuses:
+        values.update(status=COMPLETED)
+    else:
+        values.update(status=CANCELLED, cancelled_at=now, cancel_reason=f"refunded: {reason}"[:500])
+    await session.execute(
+        update(Order).where(col(Order.id) == order_id, col(Order.status) == PAID).values(**values)
+    )
+
+
+async def _refund_to_decide(
+    session: AsyncSession, principal: Principal, refund_id: str
+) -> tuple[RefundRequest, OrderPart]:
+    """The refund and its part, for its deciders; 404 to whom cannot see it, 403 to its buyer."""
+    refund = (
+        await session.execute(select(RefundRequest).where(col(RefundRequest.id) == refund_id))
+    ).scalar_one_or_none()
+    if refund is None:
+        raise NotFound("No such refund.", code="refund_not_found")
+    orders, parts, _lines = await _load(session, [refund.order_id])
+    order = orders[refund.order_id]
+    visible = _visible_parts(principal, order, parts[order.id]) or []
+    part = next((p for p in visible if p.id == refund.part_id), None)
+    if part is None:
+        raise NotFound("No such refund.", code="refund_not_found")
+    if not _decides_refunds(principal, part):
+        raise PermissionDenied("Only the cooperative or staff decide refunds.", code="forbidden_role")
+    return refund, part
+
+
+async def _decide(
+    session: AsyncSession, principal: Principal, refund: RefundRequest, status: str, reason: str | None
+) -> RefundRequest:
+    """Move a requested refund to ``status`` exactly once (conditional UPDATE); 409 when decided already."""
+    result = await session.execute(
+        update(RefundRequest)
+        .where(col(RefundRequest.id) == refund.id, col(RefundRequest.status) == REFUND_REQUESTED)
+        .values(status=status, decided_by=principal.id, decided_at=clock.now(), decision_reason=reason)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("This refund was decided already.", code="invalid_transition")
+    return (
+        await session.execute(
+            select(RefundRequest)
+            .where(col(RefundRequest.id) == refund.id)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one()
+
+
+async def approve_refund(session: AsyncSession, principal: Principal, refund_id: str) -> RefundOut:
+    """The part's cooperative manager or staff in scope approve a buyer's refund request: it is paid now."""
+    refund, part = await _refund_to_decide(session, principal, refund_id)
+    if refund.requested_by == principal.id:
+        raise PermissionDenied("You may not approve your own refund request.", code="forbidden_role")
+    decided = await _decide(session, principal, refund, REFUND_APPROVED, None)
+    await _execute_refund(session, decided.order_id, part, decided)
+    await session.commit()
+    return _refund_out(decided)
+
+
+async def reject_refund(
+    session: AsyncSession, principal: Principal, refund_id: str, reason: str
+) -> RefundOut:
+    """The part's cooperative manager or staff in scope reject a buyer's refund request; nothing moves."""
+    refund, _part = await _refund_to_decide(session, principal, refund_id)
+    decided = await _decide(session, principal, refund, REFUND_REJECTED, reason)
+    await session.commit()
+    return _refund_out(decided)
+
+
+async def list_refunds(session: AsyncSession, principal: Principal, order_id: str) -> RefundList:
+    """The refunds of an order's parts the caller may see, oldest first."""
+    _order, _parts, visible, _lines = await _visible_order(session, principal, order_id)
+    rows = (
+        (
+            await session.execute(
+                select(RefundRequest)
+                .where(
+                    col(RefundRequest.order_id) == order_id,
+                    col(RefundRequest.part_id).in_([p.id for p in visible]),
+                )
+                .order_by(col(RefundRequest.id))
+                .execution_options(populate_existing=True)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return RefundList(items=[_refund_out(r) for r in rows])

@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import Insert, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from coopmarket.core import clock
@@ -58,7 +59,11 @@ async def start_payment(
     if order.paid_fen >= order.total_fen and order.status != "cancelled":
         # Already paid (e.g. the webhook arrived before the buyer's app came back): say so.
         return PaymentStartOut(
-            provider=order.payment_method, status=SUCCEEDED, client_secret=None, next_action=None, amount_fen=0
+            provider=order.payment_method,
+            status=SUCCEEDED,
+            client_secret=None,
+            next_action=None,
+            amount_fen=0,
         )
     orders_service.require_payable(order)
     if provider == OFFLINE:
@@ -146,19 +151,30 @@ async def record_offline_payment(
 
 
 async def refund_part(
-    session: AsyncSession, *, order_id: str, part_id: str, cooperative_id: str, amount_fen: int, reason: str
+    session: AsyncSession,
+    *,
+    order_id: str,
+    part_id: str,
+    cooperative_id: str,
+    amount_fen: int,
+    reason: str,
+    refund_id: str | None = None,
+    settled: posting.SplitTerms | None = None,
 ) -> str:
-    """Refund a paid part: record the refund and post it. Joins the caller's transaction.
+    """Refund (part of) a paid part: record the refund and post it. Joins the caller's transaction.
 
     Offline refunds are handed back by the cooperative or staff (status ``pending`` until they
-    say so); provider refunds are executed after commit by the provider adapter.
+    say so); provider refunds are executed after commit by the provider adapter. ``refund_id``
+    names the refund (default: a new id); the ledger's dedupe key is ``refund:{refund_id}``.
+    Money of an unsettled part comes back out of escrow; with ``settled`` (the part was received
+    and its amount split), the split is reversed in proportion instead.
     """
     payment = (
         (
             await session.execute(
                 select(Payment)
-                .where(Payment.order_id == order_id, Payment.status == SUCCEEDED)
-                .order_by(Payment.created_at.desc())
+                .where(col(Payment.order_id) == order_id, col(Payment.status) == SUCCEEDED)
+                .order_by(col(Payment.created_at).desc())
             )
         )
         .scalars()
@@ -167,6 +183,7 @@ async def refund_part(
     if payment is None:
         raise Conflict("This order has no payment to refund.", code="no_payment_to_refund")
     refund = PaymentRefund(
+        id=refund_id or new_id(),
         payment_id=payment.id,
         order_id=order_id,
         part_id=part_id,
@@ -180,7 +197,11 @@ async def refund_part(
         session,
         kind="refund",
         dedupe_key=f"refund:{refund.id}",
-        entries=posting.refund_entries(payment.provider, cooperative_id, amount_fen),
+        entries=(
+            posting.refund_entries(payment.provider, cooperative_id, amount_fen)
+            if settled is None
+            else posting.settled_refund_entries(payment.provider, cooperative_id, amount_fen, settled)
+        ),
         occurred_at=clock.now(),
         order_id=order_id,
         cooperative_id=cooperative_id,
@@ -192,10 +213,12 @@ async def refund_part(
 # ---------------------------------------------------------------- provider payments (Stripe and others)
 
 
-def _insert_ignoring_conflict(session: AsyncSession, table: object, values: dict[str, object], column: str):  # type: ignore[no-untyped-def]
+def _insert_ignoring_conflict(
+    session: AsyncSession, table: Table, values: dict[str, object], column: str
+) -> Insert:
     """``INSERT … ON CONFLICT (column) DO NOTHING``: a duplicate leaves the transaction usable."""
     dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    return dialect_insert(table).values(**values).on_conflict_do_nothing(index_elements=[column])  # type: ignore[arg-type]
+    return dialect_insert(table).values(**values).on_conflict_do_nothing(index_elements=[column])
 
 
 async def record_provider_payment(
@@ -208,7 +231,7 @@ async def record_provider_payment(
     await session.execute(
         _insert_ignoring_conflict(
             session,
-            Payment.__table__,
+            Payment.__table__,  # type: ignore[attr-defined]
             {
                 "id": new_id(),
                 "order_id": order_id,
@@ -232,7 +255,7 @@ async def payment_by_ref(session: AsyncSession, provider: str, provider_ref: str
     return (
         await session.execute(
             select(Payment)
-            .where(Payment.provider == provider, Payment.provider_ref == provider_ref)
+            .where(col(Payment.provider) == provider, col(Payment.provider_ref) == provider_ref)
             .execution_options(populate_existing=True)
         )
     ).scalar_one_or_none()
@@ -246,10 +269,10 @@ async def set_provider_status(session: AsyncSession, provider: str, provider_ref
     result = await session.execute(
         update(Payment)
         .where(
-            Payment.provider == provider,
-            Payment.provider_ref == provider_ref,
-            Payment.status.not_in(APPLIED),
-            Payment.status != status,
+            col(Payment.provider) == provider,
+            col(Payment.provider_ref) == provider_ref,
+            col(Payment.status).not_in(APPLIED),
+            col(Payment.status) != status,
         )
         .values(status=status)
     )
@@ -288,7 +311,7 @@ async def apply_provider_success(
     now = clock.now()
     claimed = await session.execute(
         update(Payment)
-        .where(Payment.id == payment.id, Payment.status.not_in(APPLIED))
+        .where(col(Payment.id) == payment.id, col(Payment.status).not_in(APPLIED))
         .values(status=SUCCEEDED, succeeded_at=now)
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
@@ -324,7 +347,7 @@ async def _order_exists(session: AsyncSession, order_id: str) -> bool:
 async def _hold_and_refund(session: AsyncSession, payment: Payment, amount_fen: int, reason: str) -> None:
     """Post unmatched money to suspense and record its full refund (sent by the provider adapter)."""
     now = clock.now()
-    await session.execute(update(Payment).where(Payment.id == payment.id).values(status=REFUNDED))
+    await session.execute(update(Payment).where(col(Payment.id) == payment.id).values(status=REFUNDED))
     held = await ledger_service.post(
         session,
         kind=UNMATCHED_PAYMENT,
@@ -372,7 +395,7 @@ async def record_event_once(session: AsyncSession, provider: str, event_id: str,
     result = await session.execute(
         _insert_ignoring_conflict(
             session,
-            ProviderEvent.__table__,
+            ProviderEvent.__table__,  # type: ignore[attr-defined]
             {"id": event_id, "provider": provider, "type": event_type[:64], "received_at": clock.now()},
             "id",
         )
@@ -395,7 +418,9 @@ async def set_refund_status(
     ``status`` is ``succeeded``, ``failed`` or ``pending`` (then only the reference is stored).
     Joins the caller's transaction.
     """
-    match = PaymentRefund.id == refund_id if refund_id else PaymentRefund.provider_ref == provider_ref
+    match = (
+        col(PaymentRefund.id) == refund_id if refund_id else col(PaymentRefund.provider_ref) == provider_ref
+    )
     refund = (await session.execute(select(PaymentRefund).where(match))).scalar_one_or_none()
     if refund is None:
         return False
@@ -405,7 +430,7 @@ async def set_refund_status(
         values["status"] = status
     elif refund.provider_ref == provider_ref:
         return False
-    conditions = [PaymentRefund.id == refund.id, PaymentRefund.status == refund.status]
+    conditions = [col(PaymentRefund.id) == refund.id, col(PaymentRefund.status) == refund.status]
     result = await session.execute(update(PaymentRefund).where(*conditions).values(**values))
     if status == FAILED and values.get("status") == FAILED:
         log.error("refund %s (%s) failed at the provider: hand it back by hand", refund.id, provider_ref)

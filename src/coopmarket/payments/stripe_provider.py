@@ -13,10 +13,11 @@ One ``StripeClient`` per settings object (per app): ``open_client`` at start-up 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 import stripe
 from sqlalchemy import select, update
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from coopmarket.core.errors import BadRequest, NotFound, UpstreamUnavailable
@@ -134,8 +135,8 @@ async def start(session: AsyncSession, settings: Settings, order: OrderForPaymen
         (
             await session.execute(
                 select(Payment)
-                .where(Payment.order_id == order.id, Payment.provider == STRIPE)
-                .order_by(Payment.created_at.desc())
+                .where(col(Payment.order_id) == order.id, col(Payment.provider) == STRIPE)
+                .order_by(col(Payment.created_at).desc())
             )
         )
         .scalars()
@@ -279,14 +280,14 @@ async def execute_pending_refunds(db: Database, settings: Settings, *, batch: in
     async with db.read() as conn:
         rows = (
             await conn.execute(
-                select(PaymentRefund.id, PaymentRefund.amount_fen, Payment.provider_ref)
-                .join(Payment, Payment.id == PaymentRefund.payment_id)
+                select(col(PaymentRefund.id), col(PaymentRefund.amount_fen), col(Payment.provider_ref))
+                .join(Payment, col(Payment.id) == col(PaymentRefund.payment_id))
                 .where(
-                    Payment.provider == STRIPE,
-                    PaymentRefund.status == service.PENDING_REFUND,
-                    PaymentRefund.provider_ref.is_(None),
+                    col(Payment.provider) == STRIPE,
+                    col(PaymentRefund.status) == service.PENDING_REFUND,
+                    col(PaymentRefund.provider_ref).is_(None),
                 )
-                .order_by(PaymentRefund.id)
+                .order_by(col(PaymentRefund.id))
                 .limit(batch)
             )
         ).all()
@@ -298,7 +299,8 @@ async def execute_pending_refunds(db: Database, settings: Settings, *, batch: in
         try:
             answer = await client.v1.refunds.create_async(
                 params={
-                    "payment_intent": intent_id,
+                    # Stripe payments are recorded with their PaymentIntent id, so it is never None.
+                    "payment_intent": cast(str, intent_id),
                     "amount": amount_fen,
                     "metadata": {"refund_id": refund_id},
                 },
@@ -327,7 +329,7 @@ async def _store_refund(db: Database, refund_id: str, provider_ref: str | None, 
             values["provider_ref"] = provider_ref
         await session.execute(
             update(PaymentRefund)
-            .where(PaymentRefund.id == refund_id, PaymentRefund.status == service.PENDING_REFUND)
+            .where(col(PaymentRefund.id) == refund_id, col(PaymentRefund.status) == service.PENDING_REFUND)
             .values(**values)
         )
         await session.commit()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlmodel import col
 
 from coopmarket.core.errors import NotFound
 from coopmarket.regions.models import Region
@@ -24,7 +25,7 @@ def _out(region: Region) -> RegionOut:
 
 async def find_region(session: AsyncSession | AsyncConnection, code: str) -> Region | None:
     """The region with ``code``, or ``None``. Joins the caller's transaction."""
-    row = (await session.execute(select(Region).where(Region.code == code))).first()
+    row = (await session.execute(select(Region).where(col(Region.code) == code))).first()
     if row is None:
         return None
     value = row[0]
@@ -35,13 +36,13 @@ async def find_region(session: AsyncSession | AsyncConnection, code: str) -> Reg
 
 async def list_regions(conn: AsyncConnection, *, parent_code: str | None, level: str | None) -> RegionList:
     """Regions filtered by parent and level, in code order."""
-    stmt = select(Region.code, Region.name, Region.level, Region.parent_code, Region.kind).order_by(
-        Region.code
-    )
+    stmt = select(
+        col(Region.code), col(Region.name), col(Region.level), col(Region.parent_code), col(Region.kind)
+    ).order_by(col(Region.code))
     if parent_code is not None:
-        stmt = stmt.where(Region.parent_code == parent_code)
+        stmt = stmt.where(col(Region.parent_code) == parent_code)
     if level is not None:
-        stmt = stmt.where(Region.level == level)
+        stmt = stmt.where(col(Region.level) == level)
     rows = (await conn.execute(stmt)).all()
     return RegionList(
         items=[
@@ -59,9 +60,13 @@ async def get_region(conn: AsyncConnection, code: str) -> RegionDetail:
     while current is not None and len(chain) < len(LEVELS):  # the tree is at most four deep
         row = (
             await conn.execute(
-                select(Region.code, Region.name, Region.level, Region.parent_code, Region.kind).where(
-                    Region.code == current
-                )
+                select(
+                    col(Region.code),
+                    col(Region.name),
+                    col(Region.level),
+                    col(Region.parent_code),
+                    col(Region.kind),
+                ).where(col(Region.code) == current)
             )
         ).one_or_none()
         if row is None:
@@ -90,14 +95,24 @@ async def region_names(conn: AsyncConnection | AsyncSession, codes: list[str]) -
     """Name per code for the given codes. Joins the caller's transaction."""
     if not codes:
         return {}
-    rows = (await conn.execute(select(Region.code, Region.name).where(Region.code.in_(codes)))).all()
+    rows = (
+        await conn.execute(select(col(Region.code), col(Region.name)).where(col(Region.code).in_(codes)))
+    ).all()
     return {r.code: r.name for r in rows}
 
 
 async def all_regions(conn: AsyncConnection | AsyncSession) -> list[RegionOut]:
     """The whole tree (a few hundred rows), for reports that group by level."""
     rows = (
-        await conn.execute(select(Region.code, Region.name, Region.level, Region.parent_code, Region.kind))
+        await conn.execute(
+            select(
+                col(Region.code),
+                col(Region.name),
+                col(Region.level),
+                col(Region.parent_code),
+                col(Region.kind),
+            )
+        )
     ).all()
     return [
         RegionOut(code=r.code, name=r.name, level=r.level, parent_code=r.parent_code, kind=r.kind)

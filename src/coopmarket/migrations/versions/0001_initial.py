@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-28 09:13:00.010511
+Create Date: 2026-11-28 09:25:39.638993
 """
 
 from collections.abc import Sequence
@@ -278,6 +278,7 @@ def upgrade() -> None:
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
         sa.Column("subtotal_fen", sa.BigInteger(), nullable=False),
         sa.Column("refunded_fen", sa.BigInteger(), nullable=False),
+        sa.Column("settled_fen", sa.BigInteger(), nullable=False),
         sa.Column("village_code", sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
         sa.Column("collective_sales_share_bps", sa.Integer(), nullable=False),
         sa.Column("platform_fee_bps", sa.Integer(), nullable=False),
@@ -397,6 +398,36 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_payment_refund_payment_id"), ["payment_id"], unique=False)
 
     op.create_table(
+        "refund_request",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=26), nullable=False),
+        sa.Column("order_id", sqlmodel.sql.sqltypes.AutoString(length=26), nullable=False),
+        sa.Column("part_id", sqlmodel.sql.sqltypes.AutoString(length=26), nullable=False),
+        sa.Column("amount_fen", sa.BigInteger(), nullable=False),
+        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("requested_by", sqlmodel.sql.sqltypes.AutoString(length=26), nullable=False),
+        sa.Column("decided_by", sqlmodel.sql.sqltypes.AutoString(length=26), nullable=True),
+        sa.Column("decided_at", coopmarket.core.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("decision_reason", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+        sa.Column("created_at", coopmarket.core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("amount_fen > 0", name=op.f("ck_refund_request_amount_positive")),
+        sa.ForeignKeyConstraint(
+            ["decided_by"], ["user_account.id"], name=op.f("fk_refund_request_decided_by_user_account")
+        ),
+        sa.ForeignKeyConstraint(["order_id"], ["orders.id"], name=op.f("fk_refund_request_order_id_orders")),
+        sa.ForeignKeyConstraint(
+            ["part_id"], ["order_part.id"], name=op.f("fk_refund_request_part_id_order_part")
+        ),
+        sa.ForeignKeyConstraint(
+            ["requested_by"], ["user_account.id"], name=op.f("fk_refund_request_requested_by_user_account")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_refund_request")),
+    )
+    with op.batch_alter_table("refund_request", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_refund_request_order_id"), ["order_id"], unique=False)
+        batch_op.create_index("ix_refund_request_part_status", ["part_id", "status"], unique=False)
+
+    op.create_table(
         "sku",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=26), nullable=False),
         sa.Column("product_id", sqlmodel.sql.sqltypes.AutoString(length=26), nullable=False),
@@ -480,6 +511,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sku_product_id"))
 
     op.drop_table("sku")
+    with op.batch_alter_table("refund_request", schema=None) as batch_op:
+        batch_op.drop_index("ix_refund_request_part_status")
+        batch_op.drop_index(batch_op.f("ix_refund_request_order_id"))
+
+    op.drop_table("refund_request")
     with op.batch_alter_table("payment_refund", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_payment_refund_payment_id"))
         batch_op.drop_index(batch_op.f("ix_payment_refund_order_id"))
