@@ -1,0 +1,843 @@
+"""The benchmark driver behind ``bench/run`` (see bench/README.md for the knobs).
+
+Prepares ``coopmarket_bench`` (migrations + seed, reused when its shape matches), starts the real
+app and the raw baseline side by side (same uvicorn, same worker count, same CPU), checks that both
+answer the same JSON, then runs wrk against each, scenario by scenario, app first then baseline, on
+the same database state, and prints requests/s, p50/p99 and app/baseline ratios, ending with one
+JSON line. Exits non-zero when a run fails (a server error, more than 1% non-2xx or socket errors,
+JSON that differs from the baseline).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+import seed  # noqa: E402  (bench/seed.py)
+
+VENV = Path(os.environ.get("BENCH_VENV", ROOT / ".venv"))
+UVICORN = VENV / "bin" / "uvicorn"
+COOPMARKET = VENV / "bin" / "coopmarket"
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, str(default)))
+
+
+PG_HOST = os.environ.get("BENCH_PG_HOST", "127.0.0.1")
+PG_PORT = _env_int("BENCH_PG_PORT", 5432)
+PG_USER = os.environ.get("BENCH_PG_USER", "postgres")
+DB_NAME = os.environ.get("BENCH_DB", "coopmarket_bench")
+DSN = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{DB_NAME}"
+ADMIN_DSN = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/postgres"
+APP_DB_URL = f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{DB_NAME}"
+
+DURATION = _env_int("BENCH_DURATION", 15)
+WARMUP = _env_int("BENCH_WARMUP", 3)
+CONNECTIONS = _env_int("BENCH_CONNECTIONS", 32)
+WRK_THREADS = _env_int("BENCH_WRK_THREADS", 1)
+WORKERS = _env_int("BENCH_WORKERS", 1)
+APP_POOL_SIZE = _env_int("BENCH_POOL_SIZE", 10)  # the app's pool_size; max_overflow equals it
+APP_PORT = _env_int("BENCH_APP_PORT", 18701)
+BASE_PORT = _env_int("BENCH_BASELINE_PORT", 18702)
+MAX_ERROR_RATE = float(os.environ.get("BENCH_MAX_ERROR_RATE", "0.01"))
+RESEED = os.environ.get("BENCH_RESEED", "") not in ("", "0", "false")
+PROFILE = os.environ.get("BENCH_PROFILE", "") not in ("", "0", "false")
+NICE = os.environ.get("BENCH_NICE", "")  # e.g. -10: servers and wrk ahead of other work on a busy machine
+OUT = Path(os.environ.get("BENCH_OUT", f"/tmp/coopmarket-bench-{time.strftime('%Y%m%d-%H%M%S')}"))
+
+SEARCH_TERM = "苹果"
+SCENARIOS: dict[str, dict[str, str]] = {
+    "list": {"method": "GET", "path": "/api/v1/products?limit=20", "script": "list.lua"},
+    "list_category": {
+        "method": "GET",
+        "path": "/api/v1/products?limit=20&category=fruit",
+        "script": "list.lua",
+    },
+    "list_q": {
+        "method": "GET",
+        "path": "/api/v1/products?limit=20&q=" + urllib.parse.quote(SEARCH_TERM),
+        "script": "list.lua",
+    },
+    "order": {"method": "POST", "path": "/api/v1/orders", "script": "order.lua"},
+}
+SELECTED = [
+    s.strip()
+    for s in os.environ.get("BENCH_SCENARIOS", "list,list_category,list_q,order").split(",")
+    if s.strip()
+]
+
+
+def _cpus() -> tuple[str | None, str | None]:
+    """CPU lists for the servers and for wrk (None: not pinned)."""
+    server = os.environ.get("BENCH_SERVER_CPUS")
+    wrk = os.environ.get("BENCH_WRK_CPUS")
+    if server is None and wrk is None and (os.cpu_count() or 1) >= 2 and shutil.which("taskset"):
+        return "1", "0"
+    return server or None, wrk or None
+
+
+SERVER_CPUS, WRK_CPUS = _cpus()
+
+
+class BenchFailure(Exception):
+    """A run that cannot be trusted: printed and turned into a non-zero exit."""
+
+
+def log(message: str = "") -> None:
+    print(message, flush=True)
+
+
+def _pinned(cmd: list[str], cpus: str | None) -> list[str]:
+    if NICE:
+        cmd = ["nice", "-n", NICE, *cmd]
+    return ["taskset", "-c", cpus, *cmd] if cpus else cmd
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU time of every live process in a process group (a server and its workers)."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / _TICKS
+
+
+# --- database --------------------------------------------------------------------------------
+
+
+async def prepare_database() -> None:
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DB_NAME)
+        drop = RESEED
+        if exists and not drop:
+            conn = await asyncpg.connect(DSN)
+            try:
+                current = await seed.current_shape(conn)
+                has_products = await conn.fetchval("SELECT to_regclass('public.product') IS NOT NULL")
+            finally:
+                await conn.close()
+            if current != seed.shape():
+                drop = bool(has_products)
+                if drop:
+                    log(f"database {DB_NAME}: seeded with another shape or older migrations; rebuilding it")
+        if exists and drop:
+            await admin.execute(f'DROP DATABASE "{DB_NAME}" WITH (FORCE)')
+            exists = False
+        if not exists:
+            await admin.execute(f'CREATE DATABASE "{DB_NAME}"')
+            log(f"database {DB_NAME}: created")
+    finally:
+        await admin.close()
+
+
+def migrate() -> None:
+    started = time.perf_counter()
+    result = subprocess.run(
+        [str(COOPMARKET), "migrate"],
+        env={**os.environ, "COOPMARKET_DATABASE_URL": APP_DB_URL},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if result.returncode != 0:
+        raise BenchFailure(f"coopmarket migrate failed:\n{result.stdout}{result.stderr}")
+    log(f"migrate: {result.stdout.strip()} ({time.perf_counter() - started:.1f}s)")
+
+
+async def reset_state() -> None:
+    """Same database state for every order run: no orders or keys, every SKU back at its seeded stock."""
+    conn = await asyncpg.connect(DSN)
+    try:
+        # CASCADE: and whatever the order slices hang on orders (payments, refunds, ...).
+        await conn.execute("TRUNCATE orders, order_part, order_line, idempotency_key CASCADE")
+        await conn.execute(
+            "UPDATE sku SET stock = b.stock FROM bench_sku_stock b WHERE sku.id = b.sku_id AND sku.stock <> b.stock"
+        )
+        await conn.execute("VACUUM (ANALYZE) sku, orders, order_part, order_line, idempotency_key")
+    finally:
+        await conn.close()
+
+
+async def sellable_skus() -> list[str]:
+    """Ids of every sellable SKU (active product of an approved cooperative), for order.lua."""
+    conn = await asyncpg.connect(DSN)
+    try:
+        rows = await conn.fetch(
+            "SELECT sku.id FROM sku JOIN product ON product.id = sku.product_id"
+            " JOIN cooperative ON cooperative.id = product.cooperative_id"
+            " WHERE product.status = 'active' AND cooperative.status = 'approved' ORDER BY sku.id"
+        )
+    finally:
+        await conn.close()
+    return [r["id"] for r in rows]
+
+
+async def wait_quiet(limit_s: float = 60) -> float:
+    """Wait until no other session works on the bench database (requests cut off by wrk's end finish
+    on the server). Returns the seconds waited."""
+    started = time.monotonic()
+    conn = await asyncpg.connect(DSN)
+    try:
+        while True:
+            busy = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()"
+                " AND state IN ('active', 'idle in transaction', 'idle in transaction (aborted)')",
+                DB_NAME,
+            )
+            waited = time.monotonic() - started
+            if busy == 0:
+                return waited
+            if waited > limit_s:
+                raise BenchFailure(f"{busy} database sessions still busy {limit_s:.0f}s after a run")
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+
+
+async def db_sessions() -> int:
+    """Connections ever opened to the bench database (pg_stat_database.sessions, PostgreSQL 14+)."""
+    conn = await asyncpg.connect(DSN)
+    try:
+        value = await conn.fetchval("SELECT sessions FROM pg_stat_database WHERE datname = $1", DB_NAME)
+        return int(value or 0)
+    except asyncpg.UndefinedColumnError:
+        return 0
+    finally:
+        await conn.close()
+
+
+async def db_counts() -> dict[str, int]:
+    conn = await asyncpg.connect(DSN)
+    try:
+        row = await conn.fetchrow(
+            "SELECT (SELECT count(*) FROM orders) AS orders, (SELECT count(*) FROM order_line) AS lines,"
+            " (SELECT count(*) FROM idempotency_key WHERE status = 'completed') AS keys,"
+            " (SELECT coalesce(sum(b.stock - s.stock), 0) FROM sku s JOIN bench_sku_stock b ON b.sku_id = s.id)"
+            " AS units_taken,"
+            " (SELECT coalesce(sum(quantity), 0) FROM order_line) AS units_ordered"
+        )
+        return {k: int(v) for k, v in row.items()}
+    finally:
+        await conn.close()
+
+
+async def delete_bench_buyers() -> None:
+    conn = await asyncpg.connect(DSN)
+    try:
+        await conn.execute("DELETE FROM user_account WHERE role = 'buyer' AND display_name = '压测买家'")
+    finally:
+        await conn.close()
+
+
+# --- servers ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+SERVERS: list[Server] = []
+
+
+def start_server(name: str, target: list[str], port: int, env: dict[str, str]) -> Server:
+    cmd = [
+        str(UVICORN),
+        *target,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(WORKERS),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    log_path = OUT / f"{name}.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            _pinned(cmd, SERVER_CPUS),
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopped whole, workers included
+            cwd=str(ROOT),
+        )
+    server = Server(name, port, process, log_path)
+    SERVERS.append(server)
+    return server
+
+
+def stop_servers() -> None:
+    for server in SERVERS:
+        if server.process.poll() is None:
+            try:
+                os.killpg(server.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+    deadline = time.monotonic() + 10
+    for server in SERVERS:
+        try:
+            server.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(server.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    SERVERS.clear()
+
+
+def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        try:
+            return error.code, json.loads(raw)
+        except ValueError:
+            return error.code, raw.decode(errors="replace")
+
+
+def wait_ready(server: Server, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    url = f"http://127.0.0.1:{server.port}/api/v1/products?limit=1"
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise BenchFailure(
+                f"{server.name} server exited with {server.process.returncode}:\n{server.tail()}"
+            )
+        try:
+            status, _ = http("GET", url)
+            if status:
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.3)
+    raise BenchFailure(f"{server.name} server did not answer within {timeout:.0f}s:\n{server.tail()}")
+
+
+# --- checks before measuring -----------------------------------------------------------------
+
+
+def _normalised_order(order: dict[str, Any]) -> dict[str, Any]:
+    """An order answer without what differs between two placements (ids and times)."""
+    copy = json.loads(json.dumps(order))
+    for key in ("id", "expires_at", "created_at"):
+        copy.pop(key, None)
+    for part in copy.get("parts", []):
+        part.pop("id", None)
+    return copy
+
+
+def order_body(sku_ids: list[str]) -> dict[str, Any]:
+    return {
+        "lines": [{"sku_id": s, "quantity": q} for s, q in zip(sku_ids, (1, 2), strict=False)],
+        "shipping_address": {
+            "name": "王建国",
+            "phone": "13712345678",
+            "detail": "坊子区凤凰街道北海路1号",
+            "region_code": "370704003009",
+        },
+        "payment_method": "offline",
+    }
+
+
+def check_same_answers(app: Server, base: Server, token: str, sku_ids: list[str]) -> dict[str, str]:
+    """Each selected scenario answers 2xx with the same JSON on both servers; a note per scenario."""
+    notes: dict[str, str] = {}
+    for name in SELECTED:
+        spec = SCENARIOS[name]
+        if spec["method"] == "GET":
+            a_status, a_body = http("GET", f"http://127.0.0.1:{app.port}{spec['path']}")
+            b_status, b_body = http("GET", f"http://127.0.0.1:{base.port}{spec['path']}")
+            if a_status != 200:
+                notes[name] = f"app answered {a_status}: {str(a_body)[:300]}"
+                continue
+            if b_status != 200:
+                raise BenchFailure(f"{name}: baseline answered {b_status}: {str(b_body)[:300]}")
+            if a_body != b_body:
+                raise BenchFailure(
+                    f"{name}: the baseline's JSON differs from the app's:\napp:      {a_body}\nbaseline: {b_body}"
+                )
+            notes[name] = f"same JSON on both ({len(a_body['items'])} items)"
+        else:
+            headers = {"Authorization": f"Bearer {token}"}
+            body = order_body(sku_ids)
+            a_status, a_body = http(
+                "POST",
+                f"http://127.0.0.1:{app.port}{spec['path']}",
+                body,
+                {**headers, "Idempotency-Key": "bench-check-app-" + secrets.token_hex(6)},
+            )
+            if a_status != 201:
+                notes[name] = f"app answered {a_status}: {str(a_body)[:300]}"
+                continue
+            b_status, b_body = http(
+                "POST",
+                f"http://127.0.0.1:{base.port}{spec['path']}",
+                body,
+                {**headers, "Idempotency-Key": "bench-check-base-" + secrets.token_hex(6)},
+            )
+            if b_status != 201:
+                raise BenchFailure(f"{name}: baseline answered {b_status}: {str(b_body)[:300]}")
+            if _normalised_order(a_body) != _normalised_order(b_body):
+                raise BenchFailure(
+                    f"{name}: the baseline's order JSON differs from the app's:\napp:      {a_body}\nbaseline: {b_body}"
+                )
+            if sorted(a_body) != sorted(b_body):
+                raise BenchFailure(f"{name}: the answers have different keys")
+            notes[name] = "same JSON on both (ids and times aside), 201"
+    return notes
+
+
+# --- wrk -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    requests: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    mean_ms: float
+    errors: int
+    error_rate: float
+    statuses: dict[str, int] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+    cpu_s: float = 0.0  # the server's CPU time during the run
+    db_connects: int = 0  # database connections the server opened during the run
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return 1000 * self.cpu_s / self.requests if self.requests else 0.0
+
+    @property
+    def cpu_share(self) -> float:
+        return self.cpu_s / self.seconds if self.seconds else 0.0
+
+
+def run_wrk(scenario: str, port: int, seconds: int, env_extra: dict[str, str]) -> Result:
+    spec = SCENARIOS[scenario]
+    url = f"http://127.0.0.1:{port}{spec['path']}"
+    cmd = _pinned(
+        [
+            "wrk",
+            f"-t{WRK_THREADS}",
+            f"-c{CONNECTIONS}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(BENCH / spec["script"]),
+            url,
+        ],
+        WRK_CPUS,
+    )
+    env = {**os.environ, "BENCH_DIR": str(BENCH), **env_extra}
+    completed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60)
+    line = next((ln for ln in completed.stdout.splitlines() if ln.startswith("BENCH_RESULT ")), None)
+    if completed.returncode != 0 or line is None:
+        raise BenchFailure(f"wrk failed ({completed.returncode}):\n{completed.stdout}\n{completed.stderr}")
+    raw = json.loads(line.removeprefix("BENCH_RESULT "))
+    requests = int(raw["requests"])
+    duration = raw["duration_us"] / 1e6
+    errs = raw["errors"]
+    socket_errors = errs["connect"] + errs["read"] + errs["write"] + errs["timeout"]
+    statuses = {str(k): int(v) for k, v in raw.get("statuses", {}).items()}
+    if statuses:
+        non_2xx = sum(v for k, v in statuses.items() if not 200 <= int(k) < 300)
+    else:
+        non_2xx = errs["status"]  # wrk counts answers with a status above 399
+    errors = socket_errors + non_2xx
+    lat = raw["latency_us"]
+    return Result(
+        requests=requests,
+        seconds=duration,
+        rps=requests / duration if duration else 0.0,
+        p50_ms=lat["p50"] / 1000,
+        p90_ms=lat["p90"] / 1000,
+        p99_ms=lat["p99"] / 1000,
+        mean_ms=lat["mean"] / 1000,
+        errors=errors,
+        error_rate=errors / requests if requests else 1.0,
+        statuses=statuses,
+        raw=raw,
+    )
+
+
+# --- profiling (optional) --------------------------------------------------------------------
+
+
+def start_profile(server: Server, scenario: str) -> subprocess.Popen[bytes] | None:
+    py_spy = shutil.which("py-spy") or str(VENV / "bin" / "py-spy")
+    if not Path(py_spy).exists():
+        log("  (BENCH_PROFILE: py-spy not found; `.venv/bin/pip install py-spy`)")
+        return None
+    out = OUT / f"profile-{scenario}.txt"
+    return subprocess.Popen(
+        [
+            py_spy,
+            "record",
+            "--pid",
+            str(server.process.pid),
+            "--subprocesses",
+            "--rate",
+            "200",
+            "--duration",
+            str(DURATION),
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def summarise_profile(scenario: str, top: int = 25) -> None:
+    path = OUT / f"profile-{scenario}.txt"
+    if not path.exists():
+        return
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [
+            re.sub(r" \(([^)]*/)?([^/)]+)\)$", r" (\2)", f) for f in stack.split(";")[1:]
+        ]  # drop the process
+        frames = [f.replace("(/work/main/", "(") for f in frames]
+        total += count
+        own[frames[-1] if frames else "?"] += count
+        for frame in set(frames):
+            inclusive[frame] += count
+    if not total:
+        return
+    log(f"  profile of the app during {scenario} ({total} samples; raw stacks in {path}):")
+    log("    self time:")
+    for frame, n in own.most_common(top):
+        log(f"      {100 * n / total:5.1f}%  {frame[:150]}")
+    log("    inclusive time:")
+    for frame, n in inclusive.most_common(top + 15):
+        log(f"      {100 * n / total:5.1f}%  {frame[:150]}")
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    unknown = [s for s in SELECTED if s not in SCENARIOS]
+    if unknown:
+        log(f"unknown scenario(s) {unknown}; known: {', '.join(SCENARIOS)}")
+        return 2
+    if not shutil.which("wrk"):
+        log("wrk is not installed (bench/run installs it with apt-get)")
+        return 2
+    OUT.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    load = os.getloadavg()
+    log(
+        f"coopmarket benchmark — {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; output in {OUT}"
+    )
+    pin_note = (
+        f"servers (app and baseline, {WORKERS} uvicorn worker(s) each) pinned to CPU {SERVER_CPUS}; "
+        f"wrk ({WRK_THREADS} thread(s), {CONNECTIONS} connections) pinned to CPU {WRK_CPUS}; "
+        "PostgreSQL not pinned (shared server, any CPU)"
+        if SERVER_CPUS or WRK_CPUS
+        else "nothing pinned"
+    )
+    if NICE:
+        pin_note += f"; servers and wrk run at nice {NICE}"
+    log(f"pinning: {pin_note}")
+    if load[0] > 1.5:
+        log(
+            f"WARNING: the machine is busy (load {load[0]:.1f} on {os.cpu_count()} CPUs): req/s and latencies "
+            "measure the share of CPU the servers got; the server-CPU-per-request figures hold up better"
+        )
+    log(
+        f"runs: {WARMUP}s warm-up + {DURATION}s measured per server and scenario; scenarios {', '.join(SELECTED)}"
+    )
+
+    asyncio.run(prepare_database())
+    migrate()
+    asyncio.run(seed.seed(DSN))
+    asyncio.run(reset_state())
+    asyncio.run(delete_bench_buyers())
+    sku_file = OUT / "skus.txt"
+    sellable = asyncio.run(sellable_skus())
+    sku_file.write_text("".join(s + "\n" for s in sellable))
+    sku_count = len(sellable)
+    log(f"order lines draw from {sku_count} sellable SKUs")
+
+    jwt_secret = secrets.token_urlsafe(48)
+    common_env = {
+        **os.environ,
+        "COOPMARKET_DATABASE_URL": APP_DB_URL,
+        "COOPMARKET_ENVIRONMENT": "production",
+        "COOPMARKET_JWT_SECRET": jwt_secret,
+        "COOPMARKET_RUN_BACKGROUND_JOBS": "false",
+        "COOPMARKET_DATABASE_POOL_SIZE": str(APP_POOL_SIZE),
+        "COOPMARKET_DATABASE_ECHO": "false",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    app = start_server("app", ["--factory", "coopmarket.app:create_app"], APP_PORT, common_env)
+    base = start_server(
+        "baseline",
+        ["baseline:app", "--app-dir", str(BENCH)],
+        BASE_PORT,
+        {
+            **common_env,
+            "BENCH_BASELINE_DSN": DSN,
+            "BENCH_BASELINE_POOL_MIN": str(APP_POOL_SIZE),
+            "BENCH_BASELINE_POOL": str(2 * APP_POOL_SIZE),
+        },
+    )
+    wait_ready(app)
+    wait_ready(base)
+    log(
+        f"servers up: app :{APP_PORT} (coopmarket.app:create_app), baseline :{BASE_PORT} (bench/baseline.py); "
+        f"DB pool {APP_POOL_SIZE}+{APP_POOL_SIZE} overflow / asyncpg {APP_POOL_SIZE}..{2 * APP_POOL_SIZE}"
+    )
+
+    phone = "170" + "".join(secrets.choice("0123456789") for _ in range(8))
+    status, answer = http(
+        "POST",
+        f"http://127.0.0.1:{APP_PORT}/api/v1/auth/register",
+        {"phone": phone, "password": secrets.token_urlsafe(12), "display_name": "压测买家"},
+    )
+    if status != 201:
+        raise BenchFailure(f"registering the buyer answered {status}: {answer}")
+    token = answer["access_token"]
+    log(f"buyer registered through the API ({phone}, user {answer['user']['id']})")
+
+    notes = check_same_answers(app, base, token, [sellable[0], sellable[len(sellable) // 2]])
+    skipped: dict[str, str] = {}
+    for name in SELECTED:
+        log(f"check {name}: {notes[name]}")
+        if not notes[name].startswith("same JSON"):
+            skipped[name] = notes[name]
+
+    results: dict[str, dict[str, Result]] = {}
+    failures: list[str] = []
+    for name in SELECTED:
+        if name in skipped:
+            log(f"\n== {name}: SKIPPED — the app does not answer 2xx yet ({skipped[name]})")
+            continue
+        spec = SCENARIOS[name]
+        log(f"\n== {name}: {spec['method']} {spec['path']}")
+        results[name] = {}
+        for label, server in (("app", app), ("baseline", base)):
+            env_extra: dict[str, str] = {}
+            asyncio.run(wait_quiet())
+            if name == "order":
+                asyncio.run(reset_state())
+                env_extra = {
+                    "BENCH_TOKEN": token,
+                    "BENCH_SKU_FILE": str(sku_file),
+                    "BENCH_NONCE": secrets.token_hex(4),
+                }
+            if WARMUP > 0:
+                warm = run_wrk(name, server.port, WARMUP, env_extra)
+                asyncio.run(wait_quiet())
+                if warm.error_rate > MAX_ERROR_RATE:
+                    log(
+                        f"  {label:8s} warm-up: {warm.errors} errors in {warm.requests} requests {warm.statuses or ''}"
+                    )
+            profiler = start_profile(server, name) if PROFILE and label == "app" else None
+            if name == "order":
+                env_extra["BENCH_NONCE"] = secrets.token_hex(4)
+            before = asyncio.run(db_counts()) if name == "order" else None
+            sessions_before = asyncio.run(db_sessions())
+            cpu_before = group_cpu_seconds(server.process.pid)
+            result = run_wrk(name, server.port, DURATION, env_extra)
+            result.cpu_s = group_cpu_seconds(server.process.pid) - cpu_before
+            # Less the runner's own connection that read the counter before.
+            result.db_connects = max(0, asyncio.run(db_sessions()) - sessions_before - 1)
+            drained = asyncio.run(wait_quiet())
+            if profiler is not None:
+                try:
+                    profiler.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    profiler.kill()
+            results[name][label] = result
+            if server.process.poll() is not None:
+                failures.append(f"{name}/{label}: server died:\n{server.tail()}")
+            extra = ""
+            if name == "order":
+                after = asyncio.run(db_counts())
+                created = after["orders"] - before["orders"]
+                ok = sum(v for k, v in result.statuses.items() if 200 <= int(k) < 300)
+                extra = f"; orders written {created} (2xx {ok}), stock taken = units ordered: {after['units_taken'] == after['units_ordered']}"
+                if after["units_taken"] != after["units_ordered"]:
+                    failures.append(
+                        f"{name}/{label}: stock taken {after['units_taken']} != units ordered {after['units_ordered']}"
+                    )
+                if created < ok:
+                    failures.append(f"{name}/{label}: {ok} answers 2xx but only {created} orders written")
+            statuses = f" statuses {result.statuses}" if result.statuses else ""
+            if drained > 1:
+                extra += f"; the server drained for {drained:.1f}s after wrk stopped"
+            log(
+                f"  {label:8s} {result.rps:9.1f} req/s  p50 {result.p50_ms:7.2f} ms  p90 {result.p90_ms:7.2f} ms  "
+                f"p99 {result.p99_ms:7.2f} ms  ({result.requests} requests in {result.seconds:.1f}s, "
+                f"{result.errors} errors = {100 * result.error_rate:.2f}%); server CPU {result.cpu_ms_per_request:.2f} ms/request, "
+                f"{100 * result.cpu_share:.0f}% of a core, {result.db_connects} new DB connections{statuses}{extra}"
+            )
+            if result.error_rate > MAX_ERROR_RATE:
+                failures.append(
+                    f"{name}/{label}: {100 * result.error_rate:.2f}% of requests failed or were not 2xx "
+                    f"(limit {100 * MAX_ERROR_RATE:.0f}%): {result.raw['errors']} {result.statuses or ''}"
+                )
+            if PROFILE and label == "app":
+                summarise_profile(name)
+        a, b = results[name]["app"], results[name]["baseline"]
+        log(
+            f"  ratio app/baseline: throughput {a.rps / b.rps:.2f}, p50 latency {a.p50_ms / b.p50_ms:.2f}x, "
+            f"p99 latency {a.p99_ms / b.p99_ms:.2f}x; server CPU per request baseline/app "
+            f"{b.cpu_ms_per_request / a.cpu_ms_per_request:.2f}"
+        )
+
+    targets = {"list": 0.40, "list_category": 0.40, "list_q": 0.40, "order": 0.30}
+    log("\n== summary (throughput ratio app/baseline; issue targets: list >= 0.40, order placement >= 0.30)")
+    log(
+        f"  {'scenario':14s} {'app req/s':>10s} {'base req/s':>11s} {'ratio':>6s} {'target':>7s}  "
+        f"{'app p50/p99 ms':>16s}  {'base p50/p99 ms':>16s}  {'CPU ms/req app/base':>20s}"
+    )
+    summary: dict[str, Any] = {}
+    for name in SELECTED:
+        if name not in results:
+            log(f"  {name:14s} skipped: {skipped.get(name, '')[:80]}")
+            continue
+        a, b = results[name]["app"], results[name]["baseline"]
+        ratio = a.rps / b.rps if b.rps else 0.0
+        met = ratio >= targets[name]
+        log(
+            f"  {name:14s} {a.rps:10.1f} {b.rps:11.1f} {ratio:6.2f} {targets[name]:7.2f}{' ' if met else '!'} "
+            f"{a.p50_ms:7.2f}/{a.p99_ms:<8.2f} {b.p50_ms:7.2f}/{b.p99_ms:<8.2f}  "
+            f"{a.cpu_ms_per_request:9.2f}/{b.cpu_ms_per_request:<6.2f}"
+        )
+        key = name
+        summary.update(
+            {
+                f"{key}_rps": round(a.rps, 1),
+                f"{key}_baseline_rps": round(b.rps, 1),
+                f"{key}_ratio": round(ratio, 3),
+                f"{key}_p50_ms": round(a.p50_ms, 2),
+                f"{key}_p99_ms": round(a.p99_ms, 2),
+                f"{key}_baseline_p50_ms": round(b.p50_ms, 2),
+                f"{key}_baseline_p99_ms": round(b.p99_ms, 2),
+                f"{key}_error_rate": round(a.error_rate, 5),
+                f"{key}_baseline_error_rate": round(b.error_rate, 5),
+                f"{key}_target_met": met,
+                f"{key}_cpu_ms_per_request": round(a.cpu_ms_per_request, 3),
+                f"{key}_db_connects": a.db_connects,
+                f"{key}_baseline_db_connects": b.db_connects,
+                f"{key}_baseline_cpu_ms_per_request": round(b.cpu_ms_per_request, 3),
+                f"{key}_cpu_ratio": round(b.cpu_ms_per_request / a.cpu_ms_per_request, 3)
+                if a.cpu_ms_per_request
+                else None,
+            }
+        )
+    for name in skipped:
+        summary[f"{name}_skipped"] = skipped[name][:200]
+    summary.update(
+        {
+            "ok": not failures,
+            "duration_s": DURATION,
+            "warmup_s": WARMUP,
+            "connections": CONNECTIONS,
+            "workers": WORKERS,
+            "server_cpus": SERVER_CPUS,
+            "wrk_cpus": WRK_CPUS,
+            "skus": sku_count,
+            "load_average_at_start": round(load[0], 2),
+            "elapsed_s": round(time.monotonic() - started, 1),
+        }
+    )
+    if failures:
+        log("\nFAILED:")
+        for failure in failures:
+            log(f"  - {failure}")
+    log(json.dumps(summary, ensure_ascii=False))
+    return 1 if failures else 0
+
+
+def _on_signal(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
+    code = 1
+    try:
+        code = main()
+    except BenchFailure as failure:
+        log(f"\nFAILED: {failure}")
+        log(json.dumps({"ok": False, "error": str(failure)[:500]}, ensure_ascii=False))
+    except KeyboardInterrupt:
+        log("\ninterrupted")
+        code = 130
+    except Exception as error:  # anything unexpected still fails the run, after cleanup
+        import traceback
+
+        traceback.print_exc()
+        log(json.dumps({"ok": False, "error": repr(error)[:500]}, ensure_ascii=False))
+    finally:
+        stop_servers()
+    sys.exit(code)
