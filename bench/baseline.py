@@ -6,7 +6,7 @@ same transactions, as the app does for those requests (captured from PostgreSQL'
 ``log_statement=all`` with the app serving one request of each):
 
 - list: one autocommit SELECT;
-- order: the caller's row (autocommit); ``BEGIN`` + INSERT idempotency claim + ``COMMIT``; then
+- order: the caller's row (autocommit); the idempotency claim (one autocommit INSERT); then
   ``BEGIN``, region lookup, SKUs joined to products, cooperative briefs, one conditional stock
   UPDATE per SKU (in id order), INSERT order, parts, lines, UPDATE of the claim with the stored
   answer, ``COMMIT``.
@@ -382,24 +382,23 @@ async def place_order(headers: dict[bytes, bytes], body: bytes) -> bytes:
     fingerprint = hashlib.sha256(ORDER_SCOPE.encode() + b"\x00" + _encode_json(data)).hexdigest()
     assert _pool is not None
     now = datetime.now(UTC)
-    # The claim: its own committed transaction (a replay or a busy key is out of scope here).
-    async with _pool.acquire() as conn, conn.transaction(isolation="read_committed"):
-        try:
-            await conn.execute(
-                SQL_CLAIM,
-                new_id(now),
-                user_id,
-                key,
-                ORDER_SCOPE,
-                fingerprint,
-                "in_progress",
-                None,
-                None,
-                now,
-                None,
-            )
-        except asyncpg.UniqueViolationError:
-            raise Problem(409, "idempotency_request_in_progress", "Key already used.") from None
+    # The claim: one autocommit INSERT (a replay or a busy key is out of scope here).
+    try:
+        await _pool.execute(
+            SQL_CLAIM,
+            new_id(now),
+            user_id,
+            key,
+            ORDER_SCOPE,
+            fingerprint,
+            "in_progress",
+            None,
+            None,
+            now,
+            None,
+        )
+    except asyncpg.UniqueViolationError:
+        raise Problem(409, "idempotency_request_in_progress", "Key already used.") from None
     try:
         async with _pool.acquire() as conn, conn.transaction(isolation="read_committed"):
             answer = await _place(conn, user_id, data)
@@ -417,8 +416,7 @@ async def place_order(headers: dict[bytes, bytes], body: bytes) -> bytes:
             if status != "UPDATE 1":
                 raise Problem(409, "idempotency_request_in_progress", "The claim was lost.")
     except BaseException:
-        async with _pool.acquire() as conn, conn.transaction(isolation="read_committed"):
-            await conn.execute(SQL_RELEASE, user_id, key, "in_progress")
+        await _pool.execute(SQL_RELEASE, user_id, key, "in_progress")  # autocommit, like the claim
         raise
     return encoded
 

@@ -57,7 +57,9 @@ WARMUP = _env_int("BENCH_WARMUP", 3)
 CONNECTIONS = _env_int("BENCH_CONNECTIONS", 32)
 WRK_THREADS = _env_int("BENCH_WRK_THREADS", 1)
 WORKERS = _env_int("BENCH_WORKERS", 1)
-APP_POOL_SIZE = _env_int("BENCH_POOL_SIZE", 10)  # the app's pool_size; max_overflow equals it
+# The most DB connections each server holds, all kept open: the app's pool_size (no overflow, whose
+# connections SQLAlchemy closes on return) and the baseline's asyncpg max_size (min_size half of it).
+POOL_SIZE = _env_int("BENCH_POOL_SIZE", 20)
 APP_PORT = _env_int("BENCH_APP_PORT", 18701)
 BASE_PORT = _env_int("BENCH_BASELINE_PORT", 18702)
 MAX_ERROR_RATE = float(os.environ.get("BENCH_MAX_ERROR_RATE", "0.01"))
@@ -631,7 +633,8 @@ def main() -> int:
         "COOPMARKET_ENVIRONMENT": "production",
         "COOPMARKET_JWT_SECRET": jwt_secret,
         "COOPMARKET_RUN_BACKGROUND_JOBS": "false",
-        "COOPMARKET_DATABASE_POOL_SIZE": str(APP_POOL_SIZE),
+        "COOPMARKET_DATABASE_POOL_SIZE": str(POOL_SIZE),
+        "COOPMARKET_DATABASE_MAX_OVERFLOW": "0",
         "COOPMARKET_DATABASE_ECHO": "false",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
@@ -643,15 +646,15 @@ def main() -> int:
         {
             **common_env,
             "BENCH_BASELINE_DSN": DSN,
-            "BENCH_BASELINE_POOL_MIN": str(APP_POOL_SIZE),
-            "BENCH_BASELINE_POOL": str(2 * APP_POOL_SIZE),
+            "BENCH_BASELINE_POOL_MIN": str(max(1, POOL_SIZE // 2)),
+            "BENCH_BASELINE_POOL": str(POOL_SIZE),
         },
     )
     wait_ready(app)
     wait_ready(base)
     log(
         f"servers up: app :{APP_PORT} (coopmarket.app:create_app), baseline :{BASE_PORT} (bench/baseline.py); "
-        f"DB pool {APP_POOL_SIZE}+{APP_POOL_SIZE} overflow / asyncpg {APP_POOL_SIZE}..{2 * APP_POOL_SIZE}"
+        f"DB pool {POOL_SIZE}+0 overflow / asyncpg {max(1, POOL_SIZE // 2)}..{POOL_SIZE}"
     )
 
     phone = "170" + "".join(secrets.choice("0123456789") for _ in range(8))

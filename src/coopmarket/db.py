@@ -4,7 +4,8 @@ SQLite: WAL, a busy timeout, foreign keys on, and every write transaction opened
 ``BEGIN IMMEDIATE`` so that read-modify-write cannot lose updates (Python's driver would
 otherwise begin lazily after the first SELECT). Read-only work uses ``Database.read()``, which
 opens a deferred transaction on SQLite and runs in autocommit on PostgreSQL (no BEGIN/ROLLBACK
-round trips on the hot public paths).
+round trips on the hot public paths). ``Database.write_once()`` runs a single self-committing
+write (autocommit on PostgreSQL), e.g. an idempotency claim.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         url,
         echo=settings.database_echo,
         pool_size=settings.database_pool_size,
-        max_overflow=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_recycle=settings.database_pool_recycle_seconds,
         pool_pre_ping=False,
         # Error messages and SQL logs must not carry phones, addresses or password hashes.
         hide_parameters=True,
@@ -81,6 +83,10 @@ class Database:
         if not settings.is_sqlite:
             options["isolation_level"] = "AUTOCOMMIT"
         self.read_engine = self.engine.execution_options(**options)
+        # One-statement writes that commit on their own (PostgreSQL: no BEGIN/COMMIT round trips).
+        self.autocommit_engine = (
+            None if settings.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self.session_factory = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
 
     @property
@@ -96,6 +102,17 @@ class Database:
         """A connection for read-only statements (no write lock, no BEGIN on PostgreSQL)."""
         async with self.read_engine.connect() as conn:
             yield conn
+
+    @asynccontextmanager
+    async def write_once(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for one write statement that commits by itself: autocommit on PostgreSQL,
+        a short write transaction committed on exit on SQLite. Only for a single statement."""
+        if self.autocommit_engine is None:
+            async with self.engine.begin() as conn:
+                yield conn
+        else:
+            async with self.autocommit_engine.connect() as conn:
+                yield conn
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -18,7 +18,11 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///./var/coopmarket.sqlite3"
-    database_pool_size: int = 10
+    # Connections each worker keeps open, plus (PostgreSQL) overflow ones for bursts, which are
+    # closed again on return: steady load should fit in pool_size, or every request reconnects.
+    database_pool_size: int = Field(default=20, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
+    database_pool_recycle_seconds: int = Field(default=3600, ge=60)
     database_echo: bool = False
     sqlite_busy_timeout_ms: int = 10_000
 

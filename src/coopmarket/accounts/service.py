@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
@@ -142,6 +142,17 @@ async def wechat_login(
     return _token_for(settings, user, await coops_service.managed_cooperative_ids(session, user.id))
 
 
+# Built once: authentication runs on every authenticated request.
+_CALLER = select(
+    col(User.id),
+    col(User.role),
+    col(User.display_name),
+    col(User.region_code),
+    col(User.is_active),
+    col(User.token_version),
+).where(col(User.id) == bindparam("user_id"))
+
+
 async def authenticate(conn: AsyncConnection, settings: Settings, token: str) -> Principal:
     """The caller behind a bearer token, with their current role, scope and cooperatives."""
     claims = security.decode_token(
@@ -151,30 +162,24 @@ async def authenticate(conn: AsyncConnection, settings: Settings, token: str) ->
         raise Unauthorized(
             "The access token is invalid or expired.", code="invalid_token", headers=_INVALID_TOKEN_HEADERS
         )
-    row = (
-        await conn.execute(
-            select(
-                col(User.id),
-                col(User.role),
-                col(User.display_name),
-                col(User.region_code),
-                col(User.is_active),
-                col(User.token_version),
-            ).where(col(User.id) == claims.user_id)
+    row = (await conn.execute(_CALLER, {"user_id": claims.user_id})).one_or_none()
+    if row is None:
+        raise Unauthorized(
+            "The access token is invalid or expired.", code="invalid_token", headers=_INVALID_TOKEN_HEADERS
         )
-    ).one_or_none()
-    if row is None or not row.is_active or row.token_version != claims.token_version:
+    user_id, role, display_name, region_code, is_active, token_version = row
+    if not is_active or token_version != claims.token_version:
         raise Unauthorized(
             "The access token is invalid or expired.", code="invalid_token", headers=_INVALID_TOKEN_HEADERS
         )
     cooperative_ids: frozenset[str] = frozenset()
-    if row.role == COOP_MANAGER:
-        cooperative_ids = frozenset(await coops_service.managed_cooperative_ids(conn, row.id))
+    if role == COOP_MANAGER:
+        cooperative_ids = frozenset(await coops_service.managed_cooperative_ids(conn, user_id))
     return Principal(
-        id=row.id,
-        role=row.role,
-        display_name=row.display_name,
-        region_code=row.region_code,
+        id=user_id,
+        role=role,
+        display_name=display_name,
+        region_code=region_code,
         cooperative_ids=cooperative_ids,
     )
 

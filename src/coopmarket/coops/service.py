@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from msgspec import UNSET
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel.ext.asyncio.session import AsyncSession as UnitOfWork
@@ -125,14 +125,22 @@ async def get_cooperative_brief(conn: Conn, cooperative_id: str) -> CooperativeB
     return _brief(row) if row is not None else None
 
 
+_BRIEFS_BY_ID = select(*_BRIEF_COLUMNS).where(C.id.in_(bindparam("cooperative_ids", expanding=True)))
+
+
 async def cooperative_briefs(
     conn: Conn, cooperative_ids: list[str] | set[str]
 ) -> dict[str, CooperativeBrief]:
     """Briefs by id for the given ids (unknown ids are absent). Joins the caller's transaction."""
     if not cooperative_ids:
         return {}
-    rows = (await conn.execute(select(*_BRIEF_COLUMNS).where(C.id.in_(list(cooperative_ids))))).all()
-    return {row.id: _brief(row) for row in rows}
+    rows = (await conn.execute(_BRIEFS_BY_ID, {"cooperative_ids": list(cooperative_ids)})).all()
+    return {
+        r[0]: CooperativeBrief(
+            id=r[0], name=r[1], village_code=r[2], status=r[3], collective_sales_share_bps=r[4]
+        )
+        for r in rows
+    }
 
 
 def approved_cooperative_ids() -> Select[tuple[str]]:

@@ -17,13 +17,14 @@ from datetime import timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from coopmarket.core import clock
 from coopmarket.core.errors import BadRequest, Conflict, RuleViolated
+from coopmarket.core.ids import new_id
 from coopmarket.db import Database
 from coopmarket.idempotency.models import IdempotencyKey
 
@@ -54,20 +55,56 @@ def check_key(key: str | None) -> str:
     return key
 
 
+_keys = IdempotencyKey.metadata.tables["idempotency_key"]
+K = _keys.c
+# Built once (every money or stock write passes here).
+_INSERT_CLAIM = insert(_keys)
+_RELEASE = delete(_keys).where(
+    K.user_id == bindparam("user_id"), K.key == bindparam("key"), K.status == IN_PROGRESS
+)
+_COMPLETE = (
+    update(_keys)
+    .where(K.user_id == bindparam("where_user_id"), K.key == bindparam("where_key"), K.status == IN_PROGRESS)
+    .values(
+        status=COMPLETED,
+        response_status=bindparam("response_status"),
+        response_body=bindparam("response_body"),
+        completed_at=bindparam("completed_at"),
+    )
+)
+
+
+async def _insert_claim(db: Database, user_id: str, key: str, scope: str, fingerprint: str) -> bool:
+    """Commit a new in-progress claim (one self-committing INSERT); False when (user, key) is held."""
+    now = clock.now()
+    try:
+        async with db.write_once() as conn:
+            await conn.execute(
+                _INSERT_CLAIM,
+                {
+                    "id": new_id(),
+                    "user_id": user_id,
+                    "key": key,
+                    "scope": scope,
+                    "request_hash": fingerprint,
+                    "status": IN_PROGRESS,
+                    "response_status": None,
+                    "response_body": None,
+                    "created_at": now,
+                    "completed_at": None,
+                },
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
 async def _claim(db: Database, user_id: str, key: str, scope: str, fingerprint: str, ttl: timedelta) -> Any:
     """Insert the claim, or return the stored row that already holds the key."""
     for _ in range(2):
+        if await _insert_claim(db, user_id, key, scope, fingerprint):
+            return None
         async with db.session() as session:
-            session.add(
-                IdempotencyKey(
-                    user_id=user_id, key=key, scope=scope, request_hash=fingerprint, status=IN_PROGRESS
-                )
-            )
-            try:
-                await session.commit()
-                return None
-            except IntegrityError:
-                await session.rollback()
             row = (
                 await session.execute(
                     select(IdempotencyKey).where(
@@ -87,15 +124,8 @@ async def _claim(db: Database, user_id: str, key: str, scope: str, fingerprint: 
 
 
 async def _release(db: Database, user_id: str, key: str) -> None:
-    async with db.session() as session:
-        await session.execute(
-            delete(IdempotencyKey).where(
-                col(IdempotencyKey.user_id) == user_id,
-                col(IdempotencyKey.key) == key,
-                col(IdempotencyKey.status) == IN_PROGRESS,
-            )
-        )
-        await session.commit()
+    async with db.write_once() as conn:
+        await conn.execute(_RELEASE, {"user_id": user_id, "key": key})
 
 
 async def execute(
@@ -132,21 +162,18 @@ async def execute(
         async with db.session() as session:
             status_code, answer = await run(session)
             encoded = msgspec.json.encode(answer)
-            result = await session.execute(
-                update(IdempotencyKey)
-                .where(
-                    col(IdempotencyKey.user_id) == user_id,
-                    col(IdempotencyKey.key) == key,
-                    col(IdempotencyKey.status) == IN_PROGRESS,
-                )
-                .values(
-                    status=COMPLETED,
-                    response_status=status_code,
-                    response_body=encoded.decode(),
-                    completed_at=clock.now(),
-                )
+            conn = await session.connection()
+            result = await conn.execute(
+                _COMPLETE,
+                {
+                    "where_user_id": user_id,
+                    "where_key": key,
+                    "response_status": status_code,
+                    "response_body": encoded.decode(),
+                    "completed_at": clock.now(),
+                },
             )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            if result.rowcount != 1:
                 raise Conflict(
                     "The Idempotency-Key claim was lost; retry.", code="idempotency_request_in_progress"
                 )

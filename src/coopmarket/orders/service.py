@@ -11,6 +11,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import and_, func, insert, select, update
 from sqlmodel import col
@@ -26,6 +27,7 @@ from coopmarket.core.errors import (
     RuleViolated,
     ValidationFailed,
 )
+from coopmarket.core.ids import new_id
 from coopmarket.core.pagination import decode_cursor, encode_cursor
 from coopmarket.core.phone import mask_phone
 from coopmarket.core.principal import SHOPPER_ROLES, Principal
@@ -70,6 +72,10 @@ REFUNDABLE_PART_STATUSES = (PAID, SHIPPED, RECEIVED)
 
 # ---------------------------------------------------------------- placing an order
 
+_INSERT_ORDER = insert(Order.metadata.tables["orders"])
+_INSERT_PART = insert(OrderPart.metadata.tables["order_part"])
+_INSERT_LINE = insert(OrderLine.metadata.tables["order_line"])
+
 
 async def place_order(
     session: AsyncSession, settings: Settings, principal: Principal, data: PlaceOrderIn
@@ -94,13 +100,15 @@ async def place_order(
             code="duplicate_sku",
             errors=[FieldError(f"lines[{sku_ids.index(s)}].sku_id", "repeated SKU") for s in duplicates],
         )
-    if await regions_service.find_region(session, data.shipping_address.region_code) is None:
+    conn = await session.connection()  # Core on the session's connection: no ORM on the hot path
+    address = data.shipping_address
+    if not await regions_service.region_exists(conn, address.region_code):
         raise ValidationFailed(
             "Unknown shipping region.",
             code="invalid_region",
             errors=[FieldError("shipping_address.region_code", "unknown region code")],
         )
-    skus = await products_service.skus_for_order(session, sku_ids)
+    skus = await products_service.skus_for_order(conn, sku_ids)
     missing = [i for i, s in enumerate(sku_ids) if s not in skus]
     if missing:
         raise ValidationFailed(
@@ -113,70 +121,135 @@ async def place_order(
         raise Conflict(
             "Some products are not on sale.", code="sku_unavailable", extra={"sku_ids": unavailable}
         )
-    cooperatives = await coops_service.cooperative_briefs(session, {skus[s].cooperative_id for s in sku_ids})
+    cooperatives = await coops_service.cooperative_briefs(conn, {skus[s].cooperative_id for s in sku_ids})
 
     # Take stock in a fixed order (by SKU id) so that concurrent orders cannot deadlock.
     quantities = {line.sku_id: line.quantity for line in data.lines}
     for sku_id in sorted(quantities):
-        if not await products_service.take_stock(session, sku_id, quantities[sku_id]):
+        if not await products_service.take_stock(conn, sku_id, quantities[sku_id]):
             raise Conflict("Not enough stock.", code="out_of_stock", extra={"sku_id": sku_id})
 
     now = clock.now()
-    order = Order(
-        buyer_id=principal.id,
-        status=PENDING,
-        total_fen=0,
-        payment_method=data.payment_method,
-        shipping_name=data.shipping_address.name,
-        shipping_phone=data.shipping_address.phone,
-        shipping_detail=data.shipping_address.detail,
-        shipping_region_code=data.shipping_address.region_code,
-        note=data.note,
-        expires_at=now + timedelta(seconds=settings.order_payment_timeout_seconds),
-        created_at=now,
-        updated_at=now,
-    )
+    order_id = new_id()
+    expires_at = now + timedelta(seconds=settings.order_payment_timeout_seconds)
     by_cooperative: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for line in data.lines:
         by_cooperative[skus[line.sku_id].cooperative_id].append((line.sku_id, line.quantity))
-    parts: list[OrderPart] = []
-    lines: list[OrderLine] = []
+    # Plain rows for Core inserts (unset NULL columns left out, as the ORM did) and the answer.
+    part_rows: list[dict[str, Any]] = []
+    line_rows: list[dict[str, Any]] = []
+    parts_out: list[OrderPartOut] = []
+    total = 0
     for cooperative_id in sorted(by_cooperative):
         coop = cooperatives[cooperative_id]
-        part = OrderPart(
-            order_id=order.id,
-            cooperative_id=cooperative_id,
-            status=PENDING,
-            subtotal_fen=0,
-            village_code=coop.village_code,
-            collective_sales_share_bps=coop.collective_sales_share_bps,
-            platform_fee_bps=settings.platform_fee_bps,
-        )
+        part_id = new_id()
+        subtotal = 0
+        lines_out: list[tuple[str, OrderLineOut]] = []
         for sku_id, quantity in by_cooperative[cooperative_id]:
             sku = skus[sku_id]
             line_total = sku.price_fen * quantity
-            part.subtotal_fen += line_total
-            lines.append(
-                OrderLine(
-                    order_id=order.id,
-                    part_id=part.id,
-                    sku_id=sku_id,
-                    product_id=sku.product_id,
-                    product_name=sku.product_name,
-                    sku_spec=sku.spec,
-                    category=sku.category,
-                    quantity=quantity,
-                    unit_price_fen=sku.price_fen,
-                    line_total_fen=line_total,
+            subtotal += line_total
+            line_id = new_id()
+            line_rows.append(
+                {
+                    "id": line_id,
+                    "order_id": order_id,
+                    "part_id": part_id,
+                    "sku_id": sku_id,
+                    "product_id": sku.product_id,
+                    "product_name": sku.product_name,
+                    "sku_spec": sku.spec,
+                    "category": sku.category,
+                    "quantity": quantity,
+                    "unit_price_fen": sku.price_fen,
+                    "line_total_fen": line_total,
+                }
+            )
+            lines_out.append(
+                (
+                    line_id,
+                    OrderLineOut(
+                        sku_id=sku_id,
+                        product_id=sku.product_id,
+                        product_name=sku.product_name,
+                        sku_spec=sku.spec,
+                        quantity=quantity,
+                        unit_price_fen=sku.price_fen,
+                        line_total_fen=line_total,
+                    ),
                 )
             )
-        order.total_fen += part.subtotal_fen
-        parts.append(part)
-    # Core inserts, parents first (one round trip per table; no ORM unit-of-work on the hot path).
-    await session.execute(insert(Order), [order.model_dump()])
-    await session.execute(insert(OrderPart), [p.model_dump() for p in parts])
-    await session.execute(insert(OrderLine), [ln.model_dump() for ln in lines])
-    return _order_out(order, parts, lines, principal)
+        total += subtotal
+        part_rows.append(
+            {
+                "id": part_id,
+                "order_id": order_id,
+                "cooperative_id": cooperative_id,
+                "status": PENDING,
+                "subtotal_fen": subtotal,
+                "refunded_fen": 0,
+                "settled_fen": 0,
+                "village_code": coop.village_code,
+                "collective_sales_share_bps": coop.collective_sales_share_bps,
+                "platform_fee_bps": settings.platform_fee_bps,
+            }
+        )
+        lines_out.sort(key=lambda item: item[0])
+        parts_out.append(
+            OrderPartOut(
+                id=part_id,
+                cooperative_id=cooperative_id,
+                status=PENDING,
+                subtotal_fen=subtotal,
+                refunded_fen=0,
+                carrier=None,
+                tracking_number=None,
+                shipped_at=None,
+                received_at=None,
+                lines=[out for _, out in lines_out],
+            )
+        )
+    order_row: dict[str, Any] = {
+        "id": order_id,
+        "buyer_id": principal.id,
+        "status": PENDING,
+        "total_fen": total,
+        "paid_fen": 0,
+        "refunded_fen": 0,
+        "payment_method": data.payment_method,
+        "shipping_name": address.name,
+        "shipping_phone": address.phone,
+        "shipping_detail": address.detail,
+        "shipping_region_code": address.region_code,
+        "expires_at": expires_at,
+        "created_at": now,
+        "updated_at": now,
+    }
+    if data.note is not None:
+        order_row["note"] = data.note
+    # Core inserts, parents first (one round trip per table).
+    await conn.execute(_INSERT_ORDER, order_row)
+    await conn.execute(_INSERT_PART, part_rows)
+    await conn.execute(_INSERT_LINE, line_rows)
+    return OrderOut(
+        id=order_id,
+        status=PENDING,
+        total_fen=total,
+        paid_fen=0,
+        refunded_fen=0,
+        payment_method=data.payment_method,
+        expires_at=expires_at,
+        created_at=now,
+        parts=parts_out,
+        payment=PaymentSummary(
+            provider=data.payment_method, status="requires_payment", amount_fen=total, succeeded_at=None
+        ),
+        shipping_address=ShippingAddressOut(
+            name=address.name, phone=address.phone, detail=address.detail, region_code=address.region_code
+        ),
+        note=data.note,
+        cancel_reason=None,
+    )
 
 
 # ---------------------------------------------------------------- reading

@@ -8,11 +8,24 @@ Python and stay equal to the lowest SKU price. Stock only moves through conditio
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from coopmarket.coops import service as coops_service
@@ -445,6 +458,63 @@ def _cursor_values(cursor: str | None, sort: str) -> list[Any] | None:
     return values[1:]
 
 
+@functools.cache
+def _list_statement(sort: str, has_after: bool, filters: frozenset[str]) -> Select[Any]:
+    """The listing's SELECT for one shape (sort, cursor, which filters), built once; values are
+    bound at execution (``q_name``, ``q_description``, ``category``, ``region_low``/``_high``,
+    ``cooperative_id``, ``min_price``, ``max_price``, ``after_*``, ``limit``)."""
+    conditions: list[ColumnElement[bool]] = [
+        P.status == ACTIVE,
+        P.cooperative_id.in_(coops_service.approved_cooperative_ids()),
+    ]
+    rank: ColumnElement[int] | None = None
+    if "q" in filters:
+        name_matches = P.name.ilike(bindparam("q_name"), escape="\\")
+        conditions.append(or_(name_matches, P.description.ilike(bindparam("q_description"), escape="\\")))
+        rank = case((name_matches, 0), else_=1)
+    if "category" in filters:
+        conditions.append(P.category == bindparam("category"))
+    if "region" in filters:
+        # Codes are fixed-length digit strings that nest by prefix, so "starts with" is a range
+        # (index-friendly under any collation, unlike LIKE 'prefix%' on PostgreSQL).
+        conditions.append(P.origin_village_code.between(bindparam("region_low"), bindparam("region_high")))
+    if "cooperative" in filters:
+        conditions.append(P.cooperative_id == bindparam("cooperative_id"))
+    if "min_price" in filters:
+        conditions.append(P.min_price_fen >= bindparam("min_price"))
+    if "max_price" in filters:
+        conditions.append(P.min_price_fen <= bindparam("max_price"))
+
+    columns: list[Any] = list(_LIST_COLUMNS)
+    if sort in ("price_asc", "price_desc"):
+        after_key = tuple_(bindparam("after_price", type_=Integer), bindparam("after_id", type_=String))
+        if sort == "price_asc":
+            order_by = [P.min_price_fen.asc(), P.id.asc()]
+            if has_after:
+                conditions.append(tuple_(P.min_price_fen, P.id) > after_key)
+        else:
+            order_by = [P.min_price_fen.desc(), P.id.desc()]
+            if has_after:
+                conditions.append(tuple_(P.min_price_fen, P.id) < after_key)
+    elif sort == "relevance":
+        assert rank is not None
+        rank = rank.label("rank")
+        columns.append(rank)
+        order_by = [rank.asc(), P.id.desc()]
+        if has_after:
+            conditions.append(
+                or_(
+                    rank > bindparam("after_rank", type_=Integer),
+                    and_(rank == bindparam("after_rank_eq", type_=Integer), P.id < bindparam("after_id")),
+                )
+            )
+    else:  # newest: ids are time ordered
+        order_by = [P.id.desc()]
+        if has_after:
+            conditions.append(P.id < bindparam("after_id"))
+    return select(*columns).where(*conditions).order_by(*order_by).limit(bindparam("limit", type_=Integer))
+
+
 async def list_products(
     conn: AsyncConnection,
     *,
@@ -469,78 +539,61 @@ async def list_products(
         # No brand licences exist yet, so no product is branded.
         return ProductPage(items=[], next_cursor=None)
 
-    conditions: list[ColumnElement[bool]] = [
-        P.status == ACTIVE,
-        P.cooperative_id.in_(coops_service.approved_cooperative_ids()),
-    ]
-    rank: ColumnElement[int] | None = None
+    filters: set[str] = set()
+    params: dict[str, Any] = {"limit": limit + 1}
     if q:
         pattern = _like_pattern(q)
-        name_matches = P.name.ilike(pattern, escape="\\")
-        conditions.append(or_(name_matches, P.description.ilike(pattern, escape="\\")))
-        rank = case((name_matches, 0), else_=1)
+        params["q_name"] = params["q_description"] = pattern
+        filters.add("q")
     if category is not None:
-        conditions.append(P.category == category)
+        params["category"] = category
+        filters.add("category")
     if region_code:
-        # Codes are fixed-length digit strings that nest by prefix, so "starts with" is a range
-        # (index-friendly under any collation, unlike LIKE 'prefix%' on PostgreSQL).
-        conditions.append(
-            P.origin_village_code.between(
-                region_code.ljust(VILLAGE_CODE_LENGTH, "0"), region_code.ljust(VILLAGE_CODE_LENGTH, "9")
-            )
-        )
+        params["region_low"] = region_code.ljust(VILLAGE_CODE_LENGTH, "0")
+        params["region_high"] = region_code.ljust(VILLAGE_CODE_LENGTH, "9")
+        filters.add("region")
     if cooperative_id is not None:
-        conditions.append(P.cooperative_id == cooperative_id)
+        params["cooperative_id"] = cooperative_id
+        filters.add("cooperative")
     if min_price_fen is not None:
-        conditions.append(P.min_price_fen >= min_price_fen)
+        params["min_price"] = min_price_fen
+        filters.add("min_price")
     if max_price_fen is not None:
-        conditions.append(P.min_price_fen <= max_price_fen)
+        params["max_price"] = max_price_fen
+        filters.add("max_price")
+    if after is not None:
+        if effective_sort == "newest":
+            params["after_id"] = after[0]
+        elif effective_sort == "relevance":
+            params["after_rank"] = params["after_rank_eq"] = after[0]
+            params["after_id"] = after[1]
+        else:
+            params["after_price"], params["after_id"] = after[0], after[1]
 
-    columns: list[Any] = list(_LIST_COLUMNS)
-    if effective_sort == "price_asc":
-        order_by = [P.min_price_fen.asc(), P.id.asc()]
-        if after is not None:
-            conditions.append(tuple_(P.min_price_fen, P.id) > tuple_(after[0], after[1]))
-    elif effective_sort == "price_desc":
-        order_by = [P.min_price_fen.desc(), P.id.desc()]
-        if after is not None:
-            conditions.append(tuple_(P.min_price_fen, P.id) < tuple_(after[0], after[1]))
-    elif effective_sort == "relevance":
-        assert rank is not None
-        rank = rank.label("rank")
-        columns.append(rank)
-        order_by = [rank.asc(), P.id.desc()]
-        if after is not None:
-            conditions.append(or_(rank > after[0], and_(rank == after[0], P.id < after[1])))
-    else:  # newest: ids are time ordered
-        order_by = [P.id.desc()]
-        if after is not None:
-            conditions.append(P.id < after[0])
-
-    stmt = select(*columns).where(*conditions).order_by(*order_by).limit(limit + 1)
-    rows = (await conn.execute(stmt)).all()
+    stmt = _list_statement(effective_sort, after is not None, frozenset(filters))
+    rows = (await conn.execute(stmt, params)).all()
     next_cursor: str | None = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
         if effective_sort == "newest":
-            next_cursor = encode_cursor(["newest", last.id])
+            next_cursor = encode_cursor(["newest", last[0]])
         elif effective_sort == "relevance":
-            next_cursor = encode_cursor(["relevance", last.rank, last.id])
+            next_cursor = encode_cursor(["relevance", last[8], last[0]])
         else:
-            next_cursor = encode_cursor([effective_sort, last.min_price_fen, last.id])
+            next_cursor = encode_cursor([effective_sort, last[6], last[0]])
     items = [
         ProductListItem(
-            id=r.id,
-            name=r.name,
-            category=r.category,
-            unit=r.unit,
-            cooperative_id=r.cooperative_id,
-            origin_village_code=r.origin_village_code,
+            id=r[0],
+            name=r[1],
+            category=r[2],
+            unit=r[3],
+            cooperative_id=r[4],
+            origin_village_code=r[5],
             is_branded=False,
-            price_fen=r.min_price_fen,
+            price_fen=r[6],
             cover_image_url=None,
-            created_at=r.created_at,
+            created_at=r[7],
         )
         for r in rows
     ]
@@ -550,6 +603,31 @@ async def list_products(
 # --- for other slices (join the caller's transaction, never commit) --------------------------
 
 
+_SKUS_FOR_ORDER = (
+    select(
+        S.id,
+        S.product_id,
+        P.name,
+        S.spec,
+        P.category,
+        P.unit,
+        S.price_fen,
+        P.cooperative_id,
+        case(
+            (and_(P.status == ACTIVE, P.cooperative_id.in_(coops_service.approved_cooperative_ids())), True),
+            else_=False,
+        ).label("is_sellable"),
+    )
+    .join_from(_sku_table, _product_table, S.product_id == P.id)
+    .where(S.id.in_(bindparam("sku_ids", expanding=True)))
+)
+_TAKE_STOCK = (
+    update(_sku_table)
+    .where(S.id == bindparam("take_sku_id"), S.stock >= bindparam("take_min_stock"))
+    .values(stock=S.stock - bindparam("take_quantity", type_=Integer))
+)
+
+
 async def skus_for_order(
     session: AsyncSession | AsyncConnection, sku_ids: list[str]
 ) -> dict[str, SkuForOrder]:
@@ -557,44 +635,18 @@ async def skus_for_order(
     transaction."""
     if not sku_ids:
         return {}
-    is_sellable = case(
-        (
-            and_(
-                P.status == ACTIVE,
-                P.cooperative_id.in_(coops_service.approved_cooperative_ids()),
-            ),
-            True,
-        ),
-        else_=False,
-    )
-    rows = (
-        await session.execute(
-            select(
-                S.id,
-                S.product_id,
-                P.name,
-                S.spec,
-                P.category,
-                P.unit,
-                S.price_fen,
-                P.cooperative_id,
-                is_sellable.label("is_sellable"),
-            )
-            .join_from(_sku_table, _product_table, S.product_id == P.id)
-            .where(S.id.in_(sorted(set(sku_ids))))
-        )
-    ).all()
+    rows = (await session.execute(_SKUS_FOR_ORDER, {"sku_ids": sorted(set(sku_ids))})).all()
     return {
-        r.id: SkuForOrder(
-            sku_id=r.id,
-            product_id=r.product_id,
-            product_name=r.name,
-            spec=r.spec,
-            category=r.category,
-            unit=r.unit,
-            price_fen=r.price_fen,
-            cooperative_id=r.cooperative_id,
-            is_sellable=bool(r.is_sellable),
+        r[0]: SkuForOrder(
+            sku_id=r[0],
+            product_id=r[1],
+            product_name=r[2],
+            spec=r[3],
+            category=r[4],
+            unit=r[5],
+            price_fen=r[6],
+            cooperative_id=r[7],
+            is_sellable=bool(r[8]),
         )
         for r in rows
     }
@@ -606,7 +658,7 @@ async def take_stock(session: AsyncSession | AsyncConnection, sku_id: str, quant
     if quantity <= 0:
         raise ValueError("quantity must be positive")
     result = await session.execute(
-        update(_sku_table).where(S.id == sku_id, S.stock >= quantity).values(stock=S.stock - quantity)
+        _TAKE_STOCK, {"take_sku_id": sku_id, "take_min_stock": quantity, "take_quantity": quantity}
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
@@ -23,15 +23,24 @@ def _out(region: Region) -> RegionOut:
     )
 
 
+# The same SELECT as ``select(Region)``, built once and read as plain rows.
+_REGION_BY_CODE = select(
+    col(Region.code), col(Region.name), col(Region.level), col(Region.parent_code), col(Region.kind)
+).where(col(Region.code) == bindparam("code"))
+
+
 async def find_region(session: AsyncSession | AsyncConnection, code: str) -> Region | None:
     """The region with ``code``, or ``None``. Joins the caller's transaction."""
-    row = (await session.execute(select(Region).where(col(Region.code) == code))).first()
+    row = (await session.execute(_REGION_BY_CODE, {"code": code})).first()
     if row is None:
         return None
-    value = row[0]
-    if isinstance(value, Region):
-        return value
     return Region.model_validate(row._mapping)
+
+
+async def region_exists(session: AsyncSession | AsyncConnection, code: str) -> bool:
+    """Whether a region with ``code`` exists (the same query as ``find_region``, without building a
+    model). Joins the caller's transaction."""
+    return (await session.execute(_REGION_BY_CODE, {"code": code})).first() is not None
 
 
 async def list_regions(conn: AsyncConnection, *, parent_code: str | None, level: str | None) -> RegionList:
