@@ -12,7 +12,7 @@ from coopmarket.core.http import AppSettings, Caller, Db, Session
 from coopmarket.core.openapi import problems
 from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from coopmarket.idempotency.http import IdempotencyKeyHeader, run_idempotently
-from coopmarket.orders import service
+from coopmarket.orders import refunds, service
 from coopmarket.orders.schemas import (
     CancelIn,
     OrderList,
@@ -186,7 +186,7 @@ class OrderController(Controller):
         """201 with the refund: ``requested`` for the buyer, ``approved`` (and paid back) for a decider."""
 
         async def run(session: AsyncSession) -> tuple[int, RefundOut]:
-            return 201, await service.request_refund(session, principal, order_id, data)
+            return 201, await refunds.request_refund(session, principal, order_id, data)
 
         return await run_idempotently(
             db, settings, principal, idempotency_key, f"POST /api/v1/orders/{order_id}/refunds", data, run
@@ -199,7 +199,7 @@ class OrderController(Controller):
     )
     async def list_refunds(self, session: Session, principal: Caller, order_id: FromPath[str]) -> RefundList:
         """The buyer sees every refund of the order; a manager or staff those of their parts."""
-        return await service.list_refunds(session, principal, order_id)
+        return await refunds.list_refunds(session, principal, order_id)
 
 
 class RefundController(Controller):
@@ -229,7 +229,7 @@ class RefundController(Controller):
         self, session: Session, principal: Caller, refund_id: FromPath[str]
     ) -> RefundOut:
         """The part's cooperative manager or staff in scope approve; 409 when decided already."""
-        return await service.approve_refund(session, principal, refund_id)
+        return await refunds.approve_refund(session, principal, refund_id)
 
     @post(
         "/{refund_id:str}/reject",
@@ -247,7 +247,7 @@ class RefundController(Controller):
         self, session: Session, principal: Caller, refund_id: FromPath[str], data: JSONBody[RejectRefundIn]
     ) -> RefundOut:
         """The part's cooperative manager or staff in scope reject with a reason; nothing moves."""
-        return await service.reject_refund(session, principal, refund_id, data.reason)
+        return await refunds.reject_refund(session, principal, refund_id, data.reason)
 
 
 routes = [OrderController, RefundController]

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, insert, select, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,8 +23,6 @@ from coopmarket.core.errors import (
     Conflict,
     FieldError,
     NotFound,
-    PermissionDenied,
-    RuleViolated,
     ValidationFailed,
 )
 from coopmarket.core.ids import new_id
@@ -43,9 +41,6 @@ from coopmarket.orders.schemas import (
     OrderPartOut,
     PaymentSummary,
     PlaceOrderIn,
-    RefundIn,
-    RefundList,
-    RefundOut,
     ShipIn,
     ShippingAddressOut,
 )
@@ -255,7 +250,7 @@ async def place_order(
 # ---------------------------------------------------------------- reading
 
 
-def _visible_parts(principal: Principal, order: Order, parts: list[OrderPart]) -> list[OrderPart] | None:
+def visible_parts(principal: Principal, order: Order, parts: list[OrderPart]) -> list[OrderPart] | None:
     """The parts of ``order`` the caller may see, or ``None`` when the order is not theirs at all."""
     if order.buyer_id == principal.id:
         return parts
@@ -338,9 +333,10 @@ def _order_out(
     )
 
 
-async def _load(
+async def load_orders(
     session: AsyncSession, order_ids: list[str]
 ) -> tuple[dict[str, Order], dict[str, list[OrderPart]], dict[str, list[OrderLine]]]:
+    """Orders, their parts and lines by order id (three queries). For this slice's modules."""
     if not order_ids:
         return {}, {}, {}
     orders = {
@@ -361,14 +357,15 @@ async def _load(
     return orders, parts, lines
 
 
-async def _visible_order(
+async def visible_order(
     session: AsyncSession, principal: Principal, order_id: str
 ) -> tuple[Order, list[OrderPart], list[OrderPart], list[OrderLine]]:
-    orders, parts, lines = await _load(session, [order_id])
+    """(order, all its parts, the parts the caller may see, lines); 404 when none is theirs."""
+    orders, parts, lines = await load_orders(session, [order_id])
     order = orders.get(order_id)
     if order is None:
         raise NotFound("No such order.", code="order_not_found")
-    visible = _visible_parts(principal, order, parts[order_id])
+    visible = visible_parts(principal, order, parts[order_id])
     if visible is None:
         raise NotFound("No such order.", code="order_not_found")
     return order, parts[order_id], visible, lines[order_id]
@@ -376,7 +373,7 @@ async def _visible_order(
 
 async def get_order(session: AsyncSession, principal: Principal, order_id: str) -> OrderOut:
     """One order as the caller may see it: the buyer all of it, a manager or staff their parts."""
-    order, _all, visible, lines = await _visible_order(session, principal, order_id)
+    order, _all, visible, lines = await visible_order(session, principal, order_id)
     return _order_out(order, visible, lines, principal)
 
 
@@ -413,10 +410,10 @@ async def list_orders(
         stmt = stmt.where(col(Order.id) < str(after[0]))
     ids = [r[0] for r in (await session.execute(stmt)).all()]
     page, more = ids[:limit], len(ids) > limit
-    orders, parts, lines = await _load(session, page)
+    orders, parts, lines = await load_orders(session, page)
     items = []
     for order_id in page:
-        visible = _visible_parts(principal, orders[order_id], parts[order_id])
+        visible = visible_parts(principal, orders[order_id], parts[order_id])
         if visible is not None:
             items.append(_order_out(orders[order_id], visible, lines[order_id], principal))
     return OrderList(items=items, next_cursor=encode_cursor([page[-1]]) if more and page else None)
@@ -429,7 +426,7 @@ async def order_for_payment(
     session: AsyncSession, principal: Principal | None, order_id: str
 ) -> OrderForPayment:
     """The order as payments needs it; with ``principal``, only the buyer's own (else 404). Joins the caller's transaction."""
-    orders, parts, _lines = await _load(session, [order_id])
+    orders, parts, _lines = await load_orders(session, [order_id])
     order = orders.get(order_id)
     if order is None or (principal is not None and order.buyer_id != principal.id):
         raise NotFound("No such order.", code="order_not_found")
@@ -530,7 +527,7 @@ async def ship_part(
 
 async def receive_part(session: AsyncSession, principal: Principal, order_id: str, part_id: str) -> OrderOut:
     """The buyer confirms receipt: the part completes and its amount is settled in the ledger."""
-    orders, parts, _lines = await _load(session, [order_id])
+    orders, parts, _lines = await load_orders(session, [order_id])
     order = orders.get(order_id)
     if order is None or order.buyer_id != principal.id:
         raise NotFound("No such order.", code="order_not_found")
@@ -603,7 +600,7 @@ async def cancel_order(
     The buyer and staff in scope cancel the whole order (refused once any part has shipped); a
     cooperative manager cancels their own parts only.
     """
-    order, parts, visible, lines = await _visible_order(session, principal, order_id)
+    order, parts, visible, lines = await visible_order(session, principal, order_id)
     is_buyer = order.buyer_id == principal.id
     if is_buyer or principal.is_staff:
         if is_buyer and any(p.status in (SHIPPED, RECEIVED) for p in parts):
@@ -748,7 +745,7 @@ async def auto_receive_shipped_parts(db: Database, *, hold: timedelta, batch: in
     received = 0
     for part_id, order_id in rows:
         async with db.session() as session:
-            orders, parts, _lines = await _load(session, [order_id])
+            orders, parts, _lines = await load_orders(session, [order_id])
             part = next((p for p in parts[order_id] if p.id == part_id), None)
             if part is None or part.status != SHIPPED:
                 continue
@@ -769,260 +766,3 @@ def require_payable(order: OrderForPayment) -> None:
         raise Conflict(f"An order that is {order.status} cannot be paid.", code="order_not_payable")
     if order.expires_at <= clock.now():
         raise Conflict("This order expired before it was paid.", code="order_expired")
-
-
-# ---------------------------------------------------------------- refunds
-
-
-def _refund_out(refund: RefundRequest) -> RefundOut:
-    return RefundOut(
-        id=refund.id,
-        order_id=refund.order_id,
-        part_id=refund.part_id,
-        amount_fen=refund.amount_fen,
-        reason=refund.reason,
-        status=refund.status,  # type: ignore[arg-type]
-        requested_by=refund.requested_by,
-        created_at=refund.created_at,
-        decided_by=refund.decided_by,
-        decided_at=refund.decided_at,
-        decision_reason=refund.decision_reason,
-    )
-
-
-def _decides_refunds(principal: Principal, part: OrderPart) -> bool:
-    """The part's cooperative manager or staff covering its village decide its refunds."""
-    return principal.manages(part.cooperative_id) or principal.covers_region(part.village_code)
-
-
-async def _requested_fen(session: AsyncSession, part_id: str) -> int:
-    """The amount of the part's refund requests still awaiting a decision."""
-    total = (
-        await session.execute(
-            select(func.coalesce(func.sum(col(RefundRequest.amount_fen)), 0)).where(
-                col(RefundRequest.part_id) == part_id, col(RefundRequest.status) == REFUND_REQUESTED
-            )
-        )
-    ).scalar_one()
-    return int(total)
-
-
-async def request_refund(
-    session: AsyncSession, principal: Principal, order_id: str, data: RefundIn
-) -> RefundOut:
-    """Refund part of a paid part: the buyer's request waits for a decision; a decider's is paid at once.
-
-    The buyer gets a ``requested`` refund (nothing moves yet); the part's cooperative manager or
-    staff covering its village get an ``approved`` one, executed now. Joins the caller's
-    transaction and does not commit: the idempotency executor commits it with the stored answer.
-    """
-    order, parts, visible, _lines = await _visible_order(session, principal, order_id)
-    is_buyer = order.buyer_id == principal.id
-    part = next((p for p in (parts if is_buyer else visible) if p.id == data.part_id), None)
-    if part is None:
-        raise NotFound("No such order part.", code="order_part_not_found")
-    decides = not is_buyer and _decides_refunds(principal, part)
-    if not (is_buyer or decides):
-        raise PermissionDenied("Your role may not refund this part.", code="forbidden_role")
-    if part.status not in REFUNDABLE_PART_STATUSES:
-        raise Conflict(f"A part that is {part.status} cannot be refunded.", code="invalid_transition")
-    refundable = part.subtotal_fen - part.refunded_fen - await _requested_fen(session, part.id)
-    if data.amount_fen > refundable:
-        raise RuleViolated(
-            f"At most {max(refundable, 0)} fen of this part can still be refunded.",
-            code="refund_exceeds_paid",
-            extra={"refundable_fen": max(refundable, 0)},
-        )
-    now = clock.now()
-    refund = RefundRequest(
-        order_id=order.id,
-        part_id=part.id,
-        amount_fen=data.amount_fen,
-        reason=data.reason,
-        status=REFUND_APPROVED if decides else REFUND_REQUESTED,
-        requested_by=principal.id,
-        decided_by=principal.id if decides else None,
-        decided_at=now if decides else None,
-        created_at=now,
-    )
-    await session.execute(insert(RefundRequest), [refund.model_dump()])
-    if decides:
-        await _execute_refund(session, order.id, part, refund)
-    return _refund_out(refund)
-
-
-async def _execute_refund(
-    session: AsyncSession, order_id: str, part: OrderPart, refund: RefundRequest
-) -> None:
-    """Pay an approved refund back: part and order totals, stock, ledger, ``PaymentRefund``. Joins the caller's transaction.
-
-    The conditional UPDATEs keep every part's (and so the order's) refunds within what was paid,
-    whatever runs concurrently; the part's status after the update says whether the money is
-    still in escrow or was split at settlement.
-    """
-    from coopmarket.payments import service as payments_service
-
-    now = clock.now()
-    amount = refund.amount_fen
-    updated = (
-        await session.execute(
-            update(OrderPart)
-            .where(
-                col(OrderPart.id) == part.id,
-                col(OrderPart.status).in_(REFUNDABLE_PART_STATUSES),
-                col(OrderPart.refunded_fen) + amount <= col(OrderPart.subtotal_fen),
-            )
-            .values(refunded_fen=col(OrderPart.refunded_fen) + amount)
-            .returning(col(OrderPart.status), col(OrderPart.refunded_fen), col(OrderPart.settled_fen))
-        )
-    ).first()
-    if updated is None:
-        raise Conflict("This refund exceeds what is left of the part.", code="refund_exceeds_paid")
-    status, part_refunded, settled_fen = str(updated[0]), int(updated[1]), int(updated[2])
-    result = await session.execute(
-        update(Order)
-        .where(col(Order.id) == order_id, col(Order.refunded_fen) + amount <= col(Order.paid_fen))
-        .values(refunded_fen=col(Order.refunded_fen) + amount, updated_at=now)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("This refund exceeds what was paid for the order.", code="refund_exceeds_paid")
-    await payments_service.refund_part(
-        session,
-        order_id=order_id,
-        part_id=part.id,
-        cooperative_id=part.cooperative_id,
-        amount_fen=amount,
-        reason=refund.reason,
-        refund_id=refund.id,
-        settled=(
-            posting.SplitTerms(
-                part.village_code,
-                part.platform_fee_bps,
-                part.collective_sales_share_bps,
-                # Refunded after settlement before this one: all refunds less those taken from escrow.
-                already_reversed_fen=part_refunded - amount - (part.subtotal_fen - settled_fen),
-            )
-            if status == RECEIVED
-            else None
-        ),
-    )
-    if status == PAID and part_refunded == part.subtotal_fen:
-        await _close_refunded_part(session, order_id, part.id, refund.reason)
-
-
-async def _close_refunded_part(session: AsyncSession, order_id: str, part_id: str, reason: str) -> None:
-    """A paid part refunded in full before shipping: it is ``refunded``, its stock goes back, and
-    the order closes when nothing is left open."""
-    now = clock.now()
-    result = await session.execute(
-        update(OrderPart)
-        .where(col(OrderPart.id) == part_id, col(OrderPart.status) == PAID)
-        .values(status=REFUNDED)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("The order changed meanwhile; try again.", code="concurrent_update")
-    released: dict[str, int] = defaultdict(int)
-    for sku_id, quantity in (
-        await session.execute(
-            select(col(OrderLine.sku_id), col(OrderLine.quantity)).where(col(OrderLine.part_id) == part_id)
-        )
-    ).all():
-        released[sku_id] += quantity
-    await products_service.release_stock(session, dict(released))
-    statuses = (
-        (await session.execute(select(col(OrderPart.status)).where(col(OrderPart.order_id) == order_id)))
-        .scalars()
-        .all()
-    )
-    if any(s in OPEN_PART_STATUSES for s in statuses):
-        return
-    values: dict[str, object] = {"updated_at": now}
-    if RECEIVED in statuses:
-        values.update(status=COMPLETED)
-    else:
-        values.update(status=CANCELLED, cancelled_at=now, cancel_reason=f"refunded: {reason}"[:500])
-    await session.execute(
-        update(Order).where(col(Order.id) == order_id, col(Order.status) == PAID).values(**values)
-    )
-
-
-async def _refund_to_decide(
-    session: AsyncSession, principal: Principal, refund_id: str
-) -> tuple[RefundRequest, OrderPart]:
-    """The refund and its part, for its deciders; 404 to whom cannot see it, 403 to its buyer."""
-    refund = (
-        await session.execute(select(RefundRequest).where(col(RefundRequest.id) == refund_id))
-    ).scalar_one_or_none()
-    if refund is None:
-        raise NotFound("No such refund.", code="refund_not_found")
-    orders, parts, _lines = await _load(session, [refund.order_id])
-    order = orders[refund.order_id]
-    visible = _visible_parts(principal, order, parts[order.id]) or []
-    part = next((p for p in visible if p.id == refund.part_id), None)
-    if part is None:
-        raise NotFound("No such refund.", code="refund_not_found")
-    if not _decides_refunds(principal, part):
-        raise PermissionDenied("Only the cooperative or staff decide refunds.", code="forbidden_role")
-    return refund, part
-
-
-async def _decide(
-    session: AsyncSession, principal: Principal, refund: RefundRequest, status: str, reason: str | None
-) -> RefundRequest:
-    """Move a requested refund to ``status`` exactly once (conditional UPDATE); 409 when decided already."""
-    result = await session.execute(
-        update(RefundRequest)
-        .where(col(RefundRequest.id) == refund.id, col(RefundRequest.status) == REFUND_REQUESTED)
-        .values(status=status, decided_by=principal.id, decided_at=clock.now(), decision_reason=reason)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("This refund was decided already.", code="invalid_transition")
-    return (
-        await session.execute(
-            select(RefundRequest)
-            .where(col(RefundRequest.id) == refund.id)
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one()
-
-
-async def approve_refund(session: AsyncSession, principal: Principal, refund_id: str) -> RefundOut:
-    """The part's cooperative manager or staff in scope approve a buyer's refund request: it is paid now."""
-    refund, part = await _refund_to_decide(session, principal, refund_id)
-    if refund.requested_by == principal.id:
-        raise PermissionDenied("You may not approve your own refund request.", code="forbidden_role")
-    decided = await _decide(session, principal, refund, REFUND_APPROVED, None)
-    await _execute_refund(session, decided.order_id, part, decided)
-    await session.commit()
-    return _refund_out(decided)
-
-
-async def reject_refund(
-    session: AsyncSession, principal: Principal, refund_id: str, reason: str
-) -> RefundOut:
-    """The part's cooperative manager or staff in scope reject a buyer's refund request; nothing moves."""
-    refund, _part = await _refund_to_decide(session, principal, refund_id)
-    decided = await _decide(session, principal, refund, REFUND_REJECTED, reason)
-    await session.commit()
-    return _refund_out(decided)
-
-
-async def list_refunds(session: AsyncSession, principal: Principal, order_id: str) -> RefundList:
-    """The refunds of an order's parts the caller may see, oldest first."""
-    _order, _parts, visible, _lines = await _visible_order(session, principal, order_id)
-    rows = (
-        (
-            await session.execute(
-                select(RefundRequest)
-                .where(
-                    col(RefundRequest.order_id) == order_id,
-                    col(RefundRequest.part_id).in_([p.id for p in visible]),
-                )
-                .order_by(col(RefundRequest.id))
-                .execution_options(populate_existing=True)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    return RefundList(items=[_refund_out(r) for r in rows])
