@@ -13,10 +13,6 @@ class SkuNotFound(NotFound):
     default_code = "sku_not_found"
 
 
-class CooperativeNotFound(NotFound):
-    default_code = "cooperative_not_found"
-
-
 class CooperativeNotApproved(Conflict):
     default_code = "cooperative_not_approved"
 

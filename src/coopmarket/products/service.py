@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from coopmarket.coops import service as coops_service
+from coopmarket.coops.errors import CooperativeNotFound
 from coopmarket.coops.schemas import CooperativeBrief
 from coopmarket.core import clock
 from coopmarket.core.errors import FieldError, PermissionDenied, ValidationFailed
@@ -36,7 +37,6 @@ from coopmarket.core.pagination import decode_cursor, encode_cursor
 from coopmarket.core.principal import COOP_MANAGER, Principal
 from coopmarket.products.errors import (
     CooperativeNotApproved,
-    CooperativeNotFound,
     InsufficientStock,
     InvalidProduct,
     ProductNotFound,
