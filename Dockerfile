@@ -1,5 +1,6 @@
 # coopmarket API image. Build: docker build -t coopmarket .
-# Run: docker run -p 8000:8000 -e COOPMARKET_DATABASE_URL=postgresql+asyncpg://… -e COOPMARKET_JWT_SECRET=… coopmarket
+# Run: docker run -p 8000:8000 -e COOPMARKET_DATABASE_URL=postgresql+asyncpg://… -e COOPMARKET_JWT_SECRET=<32+ random bytes> coopmarket
+# The image runs in production mode: it refuses to start without a real JWT secret.
 # Apply migrations once per release: docker run --rm -e … coopmarket coopmarket migrate
 FROM python:3.11-slim
 
@@ -7,6 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    COOPMARKET_ENVIRONMENT=production \
     COOPMARKET_DATABASE_URL=sqlite+aiosqlite:////app/var/coopmarket.sqlite3 \
     COOPMARKET_STORAGE_LOCAL_DIR=/app/var/uploads
 

@@ -276,7 +276,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         openapi_config=openapi,
         request_max_body_size=settings.request_max_body_bytes,
         middleware=rate_limit.middleware,
-        stores=rate_limit.stores,
+        on_shutdown=rate_limit.on_shutdown,
         debug=False,
     )
 

@@ -70,8 +70,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_dev_secret_outside_development(self) -> Settings:
-        if self.environment == "production" and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
-            raise ValueError("COOPMARKET_JWT_SECRET must be set outside development")
+        if self.environment == "production":
+            secret = self.jwt_secret.get_secret_value()
+            if secret == DEV_JWT_SECRET:
+                raise ValueError("COOPMARKET_JWT_SECRET must be set outside development")
+            if len(secret.encode()) < 32:
+                raise ValueError("COOPMARKET_JWT_SECRET must be at least 32 bytes in production")
         if "stripe" in self.payment_providers and (
             self.stripe_secret_key is None or self.stripe_webhook_secret is None
         ):

@@ -17,7 +17,7 @@ from tests.coops.builders import (
     register_cooperative,
     status_events,
 )
-from tests.factories import STREET, VILLAGE, approved_cooperative, make_staff, register_buyer
+from tests.factories import STREET, VILLAGE, approved_cooperative, coop_payload, make_staff, register_buyer
 
 URL = "/api/v1/cooperatives"
 
@@ -244,3 +244,15 @@ async def test_two_concurrent_decisions_apply_once(client: AsyncTestClient[Any],
     row = await cooperative_row(db, coop["id"])
     assert row is not None
     assert row["status"] == events[-1][1]
+
+
+async def test_staff_may_not_register_a_cooperative(client: AsyncTestClient[Any], db: Database) -> None:
+    # Given a street staff member (they approve cooperatives)
+    staff = await make_staff(client, db, role="street_staff", region_code=STREET)
+    # When they try to register one
+    response = await client.post("/api/v1/cooperatives", json=coop_payload(), headers=staff.headers)
+    # Then they are refused, and no cooperative exists
+    assert response.status_code == 403
+    assert response.json()["code"] == "forbidden_role"
+    listed = await client.get("/api/v1/cooperatives", params={"status": "pending"}, headers=staff.headers)
+    assert listed.json()["items"] == []

@@ -10,7 +10,7 @@ from litestar.testing import AsyncTestClient
 
 from coopmarket.db import Database
 from tests.coops.builders import cooperative_count, cooperative_row, manager_ids, status_events
-from tests.factories import STREET, VILLAGE, coop_payload, make_staff, register_buyer, unique_uscc
+from tests.factories import VILLAGE, coop_payload, register_buyer, unique_uscc
 
 URL = "/api/v1/cooperatives"
 
@@ -49,17 +49,6 @@ async def test_registering_user_becomes_its_manager(client: AsyncTestClient[Any]
     me = (await client.get("/api/v1/me", headers=buyer.headers)).json()
     assert me["role"] == "coop_manager"
     assert me["cooperative_ids"] == [coop_id]
-
-
-async def test_staff_registering_keeps_their_role_and_manages_it(
-    client: AsyncTestClient[Any], db: Database
-) -> None:
-    staff = await make_staff(client, db, role="street_staff", region_code=STREET)
-    response = await client.post(URL, json=coop_payload(), headers=staff.headers)
-    assert response.status_code == 201
-    assert await manager_ids(db, response.json()["id"]) == [staff.id]
-    me = (await client.get("/api/v1/me", headers=staff.headers)).json()
-    assert me["role"] == "street_staff"
 
 
 async def test_creation_is_recorded_as_a_status_event(client: AsyncTestClient[Any], db: Database) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -215,3 +216,30 @@ async def test_the_counts_live_under_the_configured_namespace(
     finally:
         await connection.aclose()
     assert len(keys) == 1
+
+
+async def test_concurrent_attempts_over_all_auth_routes_never_exceed_the_limit(
+    client: AsyncTestClient[Any],
+) -> None:
+    # Given 30 sign-in attempts at once, spread over the three auth routes
+    paths = [LOGIN, "/api/v1/auth/register", "/api/v1/auth/wechat"]
+    responses = await asyncio.gather(*(client.post(paths[n % 3], json={}) for n in range(30)))
+    # Then exactly the limit gets through (each answered 422 for its empty body); the rest are 429
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(429) == 30 - LIMIT
+    assert all(status == 422 for status in statuses if status != 429)
+
+
+async def test_concurrent_attempts_on_two_workers_share_one_exact_budget(
+    settings: Settings, overrides: Overrides, redis_namespace: str
+) -> None:
+    shared = settings.model_copy(update={"redis_url": REDIS_URL, "rate_limit_namespace": redis_namespace})
+    async with (
+        AsyncTestClient(app=create_app(shared, overrides), raise_server_exceptions=False) as one,
+        AsyncTestClient(app=create_app(shared, overrides), raise_server_exceptions=False) as two,
+    ):
+        responses = await asyncio.gather(
+            *((one if n % 2 else two).post(LOGIN, json=WRONG) for n in range(20))
+        )
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(429) == 20 - LIMIT

@@ -184,4 +184,4 @@ async def test_a_suspended_cooperatives_products_cannot_be_ordered(
     )
     assert suspended.status_code == 200, suspended.text
     response = await place(client, market.buyer, [(market.sku_a["id"], 1)])
-    assert response.status_code == 409 and response.json()["code"] == "sku_unavailable"
+    assert response.status_code == 422 and response.json()["code"] == "unknown_sku"

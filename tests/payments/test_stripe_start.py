@@ -40,7 +40,7 @@ async def test_starting_creates_an_intent_for_the_order_total_in_cny_under_the_o
     assert response.status_code == 200, response.text
     created = fake_stripe.seen("POST", "/v1/payment_intents")
     assert len(created) == 1
-    assert created[0].idempotency_key == f"coopmarket-order-{order['id']}-pi"
+    assert created[0].idempotency_key == f"coopmarket-order-{order['id']}-pi-{order['total_fen']}"
     assert created[0].params == {"amount": "7980", "currency": "cny", "metadata": {"order_id": order["id"]}}
     intent_id = next(iter(fake_stripe.intents))
     body = response.json()

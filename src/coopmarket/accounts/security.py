@@ -72,11 +72,15 @@ def decode_token(token: str, *, secret: str, issuer: str, now: datetime) -> Toke
             issuer=issuer,
             # Times are checked below against the one clock, not the wall clock, so tests can move
             # time (PyJWT would refuse a token issued "in the future" by a clock moved forward).
-            options={"require": ["sub", "exp", "iat", "iss"], "verify_exp": False, "verify_iat": False},
+            options={
+                "require": ["sub", "exp", "iat", "iss", "ver"],
+                "verify_exp": False,
+                "verify_iat": False,
+            },
         )
         expires = int(payload["exp"])
         issued = int(payload["iat"])
-        version = int(payload.get("ver", 0))
+        version = int(payload["ver"])
     except (jwt.PyJWTError, TypeError, ValueError, OverflowError):
         return None
     current = int(now.timestamp())

@@ -41,7 +41,7 @@ from coopmarket.coops.schemas import (
     MemberPatch,
 )
 from coopmarket.core import clock
-from coopmarket.core.errors import FieldError, RuleViolated, ValidationFailed
+from coopmarket.core.errors import FieldError, PermissionDenied, RuleViolated, ValidationFailed
 from coopmarket.core.pagination import DEFAULT_LIMIT, decode_cursor, encode_cursor
 from coopmarket.core.principal import DISTRICT_STAFF, STREET_STAFF, Principal
 from coopmarket.regions import service as regions_service
@@ -240,7 +240,12 @@ def _required_text(value: str, field: str) -> str:
 async def register_cooperative(
     session: UnitOfWork, principal: Principal, data: CooperativeIn
 ) -> CooperativeOut:
-    """Register a cooperative as pending; the caller becomes its manager."""
+    """Register a cooperative as pending; the caller becomes its manager.
+
+    Staff approve cooperatives, so they may not run one (separation of duties): 403.
+    """
+    if principal.is_staff:
+        raise PermissionDenied("Staff approve cooperatives and may not register one.", code="forbidden_role")
     code = uscc.normalise(data.uscc)
     if not uscc.is_valid(code):
         raise ValidationFailed(
@@ -391,10 +396,13 @@ async def decide(
             errors=[FieldError("reason", "required")],
         )
     row = (
-        await session.execute(select(C.status, C.village_code).where(C.id == cooperative_id))
+        await session.execute(select(C.status, C.village_code, C.created_by).where(C.id == cooperative_id))
     ).one_or_none()
     if row is None or not principal.covers_region(row.village_code):
         raise CooperativeNotFound("No such cooperative.")
+    if row.created_by == principal.id or await _is_manager(session, principal.id, cooperative_id):
+        # Nobody decides on a cooperative they applied for or run.
+        raise PermissionDenied("You may not decide on your own cooperative.", code="own_cooperative")
     if row.status != source:
         raise InvalidTransition(f"Cannot {action} a cooperative that is {row.status}.")
     # Two concurrent decisions: only one UPDATE finds the status it expects.

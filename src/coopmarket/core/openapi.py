@@ -49,9 +49,6 @@ class Problem(msgspec.Struct):
     ] = None
     request_id: Annotated[str | None, Meta(description="Quote it to support (500 `internal_error`)")] = None
     sku_id: Annotated[str | None, Meta(description="With 409 `out_of_stock`: the SKU short of stock")] = None
-    sku_ids: Annotated[
-        list[str] | None, Meta(description="With 409 `sku_unavailable`: the SKUs not on sale")
-    ] = None
     expected_fen: Annotated[
         int | None, Meta(description="With 422 `amount_mismatch`: the amount outstanding, in fen")
     ] = None

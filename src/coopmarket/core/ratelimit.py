@@ -1,40 +1,38 @@
-"""Rate limiting of the sign-in endpoints (``/api/v1/auth/*``) with Litestar's ``RateLimitMiddleware``.
+"""Rate limiting of the sign-in endpoints (``/api/v1/auth/*``).
 
-- Counts are kept per client in the app's ``rate_limit`` store: in memory by default, in Redis when
-  ``COOPMARKET_REDIS_URL`` is set, so that several workers share them.
-- Litestar keys on ``request.client.host`` and ignores ``X-Forwarded-For``. Here the client is the
-  direct peer, unless that peer is one of ``settings.trusted_proxies``: then it is the right-most
-  ``X-Forwarded-For`` address that is not a trusted proxy (addresses further left were written by
-  the client itself and cannot be believed).
+- A fixed one-minute window per client, counted with one atomic increment: in memory by default
+  (one counter per process, shared by every route), in Redis when ``COOPMARKET_REDIS_URL`` is set
+  (``INCR`` + ``EXPIRE NX`` in one transaction), so that several workers share one budget exactly.
+  Litestar's own limiter reads then writes its store, which lets concurrent requests slip past.
+- The client is the direct peer, unless that peer is one of ``settings.trusted_proxies``: then it
+  is the right-most ``X-Forwarded-For`` address that is not a trusted proxy (addresses further
+  left were written by the client itself and cannot be believed).
 - Over the limit: 429 ``rate_limited`` (rendered by the app's HTTP-exception handler) with
-  ``Retry-After``. If the store cannot be reached, requests pass uncounted (logged), rather than
-  every sign-in failing.
+  ``Retry-After``. If Redis cannot be reached, requests pass uncounted (logged), rather than every
+  sign-in failing.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from math import ceil
 from time import time
-from typing import Any
+from typing import Any, Protocol
 
+import redis.asyncio as redis
 from litestar import Request
 from litestar.exceptions import TooManyRequestsException
 from litestar.middleware.base import DefineMiddleware
-from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
-from litestar.stores.base import Store
-from litestar.stores.memory import MemoryStore
-from litestar.stores.redis import RedisStore
-from litestar.types import Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from coopmarket.settings import Settings
 
 log = logging.getLogger(__name__)
 
 AUTH_PATH_PREFIX = "/api/v1/auth/"
-STORE_NAME = "rate_limit"
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -61,7 +59,8 @@ def client_address(peer: str | None, forwarded_for: Sequence[str], trusted: Sequ
     for hop in reversed(hops):
         if not _is_trusted(hop, trusted):
             return hop
-    return hops[0] if hops else direct
+    # Every hop is a trusted proxy: count the peer, never an address the client could have written.
+    return direct
 
 
 def identifier_for(trusted: Sequence[Network]) -> Callable[[Request[Any, Any, Any]], str]:
@@ -74,64 +73,124 @@ def identifier_for(trusted: Sequence[Network]) -> Callable[[Request[Any, Any, An
     return identify
 
 
-class AuthRateLimitMiddleware(RateLimitMiddleware):
-    """Litestar's limiter on ``/api/v1/auth/*`` only, answering with ``Retry-After``, failing open."""
+WINDOW_SECONDS = 60
+
+
+class WindowCounter(Protocol):
+    """Counts hits per key in fixed windows; ``hit`` is one atomic increment."""
+
+    async def hit(self, key: str) -> tuple[int, int]:
+        """Count one hit; return (hits in the current window, seconds until it resets)."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class MemoryCounter:
+    """One process's counts. Shared by every route's middleware instance of one app; the increment
+    runs without an ``await`` in between, so concurrent requests cannot slip past the limit."""
+
+    def __init__(self, window_seconds: int = WINDOW_SECONDS, max_keys: int = 100_000) -> None:
+        self._window = window_seconds
+        self._max_keys = max_keys
+        self._counts: dict[str, tuple[int, float]] = {}
+
+    async def hit(self, key: str) -> tuple[int, int]:
+        now = time()
+        count, resets_at = self._counts.get(key, (0, now + self._window))
+        if resets_at <= now:
+            count, resets_at = 0, now + self._window
+        count += 1
+        self._counts[key] = (count, resets_at)
+        if len(self._counts) > self._max_keys:
+            self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
+        return count, max(1, ceil(resets_at - now))
+
+    async def aclose(self) -> None:
+        return None
+
+
+class RedisCounter:
+    """Counts shared by every worker: ``INCR`` and ``EXPIRE … NX`` in one transaction."""
+
+    def __init__(self, url: str, namespace: str, window_seconds: int = WINDOW_SECONDS) -> None:
+        self._redis = redis.Redis.from_url(url)
+        self._namespace = namespace
+        self._window = window_seconds
+
+    async def hit(self, key: str) -> tuple[int, int]:
+        name = f"{self._namespace}:{key}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(name)
+            pipe.expire(name, self._window, nx=True)
+            pipe.ttl(name)
+            count, _, ttl = await pipe.execute()
+        return int(count), max(1, int(ttl))
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+
+class AuthRateLimitMiddleware:
+    """Limits ``/api/v1/auth/*`` per client; answers 429 with ``Retry-After``; fails open."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        counter: WindowCounter,
+        limit: int,
+        identify: Callable[[Request[Any, Any, Any]], str],
+    ) -> None:
+        self.app = app
+        self.counter = counter
+        self.limit = limit
+        self.identify = identify
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not scope["path"].startswith(AUTH_PATH_PREFIX):
+        if scope["type"] != "http" or not scope["path"].startswith(AUTH_PATH_PREFIX):
             await self.app(scope, receive, send)
             return
-        app = scope["litestar_app"]
-        request: Request[Any, Any, Any] = app.request_class(scope)
-        if await self.should_check_request(request=request):
-            key = self.cache_key_from_request(request)
-            try:
-                store = self.config.get_store_from_app(app)
-                async with self._lock:
-                    cache_object = await self.retrieve_cached_history(key, store)
-                    exceeded = len(cache_object.history) >= self.max_requests
-                    if not exceeded:
-                        await self.set_cached_history(key=key, cache_object=cache_object, store=store)
-            except Exception as exc:  # the store is down: do not lock every user out
-                log.warning("rate limit store unavailable, request not counted: %s", type(exc).__name__)
-            else:
-                if exceeded:
-                    retry_after = max(1, cache_object.reset - int(time()))
-                    headers = self.create_response_headers(cache_object=cache_object)
-                    headers["Retry-After"] = str(retry_after)
-                    raise TooManyRequestsException(
-                        detail=f"Too many sign-in requests; try again in {retry_after} seconds.",
-                        headers=headers,
-                    )
-                if self.config.set_rate_limit_headers:
-                    send = self.create_send_wrapper(send=send, cache_object=cache_object)
+        key = self.identify(Request(scope))
+        try:
+            count, retry_after = await self.counter.hit(key)
+        except Exception as exc:  # the store is down: do not lock every user out
+            log.warning("rate limit store unavailable, request not counted: %s", type(exc).__name__)
+            await self.app(scope, receive, send)
+            return
+        if count > self.limit:
+            raise TooManyRequestsException(
+                detail=f"Too many sign-in requests; try again in {retry_after} seconds.",
+                headers={"Retry-After": str(retry_after)},
+            )
         await self.app(scope, receive, send)
 
 
-def build_store(settings: Settings) -> Store:
-    """Redis when ``redis_url`` is set (shared by workers), else one in-memory store per process."""
+def build_counter(settings: Settings) -> WindowCounter:
+    """Redis when ``redis_url`` is set (shared by workers), else one in-memory counter per process."""
     if settings.redis_url:
-        return RedisStore.with_client(url=settings.redis_url, namespace=settings.rate_limit_namespace)
-    return MemoryStore()
+        return RedisCounter(settings.redis_url, settings.rate_limit_namespace)
+    return MemoryCounter()
 
 
 @dataclass(frozen=True)
 class AuthRateLimit:
-    """What ``create_app`` passes to Litestar: the middleware list and the store it counts in."""
+    """What ``create_app`` passes to Litestar: the middleware list and what to close on shutdown."""
 
     middleware: list[DefineMiddleware]
-    stores: dict[str, Store]
+    on_shutdown: list[Callable[[], Awaitable[None]]]
 
 
 def auth_rate_limit(settings: Settings) -> AuthRateLimit:
     """The limiter for ``settings`` (none when ``rate_limit_auth_per_minute`` is 0)."""
     trusted = parse_networks(settings.trusted_proxies)
     if settings.rate_limit_auth_per_minute <= 0:
-        return AuthRateLimit(middleware=[], stores={})
-    config = RateLimitConfig(
-        rate_limit=("minute", settings.rate_limit_auth_per_minute),
-        identifier_for_request=identifier_for(trusted),
-        middleware_class=AuthRateLimitMiddleware,
-        store=STORE_NAME,
+        return AuthRateLimit(middleware=[], on_shutdown=[])
+    counter = build_counter(settings)
+    middleware = DefineMiddleware(
+        AuthRateLimitMiddleware,
+        counter=counter,
+        limit=settings.rate_limit_auth_per_minute,
+        identify=identifier_for(trusted),
     )
-    return AuthRateLimit(middleware=[config.middleware], stores={STORE_NAME: build_store(settings)})
+    return AuthRateLimit(middleware=[middleware], on_shutdown=[counter.aclose])

@@ -31,6 +31,7 @@ from coopmarket.orders.service import (
     REFUNDABLE_PART_STATUSES,
     REFUNDED,
     load_orders,
+    lock_order,
     visible_order,
     visible_parts,
 )
@@ -79,6 +80,7 @@ async def request_refund(
     staff covering its village get an ``approved`` one, executed now. Joins the caller's
     transaction and does not commit: the idempotency executor commits it with the stored answer.
     """
+    await lock_order(session, order_id)  # "how much is still refundable" holds until commit
     order, parts, visible, _lines = await visible_order(session, principal, order_id)
     is_buyer = order.buyer_id == principal.id
     part = next((p for p in (parts if is_buyer else visible) if p.id == data.part_id), None)
@@ -218,6 +220,7 @@ async def _refund_to_decide(
     ).scalar_one_or_none()
     if refund is None:
         raise NotFound("No such refund.", code="refund_not_found")
+    await lock_order(session, refund.order_id)
     orders, parts, _lines = await load_orders(session, [refund.order_id])
     order = orders[refund.order_id]
     visible = visible_parts(principal, order, parts[order.id]) or []

@@ -43,7 +43,7 @@ class OrderController(Controller):
             idempotent=True,
             codes={
                 403: ["forbidden_role"],
-                409: ["out_of_stock", "sku_unavailable"],
+                409: ["out_of_stock"],
                 422: ["payment_method_unavailable", "duplicate_sku", "invalid_region", "unknown_sku"],
             },
         ),

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -111,10 +111,14 @@ async def place_order(
             code="unknown_sku",
             errors=[FieldError(f"lines[{i}].sku_id", "unknown SKU") for i in missing],
         )
-    unavailable = [s for s in sku_ids if not skus[s].is_sellable]
-    if unavailable:
-        raise Conflict(
-            "Some products are not on sale.", code="sku_unavailable", extra={"sku_ids": unavailable}
+    # A SKU the public cannot see (archived product, cooperative not approved) is unknown here
+    # too, as its product answers 404: ids cannot be probed through checkout.
+    hidden = [i for i, s in enumerate(sku_ids) if not skus[s].is_sellable]
+    if hidden:
+        raise ValidationFailed(
+            "Some SKUs do not exist or are not on sale.",
+            code="unknown_sku",
+            errors=[FieldError(f"lines[{i}].sku_id", "unknown SKU") for i in hidden],
         )
     cooperatives = await coops_service.cooperative_briefs(conn, {skus[s].cooperative_id for s in sku_ids})
 
@@ -291,12 +295,25 @@ def _order_out(
             detail=order.shipping_detail,
             region_code=order.shipping_region_code,
         )
+    payment = _payment_summary(order)
+    total_fen, paid_fen, refunded_fen = order.total_fen, order.paid_fen, order.refunded_fen
+    if not is_buyer:
+        # A cooperative or staff see the money of the parts they see, not the other cooperatives'.
+        total_fen = sum(p.subtotal_fen for p in parts)
+        paid_fen = sum(p.subtotal_fen for p in parts if p.status in (PAID, SHIPPED, RECEIVED, REFUNDED))
+        refunded_fen = sum(p.refunded_fen for p in parts)
+        payment = PaymentSummary(
+            provider=payment.provider,
+            status=payment.status,
+            amount_fen=total_fen,
+            succeeded_at=payment.succeeded_at,
+        )
     return OrderOut(
         id=order.id,
         status=order.status,
-        total_fen=order.total_fen,
-        paid_fen=order.paid_fen,
-        refunded_fen=order.refunded_fen,
+        total_fen=total_fen,
+        paid_fen=paid_fen,
+        refunded_fen=refunded_fen,
         payment_method=order.payment_method,
         expires_at=order.expires_at,
         created_at=order.created_at,
@@ -326,11 +343,26 @@ def _order_out(
             )
             for p in parts
         ],
-        payment=_payment_summary(order),
+        payment=payment,
         shipping_address=shipping,
         note=order.note if (is_buyer or shipping is not None) else None,
         cancel_reason=order.cancel_reason,
     )
+
+
+_LOCK_ORDER = select(col(Order.id)).where(col(Order.id) == bindparam("order_id")).with_for_update()
+
+
+async def lock_order(session: AsyncSession, order_id: str) -> None:
+    """Serialise every change to one order (its parts, totals, status) behind its row lock.
+
+    Call first, before reading the order: the checks that follow ("is any part still open?",
+    "how much is still refundable?") then hold until commit, and all paths take locks in one order
+    (the order, then its parts), so they cannot deadlock. PostgreSQL takes ``FOR UPDATE``; on
+    SQLite every write transaction already holds the database's write lock (``BEGIN IMMEDIATE``).
+    Joins the caller's transaction.
+    """
+    await session.execute(_LOCK_ORDER, {"order_id": order_id})
 
 
 async def load_orders(
@@ -464,26 +496,22 @@ async def apply_payment(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    await session.execute(
-        update(OrderPart)
-        .where(col(OrderPart.order_id) == order_id, col(OrderPart.status) == PENDING)
-        .values(status=PAID)
-    )
-    parts = (
-        (
-            await session.execute(
-                select(OrderPart).where(col(OrderPart.order_id) == order_id).order_by(col(OrderPart.id))
-            )
+    # Only the parts this payment pays for (a part cancelled before payment is not among them);
+    # the order's total already left those out, so the escrow credits add up to the amount.
+    paid_parts = (
+        await session.execute(
+            update(OrderPart)
+            .where(col(OrderPart.order_id) == order_id, col(OrderPart.status) == PENDING)
+            .values(status=PAID)
+            .returning(col(OrderPart.cooperative_id), col(OrderPart.subtotal_fen))
         )
-        .scalars()
-        .all()
-    )
+    ).all()
     await ledger_service.post(
         session,
         kind="payment_received",
         dedupe_key=f"payment:{payment_id}",
         entries=posting.payment_received_entries(
-            provider, amount_fen, [(p.cooperative_id, p.subtotal_fen) for p in parts]
+            provider, amount_fen, sorted((str(c), int(subtotal)) for c, subtotal in paid_parts)
         ),
         occurred_at=now,
         order_id=order_id,
@@ -527,6 +555,7 @@ async def ship_part(
 
 async def receive_part(session: AsyncSession, principal: Principal, order_id: str, part_id: str) -> OrderOut:
     """The buyer confirms receipt: the part completes and its amount is settled in the ledger."""
+    await lock_order(session, order_id)
     orders, parts, _lines = await load_orders(session, [order_id])
     order = orders.get(order_id)
     if order is None or order.buyer_id != principal.id:
@@ -600,6 +629,7 @@ async def cancel_order(
     The buyer and staff in scope cancel the whole order (refused once any part has shipped); a
     cooperative manager cancels their own parts only.
     """
+    await lock_order(session, order_id)
     order, parts, visible, lines = await visible_order(session, principal, order_id)
     is_buyer = order.buyer_id == principal.id
     if is_buyer or principal.is_staff:
@@ -629,6 +659,8 @@ async def _cancel_parts(
     now = clock.now()
     released: dict[str, int] = defaultdict(int)
     refunded = 0
+    # Read before the UPDATEs below (the session synchronises the parts with them).
+    unpaid = sum(p.subtotal_fen for p in targets if p.status == PENDING)
     for part in targets:
         new_status = REFUNDED if part.status == PAID else CANCELLED
         # Read before the UPDATE (the session synchronises ``part`` with it); partial refunds were paid back already.
@@ -684,6 +716,9 @@ async def _cancel_parts(
             values.update(status=COMPLETED)
         else:
             values.update(status=CANCELLED, cancelled_at=now, cancel_reason=reason)
+    elif order.status == PENDING:
+        # Parts cancelled before payment are no longer owed: the buyer pays for the rest only.
+        values.update(total_fen=col(Order.total_fen) - unpaid)
     await session.execute(update(Order).where(col(Order.id) == order.id).values(**values))
 
 
@@ -712,14 +747,24 @@ async def expire_overdue_orders(db: Database, *, batch: int = 200) -> int:
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 continue  # paid or cancelled meanwhile
-            await session.execute(
-                update(OrderPart)
-                .where(col(OrderPart.order_id) == order_id, col(OrderPart.status) == PENDING)
-                .values(status=CANCELLED)
+            cancelled_parts = (
+                (
+                    await session.execute(
+                        update(OrderPart)
+                        .where(col(OrderPart.order_id) == order_id, col(OrderPart.status) == PENDING)
+                        .values(status=CANCELLED)
+                        .returning(col(OrderPart.id))
+                    )
+                )
+                .scalars()
+                .all()
             )
+            # Only the stock of parts cancelled here: a part cancelled earlier gave its stock back then.
             released: dict[str, int] = defaultdict(int)
             for line in (
-                await session.execute(select(OrderLine).where(col(OrderLine.order_id) == order_id))
+                await session.execute(
+                    select(OrderLine).where(col(OrderLine.part_id).in_(list(cancelled_parts)))
+                )
             ).scalars():
                 released[line.sku_id] += line.quantity
             await products_service.release_stock(session, dict(released))
@@ -745,6 +790,7 @@ async def auto_receive_shipped_parts(db: Database, *, hold: timedelta, batch: in
     received = 0
     for part_id, order_id in rows:
         async with db.session() as session:
+            await lock_order(session, order_id)
             orders, parts, _lines = await load_orders(session, [order_id])
             part = next((p for p in parts[order_id] if p.id == part_id), None)
             if part is None or part.status != SHIPPED:

@@ -57,9 +57,13 @@ _REFUND_STATUS = {
 _clients: dict[int, tuple[Settings, stripe.StripeClient, stripe.HTTPClient | None]] = {}
 
 
-def intent_idempotency_key(order_id: str) -> str:
-    """The one key under which an order's PaymentIntent is created."""
-    return f"coopmarket-order-{order_id}-pi"
+def intent_idempotency_key(order_id: str, amount_fen: int) -> str:
+    """The one key under which an order's PaymentIntent for ``amount_fen`` is created.
+
+    The amount is part of the key: when a cooperative cancels its part before payment, the order's
+    total drops, and the buyer must be charged the new total through a new intent.
+    """
+    return f"coopmarket-order-{order_id}-pi-{amount_fen}"
 
 
 def refund_idempotency_key(refund_id: str) -> str:
@@ -131,11 +135,17 @@ async def start(session: AsyncSession, settings: Settings, order: OrderForPaymen
     webhook); the webhook then finds it applied. The caller (the idempotency executor) commits.
     """
     client = client_for(settings)
+    amount = order.total_fen - order.paid_fen
+    # Resume the intent for this amount; an intent for an older total is left unused.
     existing = (
         (
             await session.execute(
                 select(Payment)
-                .where(col(Payment.order_id) == order.id, col(Payment.provider) == STRIPE)
+                .where(
+                    col(Payment.order_id) == order.id,
+                    col(Payment.provider) == STRIPE,
+                    col(Payment.amount_fen) == amount,
+                )
                 .order_by(col(Payment.created_at).desc())
             )
         )
@@ -149,12 +159,8 @@ async def start(session: AsyncSession, settings: Settings, order: OrderForPaymen
     try:
         if existing is None or existing.provider_ref is None:
             intent = await client.v1.payment_intents.create_async(
-                params={
-                    "amount": order.total_fen - order.paid_fen,
-                    "currency": CURRENCY,
-                    "metadata": {"order_id": order.id},
-                },
-                options={"idempotency_key": intent_idempotency_key(order.id)},
+                params={"amount": amount, "currency": CURRENCY, "metadata": {"order_id": order.id}},
+                options={"idempotency_key": intent_idempotency_key(order.id, amount)},
             )
         else:
             intent = await client.v1.payment_intents.retrieve_async(existing.provider_ref)
