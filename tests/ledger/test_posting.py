@@ -203,11 +203,12 @@ def test_refund_refuses_a_non_positive_amount(amount: int) -> None:
     fee_bps=st.integers(min_value=0, max_value=10_000),
     collective_bps=st.integers(min_value=0, max_value=10_000),
     cuts=st.lists(st.integers(min_value=1, max_value=10_000_000), min_size=1, max_size=8),
+    refund_all=st.booleans(),
 )
-def test_refunds_in_pieces_reverse_exactly_the_split_of_their_sum(
-    settled: int, fee_bps: int, collective_bps: int, cuts: list[int]
+def test_refunds_in_pieces_never_overdraw_a_share_and_a_full_refund_reverses_exactly(
+    settled: int, fee_bps: int, collective_bps: int, cuts: list[int], refund_all: bool
 ) -> None:
-    # Given a settled part refunded in pieces that add up to at most what was settled
+    # Given a settled part refunded in pieces (all of it, or part of it)
     pieces: list[int] = []
     left = settled
     for cut in cuts:
@@ -216,19 +217,38 @@ def test_refunds_in_pieces_reverse_exactly_the_split_of_their_sum(
             break
         pieces.append(piece)
         left -= piece
-    reversed_by_account: dict[str, int] = {}
-    already = 0
+    if refund_all and left:
+        pieces.append(left)
+    original = posting.settlement_split(settled, fee_bps, collective_bps)
+    taken = (0, 0, 0)
     for piece in pieces:
-        terms = posting.SplitTerms("370704003200", fee_bps, collective_bps, already_reversed_fen=already)
-        for entry in posting.settled_refund_entries("offline", "coop1", piece, terms):
-            reversed_by_account[entry.account] = reversed_by_account.get(entry.account, 0) + entry.amount_fen
-        already += piece
-    # Then the reversals are the split of the total refunded, whatever the pieces
-    fee, collective, rest = posting.settlement_split(already, fee_bps, collective_bps)
-    expected = {
-        posting.PLATFORM_FEE: fee,
-        posting.collective_income("370704003200"): collective,
-        posting.coop_payable("coop1"): rest,
-        posting.cash("offline"): -already,
-    }
-    assert {k: v for k, v in reversed_by_account.items() if v} == {k: v for k, v in expected.items() if v}
+        terms = posting.SplitTerms(
+            "370704003200", fee_bps, collective_bps, settled_fen=settled, reversed=taken
+        )
+        reversal = posting.refund_reversal(piece, terms)
+        entries = posting.settled_refund_entries("offline", "coop1", piece, terms)
+        # Then each piece takes back exactly its amount, never a negative share (no credit to
+        # revenue inside a refund), never more than a share still holds
+        assert sum(reversal) == piece
+        assert all(r >= 0 for r in reversal)
+        assert sum(e.amount_fen for e in entries) == 0
+        taken = (taken[0] + reversal[0], taken[1] + reversal[1], taken[2] + reversal[2])
+        assert all(t <= o for t, o in zip(taken, original, strict=True))
+    # And refunding everything reverses the settlement to the fen
+    if sum(pieces) == settled:
+        assert taken == original
+
+
+def test_the_alabama_case_takes_no_more_fee_than_was_charged() -> None:
+    # 115 fen settled at fee 300 / collective 1000 bps splits 3 / 12 / 100; a running-total split
+    # would take back 4 fen of fee for a 114 fen refund.
+    terms = posting.SplitTerms("370704003200", 300, 1000, settled_fen=115)
+    assert posting.settlement_split(115, 300, 1000) == (3, 12, 100)
+    fee, _collective, _rest = posting.refund_reversal(114, terms)
+    assert fee <= 3
+
+
+def test_a_refund_larger_than_what_the_settled_part_holds_is_refused() -> None:
+    terms = posting.SplitTerms("370704003200", 300, 1000, settled_fen=100, reversed=(3, 10, 80))
+    with pytest.raises(posting.LedgerUnbalanced):
+        posting.refund_reversal(8, terms)

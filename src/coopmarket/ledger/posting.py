@@ -187,33 +187,44 @@ def refund_entries(provider: str, cooperative_id: str, amount_fen: int) -> list[
 
 @dataclass(frozen=True, slots=True)
 class SplitTerms:
-    """The snapshots a part was settled with: its village and the fee and collective shares."""
+    """How a received part was settled, and how much of each share refunds already took back."""
 
     village_code: str
     fee_bps: int
     collective_bps: int
-    # Refunds already reversed out of this part's settlement (the running total before this one).
-    already_reversed_fen: int = 0
+    settled_fen: int
+    # (fee, collective, cooperative) reversed by earlier refunds of this part.
+    reversed: tuple[int, int, int] = (0, 0, 0)
+
+
+def refund_reversal(amount_fen: int, terms: SplitTerms) -> tuple[int, int, int]:
+    """(fee, collective, cooperative) a refund of ``amount_fen`` takes back from a settled part.
+
+    The refund is split over what each share still holds (the settlement's split less earlier
+    reversals) with the largest-remainder method: no share is ever taken back below zero or
+    credited again (a running-total split can do both, by the Alabama paradox), and refunding the
+    whole settled amount reverses the settlement to the fen.
+    """
+    settled = settlement_split(terms.settled_fen, terms.fee_bps, terms.collective_bps)
+    remaining = [share - taken for share, taken in zip(settled, terms.reversed, strict=True)]
+    if amount_fen <= 0 or any(r < 0 for r in remaining) or amount_fen > sum(remaining):
+        raise LedgerUnbalanced(
+            f"A refund of {amount_fen} fen does not fit what the settled part still holds ({sum(remaining)} fen)."
+        )
+    fee, collective, rest = allocate(amount_fen, remaining)
+    return fee, collective, rest
 
 
 def settled_refund_entries(
     provider: str, cooperative_id: str, amount_fen: int, terms: SplitTerms
 ) -> list[Entry]:
-    """Reverse a settled part's split for ``amount_fen``; Cr ``cash:{provider}`` the amount.
+    """Reverse a settled part's split for ``amount_fen`` (``refund_reversal``); Cr ``cash:{provider}``.
 
     Dr ``payable:coop:{c}``, ``collective_income:{village}:operating_income`` and
     ``revenue:platform_fee`` their shares, so the collective's reported income drops by its share.
-    The shares are taken on the running total — split(before + amount) − split(before) — so that
-    however a part is refunded in pieces, the reversals add up to the split of their sum, and a
-    full refund reverses the settlement to the fen (no account ends a fen past zero). A share
-    that comes to 0 fen is left out.
+    A share of 0 fen is left out.
     """
-    if amount_fen <= 0:
-        raise LedgerUnbalanced(f"A refund must be a positive amount, got {amount_fen} fen.")
-    before = terms.already_reversed_fen
-    after = settlement_split(before + amount_fen, terms.fee_bps, terms.collective_bps)
-    earlier = settlement_split(before, terms.fee_bps, terms.collective_bps) if before else (0, 0, 0)
-    fee, collective, rest = (a - b for a, b in zip(after, earlier, strict=True))
+    fee, collective, rest = refund_reversal(amount_fen, terms)
     entries = [
         Entry(account, amount)
         for account, amount in (
@@ -248,6 +259,7 @@ __all__ = [
     "part_settled_entries",
     "payment_received_entries",
     "refund_entries",
+    "refund_reversal",
     "settled_refund_entries",
     "settlement_split",
 ]

@@ -106,4 +106,8 @@ class RefundRequest(SQLModel, table=True):
     decided_by: str | None = ref_field(foreign_key="user_account.id", nullable=True, index=False)
     decided_at: datetime | None = time_field(nullable=True)
     decision_reason: str | None = Field(default=None, max_length=500)
+    # What an executed refund of a received part took back from each share of its settlement.
+    reversed_fee_fen: int = money_field(default=0)
+    reversed_collective_fen: int = money_field(default=0)
+    reversed_coop_fen: int = money_field(default=0)
     created_at: datetime = time_field()

@@ -151,6 +151,31 @@ async def _execute_refund(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("This refund exceeds what was paid for the order.", code="refund_exceeds_paid")
+    terms: posting.SplitTerms | None = None
+    if status == RECEIVED:
+        # The part was split at settlement: take this refund back from what each share still holds.
+        reversed_so_far = (
+            await session.execute(
+                select(
+                    func.coalesce(func.sum(col(RefundRequest.reversed_fee_fen)), 0),
+                    func.coalesce(func.sum(col(RefundRequest.reversed_collective_fen)), 0),
+                    func.coalesce(func.sum(col(RefundRequest.reversed_coop_fen)), 0),
+                ).where(col(RefundRequest.part_id) == part.id, col(RefundRequest.id) != refund.id)
+            )
+        ).one()
+        terms = posting.SplitTerms(
+            part.village_code,
+            part.platform_fee_bps,
+            part.collective_sales_share_bps,
+            settled_fen=settled_fen,
+            reversed=(int(reversed_so_far[0]), int(reversed_so_far[1]), int(reversed_so_far[2])),
+        )
+        fee, collective, rest = posting.refund_reversal(amount, terms)
+        await session.execute(
+            update(RefundRequest)
+            .where(col(RefundRequest.id) == refund.id)
+            .values(reversed_fee_fen=fee, reversed_collective_fen=collective, reversed_coop_fen=rest)
+        )
     await payments_service.refund_part(
         session,
         order_id=order_id,
@@ -159,17 +184,7 @@ async def _execute_refund(
         amount_fen=amount,
         reason=refund.reason,
         refund_id=refund.id,
-        settled=(
-            posting.SplitTerms(
-                part.village_code,
-                part.platform_fee_bps,
-                part.collective_sales_share_bps,
-                # Refunded after settlement before this one: all refunds less those taken from escrow.
-                already_reversed_fen=part_refunded - amount - (part.subtotal_fen - settled_fen),
-            )
-            if status == RECEIVED
-            else None
-        ),
+        settled=terms,
     )
     if status == PAID and part_refunded == part.subtotal_fen:
         await _close_refunded_part(session, order_id, part.id, refund.reason)

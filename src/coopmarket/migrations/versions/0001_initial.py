@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-28 09:25:39.638993
+Create Date: 2026-11-28 10:16:09.399746
 """
 
 from collections.abc import Sequence
@@ -409,6 +409,9 @@ def upgrade() -> None:
         sa.Column("decided_by", sqlmodel.sql.sqltypes.AutoString(length=26), nullable=True),
         sa.Column("decided_at", coopmarket.core.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("decision_reason", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+        sa.Column("reversed_fee_fen", sa.BigInteger(), nullable=False),
+        sa.Column("reversed_collective_fen", sa.BigInteger(), nullable=False),
+        sa.Column("reversed_coop_fen", sa.BigInteger(), nullable=False),
         sa.Column("created_at", coopmarket.core.types.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint("amount_fen > 0", name=op.f("ck_refund_request_amount_positive")),
         sa.ForeignKeyConstraint(
