@@ -159,3 +159,13 @@ async def create_product(
     )
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
+
+
+async def ledger_balances(db: Database, prefix: str = "") -> dict[str, int]:
+    """Non-zero ledger balances of the accounts starting with ``prefix``."""
+    from coopmarket.ledger import service as ledger_service
+
+    async with db.read() as conn:
+        return {
+            account: balance for account, balance in await ledger_service.balances(conn, prefix) if balance
+        }

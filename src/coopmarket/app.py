@@ -6,12 +6,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from litestar import Litestar, MediaType, Request, Response, get
-from litestar.config.app import ExperimentalFeatures  # noqa: F401 - kept for discoverability
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
@@ -68,7 +66,6 @@ class Overrides:
 
     wechat: WechatClient | None = None
     stripe_http_client: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _problem(
@@ -281,4 +278,4 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     )
 
 
-__all__ = ["Overrides", "create_app", "httpx"]
+__all__ = ["Overrides", "create_app"]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from coopmarket.core.money import allocate, format_yuan, split_bps
+from coopmarket.core.money import allocate, format_yuan
 
 # Small values make ties between remainders common; large ones check exactness.
 amounts = st.one_of(
@@ -104,34 +104,6 @@ def test_allocate_worked_examples(amount: int, weights: list[int], expected: lis
 def test_allocate_refuses_weights_that_cannot_split(weights: list[int]) -> None:
     with pytest.raises(ValueError):
         allocate(100, weights)
-
-
-@given(amount=amounts, bps=st.integers(min_value=0, max_value=10_000))
-def test_split_bps_sums_to_the_whole(amount: int, bps: int) -> None:
-    share, rest = split_bps(amount, bps)
-    assert share + rest == amount
-
-
-@given(amount=amounts, bps=st.integers(min_value=0, max_value=10_000))
-def test_split_bps_share_is_within_one_fen_of_exact(amount: int, bps: int) -> None:
-    share, _ = split_bps(amount, bps)
-    assert abs(share - Fraction(amount * bps, 10_000)) < 1
-
-
-@given(amount=amounts, bps=st.integers(min_value=0, max_value=10_000))
-def test_split_bps_is_allocate_over_the_two_weights(amount: int, bps: int) -> None:
-    assert list(split_bps(amount, bps)) == allocate(amount, [bps, 10_000 - bps])
-
-
-def test_split_bps_worked_example() -> None:
-    # 3% platform fee on 39.90 yuan: exact 119.7 fen → 120 fen fee, 3870 fen rest
-    assert split_bps(3990, 300) == (120, 3870)
-
-
-@pytest.mark.parametrize("bps", [-1, 10_001])
-def test_split_bps_refuses_out_of_range_basis_points(bps: int) -> None:
-    with pytest.raises(ValueError):
-        split_bps(100, bps)
 
 
 @pytest.mark.parametrize(

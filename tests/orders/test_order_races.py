@@ -27,6 +27,7 @@ from coopmarket.orders import service as orders_service
 from coopmarket.orders.schemas import RefundIn
 from coopmarket.products import service as products_service
 from tests.factories import Actor
+from tests.factories import ledger_balances as balances
 from tests.orders.builders import Market, build_market, new_key, place, sku_stock
 
 
@@ -38,13 +39,6 @@ async def market(client: AsyncTestClient[Any], db: Database) -> Market:
 async def product_of(client: AsyncTestClient[Any], coop: dict[str, Any]) -> str:
     response = await client.get("/api/v1/products", params={"cooperative_id": coop["id"]})
     return response.json()["items"][0]["id"]  # type: ignore[no-any-return]
-
-
-async def balances(db: Database, prefix: str) -> dict[str, int]:
-    async with db.read() as conn:
-        return {
-            account: balance for account, balance in await ledger_service.balances(conn, prefix) if balance
-        }
 
 
 def as_principal(actor: Actor, role: str, cooperative_ids: frozenset[str] = frozenset()) -> Principal:

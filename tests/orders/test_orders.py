@@ -12,6 +12,7 @@ from coopmarket.core import clock
 from coopmarket.db import Database
 from coopmarket.ledger import service as ledger_service
 from coopmarket.orders import service as orders_service
+from tests.factories import ledger_balances as balances
 from tests.factories import login, register_buyer
 from tests.orders.builders import Market, build_market, new_key, order_body, place, sku_stock
 
@@ -19,13 +20,6 @@ from tests.orders.builders import Market, build_market, new_key, order_body, pla
 @pytest.fixture
 async def market(client: AsyncTestClient[Any], db: Database) -> Market:
     return await build_market(client, db)
-
-
-async def balances(db: Database, prefix: str) -> dict[str, int]:
-    async with db.read() as conn:
-        return {
-            account: balance for account, balance in await ledger_service.balances(conn, prefix) if balance
-        }
 
 
 async def pay_offline(client: AsyncTestClient[Any], market: Market, order: dict[str, Any]) -> Any:

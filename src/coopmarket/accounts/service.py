@@ -264,13 +264,3 @@ async def promote_to_manager(session: AsyncSession, user_id: str) -> None:
     await session.exec(
         update(User).where(col(User.id) == user_id, col(User.role) == BUYER).values(role=COOP_MANAGER)
     )
-
-
-async def masked_phones(session: AsyncSession, user_ids: list[str]) -> dict[str, str | None]:
-    """Masked phone per user id (for outputs that are not the owner's)."""
-    if not user_ids:
-        return {}
-    rows = (
-        await session.execute(select(col(User.id), col(User.phone)).where(col(User.id).in_(user_ids)))
-    ).all()
-    return {row.id: mask_phone(row.phone) for row in rows}

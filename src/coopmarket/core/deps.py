@@ -55,6 +55,6 @@ async def provide_principal(request: Request, state: State) -> Principal:
 
 async def provide_optional_principal(request: Request, state: State) -> Principal | None:
     """The caller if a token is sent (a bad token is still a 401), else ``None``."""
-    if _bearer(request) is None and not request.headers.get("authorization"):
+    if not request.headers.get("authorization"):
         return None
     return await provide_principal(request, state)

@@ -36,14 +36,6 @@ def allocate(amount_fen: int, weights: Sequence[int]) -> list[int]:
     return floors
 
 
-def split_bps(amount_fen: int, bps: int) -> tuple[int, int]:
-    """Split ``amount_fen`` into (the ``bps`` share, the rest), largest-remainder rounded."""
-    if not 0 <= bps <= BPS_DENOMINATOR:
-        raise ValueError("basis points must be within 0..10000")
-    share, rest = allocate(amount_fen, [bps, BPS_DENOMINATOR - bps]) if amount_fen else (0, 0)
-    return share, rest
-
-
 def format_yuan(amount_fen: int) -> str:
     """``12345`` → ``"123.45"``; exact, for exports and humans."""
     sign = "-" if amount_fen < 0 else ""
