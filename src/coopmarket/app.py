@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
+import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from litestar import Litestar, MediaType, Request, Response, get
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.middleware.base import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -35,7 +39,12 @@ from coopmarket.core.openapi import BEARER_SCHEME, NO_TOKEN_NEEDED, problem
 from coopmarket.core.ratelimit import auth_rate_limit
 from coopmarket.db import Database
 from coopmarket.ledger import routes as ledger_routes
+from coopmarket.ops import metrics
+from coopmarket.ops.context import current_request_id
+from coopmarket.ops.middleware import RequestMiddleware, security_headers
+from coopmarket.orders import metrics as orders_metrics
 from coopmarket.orders import routes as orders_routes
+from coopmarket.payments import metrics as payments_metrics
 from coopmarket.payments import routes as payments_routes
 from coopmarket.products import routes as products_routes
 from coopmarket.regions import routes as regions_routes
@@ -141,7 +150,7 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
 
 
 def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    request_id = new_id()
+    request_id = current_request_id() or new_id()
     log.error(
         "unhandled error request_id=%s %s %s", request_id, request.method, request.url.path, exc_info=exc
     )
@@ -172,8 +181,36 @@ async def ready(state: State) -> Response[dict[str, str]]:
     return Response({"status": "ready"}, media_type=MediaType.JSON)
 
 
+@get(
+    "/metrics",
+    tags=["ops"],
+    summary="Prometheus metrics",
+    description="Answers only with `Authorization: Bearer <COOPMARKET_METRICS_TOKEN>`; "
+    "404 when no metrics token is configured.",
+    security=[{BEARER_SCHEME: []}],
+    media_type="text/plain; version=0.0.4; charset=utf-8",
+    responses={
+        401: problem(401, "not_authenticated", usual=False),
+        404: problem(404, "not_found", usual=False),
+    },
+)
+async def metrics_endpoint(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
+    """Request, latency, error, pool, job-backlog and payment figures (Prometheus text format)."""
+    settings: Settings = state.settings
+    if settings.metrics_token is None:
+        return _problem(404, "not_found", "Not found.")  # type: ignore[return-value]
+    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+    expected = settings.metrics_token.get_secret_value()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        return _problem(  # type: ignore[return-value]
+            401, "not_authenticated", "Send the metrics token.", headers={"WWW-Authenticate": "Bearer"}
+        )
+    body, content_type = await metrics.exposition(state.db, state.metric_sources)
+    return Response(content=body, media_type=content_type, headers={"cache-control": "no-store"})
+
+
 def _route_handlers() -> Sequence[Any]:
-    handlers: list[Any] = [health, ready]
+    handlers: list[Any] = [health, ready, metrics_endpoint]
     for module in (
         regions_routes,
         accounts_routes,
@@ -186,6 +223,20 @@ def _route_handlers() -> Sequence[Any]:
     ):
         handlers.extend(module.routes)
     return handlers
+
+
+def _cors(settings: Settings) -> CORSConfig | None:
+    """Browsers may call the API from the web shop's origins only (none by default)."""
+    if not settings.cors_allow_origins:
+        return None
+    return CORSConfig(
+        allow_origins=settings.cors_allow_origins,
+        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match", "X-Request-ID"],
+        expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
+        allow_credentials=False,  # bearer tokens, no cookies
+        max_age=600,
+    )
 
 
 def create_app(settings: Settings | None = None, overrides: Overrides | None = None) -> Litestar:
@@ -214,6 +265,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         )
         app.state.wechat = wechat_client
         app.state.overrides = overrides
+        app.state.metric_sources = [orders_metrics.job_backlog(settings), payments_metrics.status_counts]
         background: list[asyncio.Task[None]] = []
         if settings.run_background_jobs:
             from coopmarket.orders import jobs as order_jobs
@@ -238,6 +290,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             if isinstance(wechat_client, HttpxWechatClient):
                 await wechat_client.aclose()
             await db.dispose()
+            metrics.worker_exited(os.getpid())
 
     openapi = OpenAPIConfig(
         title="coopmarket API",
@@ -272,9 +325,13 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         },
         openapi_config=openapi,
         request_max_body_size=settings.request_max_body_bytes,
-        middleware=rate_limit.middleware,
+        middleware=[DefineMiddleware(RequestMiddleware, settings=settings), *rate_limit.middleware],
+        before_send=[security_headers(settings)],
+        cors_config=_cors(settings),
         on_shutdown=rate_limit.on_shutdown,
         debug=False,
+        # Logging is configured once per process by `coopmarket serve` (ops/logging.py), not here.
+        logging_config=None,
     )
 
 

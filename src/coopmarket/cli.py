@@ -1,4 +1,4 @@
-"""The ``coopmarket`` command: serve, migrate, create-staff, seed-demo, expire-orders.
+"""The ``coopmarket`` command: serve, migrate, create-staff, seed-demo, expire-orders, backup, restore.
 
 Every command reads its settings from the ``COOPMARKET_*`` environment variables.
 """
@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -20,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 from coopmarket.core.errors import DomainError
 from coopmarket.core.phone import is_valid_phone
 from coopmarket.db import Database
+from coopmarket.ops import backup as backup_ops
 from coopmarket.settings import Settings, get_settings
 
 APP_FACTORY = "coopmarket.app:create_app"
@@ -54,13 +57,30 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Run the API with uvicorn; each worker process builds its own app from the environment."""
     import uvicorn
 
-    options: dict[str, Any] = {"host": args.host, "port": args.port, "factory": True}
+    from coopmarket.ops.logging import logging_config
+    from coopmarket.ops.metrics import MULTIPROC_ENV
+
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "factory": True,
+        "log_config": logging_config(settings),
+        # coopmarket.access logs each request with its route template and request id instead.
+        "access_log": False,
+        "server_header": False,
+        # The client address comes from COOPMARKET_TRUSTED_PROXIES (core/ratelimit.py), never from
+        # uvicorn's own reading of X-Forwarded-For.
+        "proxy_headers": False,
+    }
     if args.reload:
         options["reload"] = True
         options["reload_dirs"] = [str(Path(__file__).parent)]
     else:
         options["workers"] = args.workers
     workers = 1 if args.reload else args.workers
+    if workers > 1 and not os.environ.get(MULTIPROC_ENV):
+        # Each worker writes its metrics here; a scrape of any worker then sums them all.
+        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="coopmarket-metrics-")
     base = f"http://{args.host}:{args.port}"
     print(
         f"coopmarket serving on {base} with {workers} worker(s), database {_safe_url(settings.database_url)}\n"
@@ -180,6 +200,55 @@ def cmd_expire_orders(_: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# --- backup / restore --------------------------------------------------------------------
+
+
+def _known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    from coopmarket.migrate import alembic_config
+
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
+def _describe(outcome: backup_ops.Outcome) -> str:
+    return (
+        f"{outcome.digest.total_rows} rows in {len(outcome.digest.tables)} tables, revision {outcome.revision}, "
+        f"digest {outcome.digest.combined[:16]}"
+    )
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    """Copy the live SQLite database to a new file, checked by digest (the server may keep running)."""
+    try:
+        source = backup_ops.sqlite_file(settings.database_url)
+        outcome = backup_ops.backup(source, Path(args.path).expanduser().resolve())
+    except backup_ops.BackupError as exc:
+        raise CommandError(str(exc), exit_code=2) from exc
+    print(f"backed up {source} to {outcome.path}: {_describe(outcome)} (checked)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    """Replace the SQLite database with a backup (the previous file is kept beside it)."""
+    try:
+        target = backup_ops.sqlite_file(settings.database_url)
+        outcome = backup_ops.restore(
+            Path(args.path).expanduser().resolve(),
+            target,
+            known_revisions=_known_revisions(),
+            force=args.force,
+        )
+    except backup_ops.BackupError as exc:
+        raise CommandError(str(exc), exit_code=2) from exc
+    kept = f"; the previous database is kept at {outcome.kept_previous}" if outcome.kept_previous else ""
+    print(
+        f"restored {target} from {args.path}: {_describe(outcome)} (checked){kept}\n"
+        "Restart the server, then run `coopmarket migrate` if the backup is from an older release."
+    )
+    return 0
+
+
 # --- wiring ----------------------------------------------------------------------------------
 
 
@@ -216,6 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("expire-orders", help="cancel overdue unpaid orders once").set_defaults(
         handler=cmd_expire_orders
     )
+
+    backup = commands.add_parser("backup", help="copy the live SQLite database to a new file (checked)")
+    backup.add_argument("path", help="the new backup file (must not exist)")
+    backup.set_defaults(handler=cmd_backup)
+    restore = commands.add_parser("restore", help="replace the SQLite database with a backup (checked)")
+    restore.add_argument("path", help="a file made by `coopmarket backup`")
+    restore.add_argument("--force", action="store_true", help="replace a database that holds data")
+    restore.set_defaults(handler=cmd_restore)
     return parser
 
 

@@ -67,6 +67,22 @@ class Settings(BaseSettings):
     # From the environment as JSON, e.g. COOPMARKET_TRUSTED_PROXIES='["10.0.0.2"]'.
     trusted_proxies: list[str] = []
     run_background_jobs: bool = True
+    # What the sign-in limiter does when Redis cannot be reached: "open" lets requests through
+    # uncounted (sign-in keeps working), "closed" refuses them with 503 (no unlimited guessing).
+    rate_limit_on_redis_error: Literal["open", "closed"] = "open"
+
+    # Operations. Logs: "json" (one object per line, for a log collector) or "text"; "auto" is text
+    # in development and JSON otherwise. Both are scrubbed of tokens, passwords and phone numbers.
+    log_format: Literal["auto", "json", "text"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    access_log: bool = True
+    # GET /metrics (Prometheus) answers only with this bearer token; unset: /metrics is off (404).
+    metrics_token: SecretStr | None = None
+    # Origins of the web shop allowed to call the API from a browser (CORS), e.g. '["https://shop.example.cn"]'.
+    cors_allow_origins: list[str] = []
+    # Strict-Transport-Security max-age in seconds; set it (e.g. 31536000) once the API is served
+    # over HTTPS only. 0 sends no HSTS header.
+    hsts_max_age_seconds: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _refuse_dev_secret_outside_development(self) -> Settings:
@@ -85,6 +101,12 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def logs_as_json(self) -> bool:
+        if self.log_format == "auto":
+            return self.environment != "development"
+        return self.log_format == "json"
 
 
 @lru_cache(maxsize=1)

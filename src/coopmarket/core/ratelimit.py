@@ -8,8 +8,9 @@
   is the right-most ``X-Forwarded-For`` address that is not a trusted proxy (addresses further
   left were written by the client itself and cannot be believed).
 - Over the limit: 429 ``rate_limited`` (rendered by the app's HTTP-exception handler) with
-  ``Retry-After``. If Redis cannot be reached, requests pass uncounted (logged), rather than every
-  sign-in failing.
+  ``Retry-After``. If Redis cannot be reached, ``COOPMARKET_RATE_LIMIT_ON_REDIS_ERROR`` decides:
+  ``open`` (the default) lets requests pass uncounted (logged), rather than every sign-in failing;
+  ``closed`` answers 503 ``rate_limit_unavailable``, so nobody can guess passwords unlimited.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from litestar.exceptions import TooManyRequestsException
 from litestar.middleware.base import DefineMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from coopmarket.core.errors import UpstreamUnavailable
 from coopmarket.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -114,7 +116,8 @@ class RedisCounter:
     """Counts shared by every worker: ``INCR`` and ``EXPIRE … NX`` in one transaction."""
 
     def __init__(self, url: str, namespace: str, window_seconds: int = WINDOW_SECONDS) -> None:
-        self._redis = redis.Redis.from_url(url)
+        # Short timeouts: a Redis that is down must not hold sign-ins for the driver's default.
+        self._redis = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
         self._namespace = namespace
         self._window = window_seconds
 
@@ -132,7 +135,8 @@ class RedisCounter:
 
 
 class AuthRateLimitMiddleware:
-    """Limits ``/api/v1/auth/*`` per client; answers 429 with ``Retry-After``; fails open."""
+    """Limits ``/api/v1/auth/*`` per client; answers 429 with ``Retry-After``; when the store is
+    down, fails open or closed as configured."""
 
     def __init__(
         self,
@@ -141,11 +145,13 @@ class AuthRateLimitMiddleware:
         counter: WindowCounter,
         limit: int,
         identify: Callable[[Request[Any, Any, Any]], str],
+        fail_closed: bool = False,
     ) -> None:
         self.app = app
         self.counter = counter
         self.limit = limit
         self.identify = identify
+        self.fail_closed = fail_closed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(AUTH_PATH_PREFIX):
@@ -154,7 +160,14 @@ class AuthRateLimitMiddleware:
         key = self.identify(Request(scope))
         try:
             count, retry_after = await self.counter.hit(key)
-        except Exception as exc:  # the store is down: do not lock every user out
+        except Exception as exc:  # the store is down
+            if self.fail_closed:
+                log.warning("rate limit store unavailable, sign-in refused: %s", type(exc).__name__)
+                raise UpstreamUnavailable(
+                    "Sign-in is paused for a moment; try again shortly.",
+                    code="rate_limit_unavailable",
+                    headers={"Retry-After": "5"},
+                ) from exc
             log.warning("rate limit store unavailable, request not counted: %s", type(exc).__name__)
             await self.app(scope, receive, send)
             return
@@ -192,5 +205,6 @@ def auth_rate_limit(settings: Settings) -> AuthRateLimit:
         counter=counter,
         limit=settings.rate_limit_auth_per_minute,
         identify=identifier_for(trusted),
+        fail_closed=settings.rate_limit_on_redis_error == "closed",
     )
     return AuthRateLimit(middleware=[middleware], on_shutdown=[counter.aclose])
