@@ -36,6 +36,9 @@ _STANDARD = frozenset(
     vars(logging.LogRecord("", logging.INFO, "", 0, "", None, None)).keys() | {"message", "asctime"}
 )
 
+# Extras not worth a field: uvicorn's ANSI-coloured copy of the message.
+_SKIP = frozenset({"request_id", "color_message"})
+
 
 def scrub(text: str) -> str:
     """``text`` without tokens, secrets or full phone numbers."""
@@ -66,7 +69,7 @@ class JsonFormatter(logging.Formatter):
         if request_id:
             entry["request_id"] = request_id
         for key, value in record.__dict__.items():
-            if key not in _STANDARD and key != "request_id" and not key.startswith("_"):
+            if key not in _STANDARD and key not in _SKIP and not key.startswith("_"):
                 entry[key] = _plain(value)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
