@@ -25,6 +25,7 @@ from sqlalchemy import text
 from coopmarket.accounts import routes as accounts_routes
 from coopmarket.accounts.security import configure_password_hashing
 from coopmarket.accounts.wechat import HttpxWechatClient, WechatClient
+from coopmarket.audit import routes as audit_routes
 from coopmarket.coops import routes as coops_routes
 from coopmarket.core.deps import (
     provide_db,
@@ -220,6 +221,7 @@ def _route_handlers() -> Sequence[Any]:
         payments_routes,
         ledger_routes,
         reports_routes,
+        audit_routes,
     ):
         handlers.extend(module.routes)
     return handlers

@@ -3,6 +3,7 @@
 from sqlmodel import SQLModel
 
 from coopmarket.accounts import models as accounts_models
+from coopmarket.audit import models as audit_models
 from coopmarket.coops import models as coops_models
 from coopmarket.idempotency import models as idempotency_models
 from coopmarket.ledger import models as ledger_models
@@ -15,6 +16,7 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "accounts_models",
+    "audit_models",
     "coops_models",
     "idempotency_models",
     "ledger_models",

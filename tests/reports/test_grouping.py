@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from coopmarket.core import clock
 from coopmarket.core.errors import ValidationFailed
 from coopmarket.ledger.schemas import CollectiveIncomeRow
 from coopmarket.regions.schemas import RegionOut
@@ -50,7 +51,7 @@ def test_a_rank_is_one_more_than_the_number_of_higher_totals(totals: list[int]) 
 
 
 def test_local_days_become_utc_instants() -> None:
-    assert service.local_days_to_utc(date(2026, 4, 1), date(2026, 4, 30), "Asia/Shanghai") == (
+    assert clock.local_days_to_utc(date(2026, 4, 1), date(2026, 4, 30), "Asia/Shanghai") == (
         datetime(2026, 3, 31, 16, 0, tzinfo=UTC),
         datetime(2026, 4, 30, 16, 0, tzinfo=UTC),
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 _offset = timedelta(0)
 _frozen: datetime | None = None
@@ -35,3 +36,16 @@ def reset() -> None:
     global _frozen, _offset
     _frozen = None
     _offset = timedelta(0)
+
+
+def local_days_to_utc(date_from: date, date_to: date, timezone: str) -> tuple[datetime, datetime]:
+    """The UTC instants ``[start of date_from, start of the day after date_to)`` in ``timezone``."""
+    zone = ZoneInfo(timezone)
+    start = datetime.combine(date_from, time.min, tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC)
+    return start, end
+
+
+def local_today(timezone: str) -> date:
+    """Today's date in ``timezone`` (Asia/Shanghai for the district), by the one clock."""
+    return now().astimezone(ZoneInfo(timezone)).date()

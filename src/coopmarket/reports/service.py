@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from coopmarket.core.clock import local_days_to_utc
 from coopmarket.core.errors import FieldError, NotFound, ValidationFailed
 from coopmarket.core.principal import Principal
 from coopmarket.ledger import posting
@@ -50,14 +50,6 @@ def check_date_range(date_from: date, date_to: date) -> None:
             code="date_range_too_long",
             errors=[FieldError("to", f"more than {MAX_RANGE_YEARS} years after `from`")],
         )
-
-
-def local_days_to_utc(date_from: date, date_to: date, timezone: str) -> tuple[datetime, datetime]:
-    """The UTC instants ``[start of date_from, start of the day after date_to)`` in ``timezone``."""
-    zone = ZoneInfo(timezone)
-    start = datetime.combine(date_from, time.min, tzinfo=zone).astimezone(UTC)
-    end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC)
-    return start, end
 
 
 def _yuan_label(amount_fen: int) -> str:
