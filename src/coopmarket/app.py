@@ -19,10 +19,13 @@ from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy import text
 
 from coopmarket.accounts import routes as accounts_routes
+from coopmarket.accounts import service as accounts_service
 from coopmarket.accounts.security import configure_password_hashing
 from coopmarket.accounts.wechat import HttpxWechatClient, WechatClient
 from coopmarket.coops import routes as coops_routes
+from coopmarket.coops import service as coops_service
 from coopmarket.core.deps import (
+    PrincipalResolver,
     provide_db,
     provide_optional_principal,
     provide_principal,
@@ -32,6 +35,7 @@ from coopmarket.core.deps import (
 from coopmarket.core.errors import DomainError
 from coopmarket.core.ids import new_id
 from coopmarket.core.openapi import BEARER_SCHEME, NO_TOKEN_NEEDED, problem
+from coopmarket.core.principal import Principal
 from coopmarket.core.ratelimit import auth_rate_limit
 from coopmarket.db import Database
 from coopmarket.ledger import routes as ledger_routes
@@ -188,6 +192,23 @@ def _route_handlers() -> Sequence[Any]:
     return handlers
 
 
+def principal_resolver(db: Database, settings: Settings) -> PrincipalResolver:
+    """Token → caller: the accounts slice checks the token, the coops slice names the caller's cooperatives."""
+
+    async def resolve(token: str) -> Principal:
+        async with db.read() as conn:
+            return await accounts_service.authenticate(
+                conn, settings, token, coops_service.managed_cooperative_ids
+            )
+
+    return resolve
+
+
+def provide_managed_cooperatives() -> accounts_service.ManagedCooperatives:
+    """The coops slice's lookup, for the accounts routes that put a user's cooperatives in a token."""
+    return coops_service.managed_cooperative_ids
+
+
 def create_app(settings: Settings | None = None, overrides: Overrides | None = None) -> Litestar:
     """Build the application for ``settings`` (from the environment when omitted)."""
     settings = settings or get_settings()
@@ -206,6 +227,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         db = Database(settings)
         app.state.db = db
         app.state.settings = settings
+        app.state.resolve_principal = principal_resolver(db, settings)
         wechat_client = overrides.wechat or HttpxWechatClient(
             appid=settings.wechat_appid,
             secret=settings.wechat_secret.get_secret_value() if settings.wechat_secret else None,
@@ -263,6 +285,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             "session": Provide(provide_session),
             "principal": Provide(provide_principal),
             "maybe_principal": Provide(provide_optional_principal),
+            "managed_cooperatives": Provide(provide_managed_cooperatives, sync_to_thread=False),
         },
         exception_handlers={
             DomainError: _domain_error,
