@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from litestar import Litestar, MediaType, Request, Response, get
@@ -24,6 +24,7 @@ from coopmarket.accounts.security import configure_password_hashing
 from coopmarket.accounts.wechat import HttpxWechatClient, WechatClient
 from coopmarket.coops import routes as coops_routes
 from coopmarket.coops import service as coops_service
+from coopmarket.core import jobs as core_jobs
 from coopmarket.core.deps import (
     PrincipalResolver,
     provide_db,
@@ -34,13 +35,18 @@ from coopmarket.core.deps import (
 )
 from coopmarket.core.errors import DomainError
 from coopmarket.core.ids import new_id
+from coopmarket.core.jobs import PeriodicJob
 from coopmarket.core.openapi import BEARER_SCHEME, NO_TOKEN_NEEDED, problem
 from coopmarket.core.principal import Principal
 from coopmarket.core.ratelimit import auth_rate_limit
 from coopmarket.db import Database
+from coopmarket.flows import routes as flows_routes
+from coopmarket.idempotency import service as idempotency_service
 from coopmarket.ledger import routes as ledger_routes
+from coopmarket.orders import jobs as order_jobs
 from coopmarket.orders import routes as orders_routes
-from coopmarket.payments import routes as payments_routes
+from coopmarket.payments import jobs as payment_jobs
+from coopmarket.payments.registry import PaymentProviders, open_providers
 from coopmarket.products import routes as products_routes
 from coopmarket.regions import routes as regions_routes
 from coopmarket.reports import routes as reports_routes
@@ -184,7 +190,7 @@ def _route_handlers() -> Sequence[Any]:
         coops_routes,
         products_routes,
         orders_routes,
-        payments_routes,
+        flows_routes,
         ledger_routes,
         reports_routes,
     ):
@@ -207,6 +213,20 @@ def principal_resolver(db: Database, settings: Settings) -> PrincipalResolver:
 def provide_managed_cooperatives() -> accounts_service.ManagedCooperatives:
     """The coops slice's lookup, for the accounts routes that put a user's cooperatives in a token."""
     return coops_service.managed_cooperative_ids
+
+
+def background_jobs(db: Database, settings: Settings, providers: PaymentProviders) -> list[PeriodicJob]:
+    """Every periodic job of the app; each is safe to run on several workers at once."""
+    ttl = timedelta(hours=settings.idempotency_ttl_hours)
+    return [
+        *order_jobs.periodic_jobs(db, settings),
+        *payment_jobs.periodic_jobs(db, settings, providers),
+        PeriodicJob("purge idempotency keys", 3600, lambda: idempotency_service.purge_expired(db, ttl)),
+    ]
+
+
+def provide_payment_providers(state: State) -> PaymentProviders:
+    return state.payment_providers
 
 
 def create_app(settings: Settings | None = None, overrides: Overrides | None = None) -> Litestar:
@@ -236,30 +256,20 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         )
         app.state.wechat = wechat_client
         app.state.overrides = overrides
-        background: list[asyncio.Task[None]] = []
-        if settings.run_background_jobs:
-            from coopmarket.orders import jobs as order_jobs
-
-            background += order_jobs.start(db, settings)
-        # Payments slice: the app's Stripe client and its refund sender (see payments/jobs.py).
-        stripe_enabled = "stripe" in settings.payment_providers
-        if stripe_enabled:
-            from coopmarket.payments import jobs as payment_jobs
-
-            background += payment_jobs.start_stripe(db, settings, http_client=overrides.stripe_http_client)
-        try:
-            yield
-        finally:
-            for task in background:
-                task.cancel()
-            for task in background:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            if stripe_enabled:
-                await payment_jobs.stop_stripe(settings)
-            if isinstance(wechat_client, HttpxWechatClient):
-                await wechat_client.aclose()
-            await db.dispose()
+        async with open_providers(settings, stripe_http_client=overrides.stripe_http_client) as providers:
+            app.state.payment_providers = providers
+            background = (
+                core_jobs.start(background_jobs(db, settings, providers))
+                if settings.run_background_jobs
+                else []
+            )
+            try:
+                yield
+            finally:
+                await core_jobs.stop(background)
+                if isinstance(wechat_client, HttpxWechatClient):
+                    await wechat_client.aclose()
+                await db.dispose()
 
     openapi = OpenAPIConfig(
         title="coopmarket API",
@@ -286,6 +296,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             "principal": Provide(provide_principal),
             "maybe_principal": Provide(provide_optional_principal),
             "managed_cooperatives": Provide(provide_managed_cooperatives, sync_to_thread=False),
+            "providers": Provide(provide_payment_providers, sync_to_thread=False),
         },
         exception_handlers={
             DomainError: _domain_error,

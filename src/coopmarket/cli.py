@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 from coopmarket.core.errors import DomainError
 from coopmarket.core.phone import is_valid_phone
 from coopmarket.db import Database
+from coopmarket.orders import expiry
 from coopmarket.settings import Settings, get_settings
 
 APP_FACTORY = "coopmarket.app:create_app"
@@ -163,20 +164,8 @@ def cmd_seed_demo(_: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_expire_orders(_: argparse.Namespace, settings: Settings) -> int:
     """Cancel overdue unpaid orders once (the server also does this in the background)."""
-    try:
-        from coopmarket.orders import service as orders_service
-    except ImportError as exc:
-        raise CommandError(f"the orders service is not available: {exc}") from exc
-    expire = getattr(orders_service, "expire_overdue_orders", None)
-    if expire is None:
-        raise CommandError("coopmarket.orders.service.expire_overdue_orders does not exist yet")
-    result = asyncio.run(_with_database(settings, expire))
-    if isinstance(result, int):
-        print(f"expired {result} overdue order(s)")
-    elif isinstance(result, list | tuple | set | frozenset):
-        print(f"expired {len(result)} overdue order(s)")
-    else:
-        print("expired overdue orders")
+    expired = asyncio.run(_with_database(settings, expiry.expire_overdue_orders))
+    print(f"expired {expired} overdue order(s)")
     return 0
 
 
