@@ -17,9 +17,12 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import OperationalError
 
+from coopmarket import demo
+from coopmarket.accounts import service as accounts_service
 from coopmarket.core.errors import DomainError
 from coopmarket.core.phone import is_valid_phone
 from coopmarket.db import Database
+from coopmarket.migrate import upgrade
 from coopmarket.orders import expiry
 from coopmarket.settings import Settings, get_settings
 
@@ -83,8 +86,6 @@ def _current_revision(connection: Connection) -> str | None:
 
 async def migrate(settings: Settings) -> str | None:
     """Apply every migration to the configured database; the revision it is at afterwards."""
-    from coopmarket.migrate import upgrade
-
     async def work(db: Database) -> str | None:
         await upgrade(db.engine)
         async with db.engine.connect() as conn:
@@ -114,8 +115,6 @@ def _read_password(stdin: TextIO) -> str:
 
 def cmd_create_staff(args: argparse.Namespace, settings: Settings) -> int:
     """Create a staff login (the bootstrap for the first district staff account)."""
-    from coopmarket.accounts import service as accounts_service
-
     if not is_valid_phone(args.phone):
         raise CommandError(f"--phone must be an 11-digit mainland mobile number, got {args.phone!r}", 2)
     password = args.password if args.password is not None else _read_password(sys.stdin)
@@ -126,7 +125,7 @@ def cmd_create_staff(args: argparse.Namespace, settings: Settings) -> int:
         raise CommandError("--display-name must not be empty", 2)
 
     async def work(db: Database) -> Any:
-        async with db.session() as session:
+        async with db.unit_of_work() as session:
             return await accounts_service.create_staff_unchecked(
                 session,
                 phone=args.phone,
@@ -153,8 +152,6 @@ def cmd_create_staff(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_seed_demo(_: argparse.Namespace, settings: Settings) -> int:
     """Fill an empty, migrated database with demonstration data (once)."""
-    from coopmarket import demo
-
     asyncio.run(_with_database(settings, lambda db: demo.seed(db, out=print)))
     return 0
 

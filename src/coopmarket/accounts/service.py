@@ -33,7 +33,7 @@ from coopmarket.core.errors import (
 )
 from coopmarket.core.phone import mask_phone
 from coopmarket.core.principal import BUYER, COOP_MANAGER, DISTRICT_STAFF, Principal
-from coopmarket.db import Executor
+from coopmarket.db import Executor, require_no_transaction
 from coopmarket.regions import service as regions_service
 from coopmarket.settings import Settings
 
@@ -96,9 +96,8 @@ async def register(session: AsyncSession, settings: Settings, data: RegisterIn) 
     )
     session.add(user)
     try:
-        await session.commit()
+        await session.flush()  # the unique phone decides a race, not a prior SELECT
     except IntegrityError as exc:
-        await session.rollback()
         raise Conflict("This phone number is already registered.", code="phone_taken") from exc
     return _token_for(settings, user, [])
 
@@ -116,7 +115,6 @@ async def login(
         raise Unauthorized("Wrong phone number or password.", code="invalid_credentials")
     if user.password_hash and security.needs_rehash(user.password_hash):
         user.password_hash = await _hash(data.password)
-        await session.commit()
     return _token_for(settings, user, await managed_cooperatives(session, user.id))
 
 
@@ -128,6 +126,7 @@ async def wechat_login(
     managed_cooperatives: ManagedCooperatives,
 ) -> TokenOut:
     """Sign in with a mini-program ``wx.login`` code; a new openid becomes a buyer."""
+    require_no_transaction(session, "asking WeChat for the session")
     wx = await wechat.code_to_session(code)
     user: User | None = (
         await session.execute(select(User).where(col(User.wechat_openid) == wx.openid))
@@ -140,12 +139,11 @@ async def wechat_login(
             wechat_unionid=wx.unionid,
             wechat_session_key=wx.session_key,
         )
-        session.add(user)
         try:
-            await session.commit()
+            async with session.begin_nested():  # a savepoint: the outer transaction stays usable
+                session.add(user)
         except IntegrityError:
             # The same person logged in twice at once: the other request created the account.
-            await session.rollback()
             user = (
                 await session.execute(select(User).where(col(User.wechat_openid) == wx.openid))
             ).scalar_one()
@@ -153,7 +151,6 @@ async def wechat_login(
         user.wechat_session_key = wx.session_key
         if wx.unionid:
             user.wechat_unionid = wx.unionid
-        await session.commit()
     if not user.is_active:
         raise Unauthorized("This account is disabled.", code="account_disabled")
     return _token_for(settings, user, await managed_cooperatives(session, user.id))
@@ -246,9 +243,8 @@ async def create_staff(session: AsyncSession, actor: Principal, data: StaffIn) -
     )
     session.add(user)
     try:
-        await session.commit()
+        await session.flush()  # the unique phone decides a race, not a prior SELECT
     except IntegrityError as exc:
-        await session.rollback()
         raise Conflict("This phone number is already registered.", code="phone_taken") from exc
     return _user_out(user, [])
 
@@ -271,9 +267,8 @@ async def create_staff_unchecked(
     )
     session.add(user)
     try:
-        await session.commit()
+        await session.flush()  # the unique phone decides a race, not a prior SELECT
     except IntegrityError as exc:
-        await session.rollback()
         raise Conflict("This phone number is already registered.", code="phone_taken") from exc
     return user
 
