@@ -86,6 +86,7 @@ def _current_revision(connection: Connection) -> str | None:
 
 async def migrate(settings: Settings) -> str | None:
     """Apply every migration to the configured database; the revision it is at afterwards."""
+
     async def work(db: Database) -> str | None:
         await upgrade(db.engine)
         async with db.engine.connect() as conn:

@@ -29,14 +29,16 @@ from sqlalchemy import Insert, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession as SqlAlchemySession
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from coopmarket.settings import Settings
 
 READONLY = "coopmarket_readonly"
 
-# What a function that only runs statements takes: the request's session or a (read) connection.
-Executor: TypeAlias = AsyncSession | AsyncConnection
+# What a function that only runs statements takes: a session (joining its unit of work) or a
+# connection (``Database.read()``, or a session's own).
+Executor: TypeAlias = SqlAlchemySession | AsyncConnection
 
 
 def rowcount(result: Any) -> int:
@@ -50,7 +52,7 @@ def rowcount(result: Any) -> int:
 
 def dialect_name(executor: Executor) -> str:
     """``postgresql`` or ``sqlite``, for the few statements that differ."""
-    if isinstance(executor, AsyncSession):
+    if isinstance(executor, SqlAlchemySession):
         return executor.get_bind().dialect.name
     return executor.dialect.name
 

@@ -44,6 +44,7 @@ from coopmarket.core import clock
 from coopmarket.core.errors import FieldError, PermissionDenied, RuleViolated, ValidationFailed
 from coopmarket.core.pagination import DEFAULT_LIMIT, decode_cursor, encode_cursor
 from coopmarket.core.principal import DISTRICT_STAFF, STREET_STAFF, Principal
+from coopmarket.db import rowcount
 from coopmarket.regions import service as regions_service
 
 PENDING = "pending"
@@ -374,7 +375,7 @@ async def update_cooperative(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise CooperativeNotEditable("Only a pending or approved cooperative can be edited.")
     return await _full_out(session, cooperative_id)
 
@@ -409,7 +410,7 @@ async def decide(
         .values(status=target, status_reason=reason, updated_at=clock.now())
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise InvalidTransition(f"Cannot {action}: the cooperative's status changed meanwhile.")
     session.add(
         CooperativeStatusEvent(

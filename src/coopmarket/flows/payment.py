@@ -16,6 +16,7 @@ from coopmarket.db import Database, require_no_transaction
 from coopmarket.orders import payment as order_payment
 from coopmarket.orders.errors import OrderNotPayable
 from coopmarket.orders.states import OrderStatus
+from coopmarket.payments import refunds as payment_refunds
 from coopmarket.payments import service as payments_service
 from coopmarket.payments.errors import AmountMismatch, PaymentMethodUnavailable, ProviderNotEnabled
 from coopmarket.payments.providers import (
@@ -225,7 +226,7 @@ async def _apply(session: AsyncSession, provider: str, change: Change) -> str:
         )
         return str(change.status) if changed else "unchanged"
     if isinstance(change, RefundUpdated):
-        changed = await payments_service.set_refund_status(
+        changed = await payment_refunds.set_refund_status(
             session, provider_ref=change.provider_ref, status=change.status, refund_id=change.refund_id
         )
         return f"refund_{change.status}" if changed else "unchanged"

@@ -8,7 +8,7 @@ from coopmarket.core.principal import Principal
 from coopmarket.orders import refunds as order_refunds
 from coopmarket.orders.refunds import RefundDue
 from coopmarket.orders.schemas import RefundIn, RefundOut
-from coopmarket.payments import service as payments_service
+from coopmarket.payments import refunds as payment_refunds
 
 
 async def request_refund(
@@ -36,7 +36,7 @@ async def pay_back(session: AsyncSession, due: RefundDue) -> None:
 
     A provider's refund is sent after commit (``payments.jobs``); an offline one is handed back by people.
     """
-    await payments_service.refund_part(
+    await payment_refunds.refund_part(
         session,
         order_id=due.order_id,
         part_id=due.part_id,

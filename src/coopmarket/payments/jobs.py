@@ -13,7 +13,7 @@ import logging
 
 from coopmarket.core.jobs import PeriodicJob
 from coopmarket.db import Database
-from coopmarket.payments import service
+from coopmarket.payments import refunds
 from coopmarket.payments.errors import ProviderUnavailable, RefundRefused
 from coopmarket.payments.providers import RefundOrder, RefundState
 from coopmarket.payments.registry import PaymentProviders
@@ -28,7 +28,7 @@ async def send_pending_refunds(db: Database, providers: PaymentProviders, *, bat
     Offline refunds are not touched: people hand them back.
     """
     async with db.read() as conn:
-        pending = await service.refunds_to_send(conn, providers.sending_refunds, batch=batch)
+        pending = await refunds.refunds_to_send(conn, providers.sending_refunds, batch=batch)
     sent = 0
     for refund in pending:
         provider = providers.get(refund.provider)
@@ -47,7 +47,7 @@ async def send_pending_refunds(db: Database, providers: PaymentProviders, *, bat
         except RefundRefused as exc:
             log.error("%s refused refund %s: %s", refund.provider, refund.refund_id, exc)
             async with db.unit_of_work() as session:
-                await service.store_refund_sent(session, refund.refund_id, None, RefundState.FAILED)
+                await refunds.store_refund_sent(session, refund.refund_id, None, RefundState.FAILED)
             continue
         except ProviderUnavailable:
             log.warning(
@@ -55,7 +55,7 @@ async def send_pending_refunds(db: Database, providers: PaymentProviders, *, bat
             )
             continue
         async with db.unit_of_work() as session:
-            await service.store_refund_sent(session, refund.refund_id, answer.provider_ref, answer.status)
+            await refunds.store_refund_sent(session, refund.refund_id, answer.provider_ref, answer.status)
         sent += 1
     return sent
 
