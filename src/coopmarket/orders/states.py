@@ -121,10 +121,6 @@ def only_move(event: PartEvent) -> tuple[PartStatus, PartStatus]:
     return source, to
 
 
-def is_open(status: str) -> bool:
-    return PartStatus(status) in OPEN_PART_STATUSES
-
-
 def closing_status(part_statuses: Iterable[str]) -> OrderStatus | None:
     """The close rule: what an order whose parts are ``part_statuses`` becomes.
 
@@ -135,11 +131,3 @@ def closing_status(part_statuses: Iterable[str]) -> OrderStatus | None:
     if any(s in OPEN_PART_STATUSES for s in statuses):
         return None
     return OrderStatus.COMPLETED if PartStatus.RECEIVED in statuses else OrderStatus.CANCELLED
-
-
-def order_status_after(current: str, part_statuses: Iterable[str]) -> OrderStatus:
-    """The order's status once its parts are ``part_statuses``: closed by the close rule, or as it was."""
-    status = OrderStatus(current)
-    if status in TERMINAL_ORDER_STATUSES:
-        return status
-    return closing_status(part_statuses) or status
