@@ -79,7 +79,7 @@ async def make_staff(
 ) -> Actor:
     """Staff are bootstrapped like the CLI does, then signed in over HTTP."""
     phone, password = unique_phone(), "staff password 123"
-    async with db.session() as session:
+    async with db.unit_of_work() as session:
         await accounts_service.create_staff_unchecked(
             session,
             phone=phone,

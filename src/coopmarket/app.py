@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hmac
 import logging
 import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from litestar import Litestar, MediaType, Request, Response, get
@@ -23,11 +23,15 @@ from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy import text
 
 from coopmarket.accounts import routes as accounts_routes
+from coopmarket.accounts import service as accounts_service
 from coopmarket.accounts.security import configure_password_hashing
 from coopmarket.accounts.wechat import HttpxWechatClient, WechatClient
 from coopmarket.audit import routes as audit_routes
 from coopmarket.coops import routes as coops_routes
+from coopmarket.coops import service as coops_service
+from coopmarket.core import jobs as core_jobs
 from coopmarket.core.deps import (
+    PrincipalResolver,
     provide_db,
     provide_optional_principal,
     provide_principal,
@@ -36,17 +40,23 @@ from coopmarket.core.deps import (
 )
 from coopmarket.core.errors import DomainError
 from coopmarket.core.ids import new_id
+from coopmarket.core.jobs import PeriodicJob
 from coopmarket.core.openapi import BEARER_SCHEME, NO_TOKEN_NEEDED, problem
+from coopmarket.core.principal import Principal
 from coopmarket.core.ratelimit import auth_rate_limit
 from coopmarket.db import Database
+from coopmarket.flows import routes as flows_routes
+from coopmarket.idempotency import service as idempotency_service
 from coopmarket.ledger import routes as ledger_routes
 from coopmarket.ops import metrics
 from coopmarket.ops.context import current_request_id
 from coopmarket.ops.middleware import RequestMiddleware, security_headers
+from coopmarket.orders import jobs as order_jobs
 from coopmarket.orders import metrics as orders_metrics
 from coopmarket.orders import routes as orders_routes
+from coopmarket.payments import jobs as payment_jobs
 from coopmarket.payments import metrics as payments_metrics
-from coopmarket.payments import routes as payments_routes
+from coopmarket.payments.registry import PaymentProviders, open_providers
 from coopmarket.products import routes as products_routes
 from coopmarket.regions import routes as regions_routes
 from coopmarket.reports import routes as reports_routes
@@ -218,7 +228,7 @@ def _route_handlers() -> Sequence[Any]:
         coops_routes,
         products_routes,
         orders_routes,
-        payments_routes,
+        flows_routes,
         ledger_routes,
         reports_routes,
         audit_routes,
@@ -241,6 +251,37 @@ def _cors(settings: Settings) -> CORSConfig | None:
     )
 
 
+def principal_resolver(db: Database, settings: Settings) -> PrincipalResolver:
+    """Token → caller: the accounts slice checks the token, the coops slice names the caller's cooperatives."""
+
+    async def resolve(token: str) -> Principal:
+        async with db.read() as conn:
+            return await accounts_service.authenticate(
+                conn, settings, token, coops_service.managed_cooperative_ids
+            )
+
+    return resolve
+
+
+def provide_managed_cooperatives() -> accounts_service.ManagedCooperatives:
+    """The coops slice's lookup, for the accounts routes that put a user's cooperatives in a token."""
+    return coops_service.managed_cooperative_ids
+
+
+def background_jobs(db: Database, settings: Settings, providers: PaymentProviders) -> list[PeriodicJob]:
+    """Every periodic job of the app; each is safe to run on several workers at once."""
+    ttl = timedelta(hours=settings.idempotency_ttl_hours)
+    return [
+        *order_jobs.periodic_jobs(db, settings),
+        *payment_jobs.periodic_jobs(db, settings, providers),
+        PeriodicJob("purge idempotency keys", 3600, lambda: idempotency_service.purge_expired(db, ttl)),
+    ]
+
+
+def provide_payment_providers(state: State) -> PaymentProviders:
+    return state.payment_providers
+
+
 def create_app(settings: Settings | None = None, overrides: Overrides | None = None) -> Litestar:
     """Build the application for ``settings`` (from the environment when omitted)."""
     settings = settings or get_settings()
@@ -259,6 +300,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         db = Database(settings)
         app.state.db = db
         app.state.settings = settings
+        app.state.resolve_principal = principal_resolver(db, settings)
         wechat_client = overrides.wechat or HttpxWechatClient(
             appid=settings.wechat_appid,
             secret=settings.wechat_secret.get_secret_value() if settings.wechat_secret else None,
@@ -267,32 +309,22 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         )
         app.state.wechat = wechat_client
         app.state.overrides = overrides
-        app.state.metric_sources = [orders_metrics.job_backlog(settings), payments_metrics.status_counts]
-        background: list[asyncio.Task[None]] = []
-        if settings.run_background_jobs:
-            from coopmarket.orders import jobs as order_jobs
-
-            background += order_jobs.start(db, settings)
-        # Payments slice: the app's Stripe client and its refund sender (see payments/jobs.py).
-        stripe_enabled = "stripe" in settings.payment_providers
-        if stripe_enabled:
-            from coopmarket.payments import jobs as payment_jobs
-
-            background += payment_jobs.start_stripe(db, settings, http_client=overrides.stripe_http_client)
-        try:
-            yield
-        finally:
-            for task in background:
-                task.cancel()
-            for task in background:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            if stripe_enabled:
-                await payment_jobs.stop_stripe(settings)
-            if isinstance(wechat_client, HttpxWechatClient):
-                await wechat_client.aclose()
-            await db.dispose()
-            metrics.worker_exited(os.getpid())
+        async with open_providers(settings, stripe_http_client=overrides.stripe_http_client) as providers:
+            app.state.payment_providers = providers
+            app.state.metric_sources = [orders_metrics.job_backlog(settings), payments_metrics.status_counts]
+            background = (
+                core_jobs.start(background_jobs(db, settings, providers))
+                if settings.run_background_jobs
+                else []
+            )
+            try:
+                yield
+            finally:
+                await core_jobs.stop(background)
+                if isinstance(wechat_client, HttpxWechatClient):
+                    await wechat_client.aclose()
+                await db.dispose()
+                metrics.worker_exited(os.getpid())
 
     openapi = OpenAPIConfig(
         title="coopmarket API",
@@ -318,6 +350,8 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             "session": Provide(provide_session),
             "principal": Provide(provide_principal),
             "maybe_principal": Provide(provide_optional_principal),
+            "managed_cooperatives": Provide(provide_managed_cooperatives, sync_to_thread=False),
+            "providers": Provide(provide_payment_providers, sync_to_thread=False),
         },
         exception_handlers={
             DomainError: _domain_error,

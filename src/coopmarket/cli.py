@@ -19,10 +19,16 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import OperationalError
 
+from coopmarket import demo
+from coopmarket.accounts import service as accounts_service
 from coopmarket.core.errors import DomainError
 from coopmarket.core.phone import is_valid_phone
 from coopmarket.db import Database
+from coopmarket.migrate import alembic_config, upgrade
 from coopmarket.ops import backup as backup_ops
+from coopmarket.ops.logging import logging_config
+from coopmarket.ops.metrics import MULTIPROC_ENV
+from coopmarket.orders import expiry
 from coopmarket.settings import Settings, get_settings
 
 APP_FACTORY = "coopmarket.app:create_app"
@@ -56,9 +62,6 @@ async def _with_database(settings: Settings, work: Callable[[Database], Awaitabl
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Run the API with uvicorn; each worker process builds its own app from the environment."""
     import uvicorn
-
-    from coopmarket.ops.logging import logging_config
-    from coopmarket.ops.metrics import MULTIPROC_ENV
 
     options: dict[str, Any] = {
         "host": args.host,
@@ -102,7 +105,6 @@ def _current_revision(connection: Connection) -> str | None:
 
 async def migrate(settings: Settings) -> str | None:
     """Apply every migration to the configured database; the revision it is at afterwards."""
-    from coopmarket.migrate import upgrade
 
     async def work(db: Database) -> str | None:
         await upgrade(db.engine)
@@ -133,8 +135,6 @@ def _read_password(stdin: TextIO) -> str:
 
 def cmd_create_staff(args: argparse.Namespace, settings: Settings) -> int:
     """Create a staff login (the bootstrap for the first district staff account)."""
-    from coopmarket.accounts import service as accounts_service
-
     if not is_valid_phone(args.phone):
         raise CommandError(f"--phone must be an 11-digit mainland mobile number, got {args.phone!r}", 2)
     password = args.password if args.password is not None else _read_password(sys.stdin)
@@ -145,7 +145,7 @@ def cmd_create_staff(args: argparse.Namespace, settings: Settings) -> int:
         raise CommandError("--display-name must not be empty", 2)
 
     async def work(db: Database) -> Any:
-        async with db.session() as session:
+        async with db.unit_of_work() as session:
             return await accounts_service.create_staff_unchecked(
                 session,
                 phone=args.phone,
@@ -172,8 +172,6 @@ def cmd_create_staff(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_seed_demo(_: argparse.Namespace, settings: Settings) -> int:
     """Fill an empty, migrated database with demonstration data (once)."""
-    from coopmarket import demo
-
     asyncio.run(_with_database(settings, lambda db: demo.seed(db, out=print)))
     return 0
 
@@ -183,20 +181,8 @@ def cmd_seed_demo(_: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_expire_orders(_: argparse.Namespace, settings: Settings) -> int:
     """Cancel overdue unpaid orders once (the server also does this in the background)."""
-    try:
-        from coopmarket.orders import service as orders_service
-    except ImportError as exc:
-        raise CommandError(f"the orders service is not available: {exc}") from exc
-    expire = getattr(orders_service, "expire_overdue_orders", None)
-    if expire is None:
-        raise CommandError("coopmarket.orders.service.expire_overdue_orders does not exist yet")
-    result = asyncio.run(_with_database(settings, expire))
-    if isinstance(result, int):
-        print(f"expired {result} overdue order(s)")
-    elif isinstance(result, list | tuple | set | frozenset):
-        print(f"expired {len(result)} overdue order(s)")
-    else:
-        print("expired overdue orders")
+    expired = asyncio.run(_with_database(settings, expiry.expire_overdue_orders))
+    print(f"expired {expired} overdue order(s)")
     return 0
 
 
@@ -205,8 +191,6 @@ def cmd_expire_orders(_: argparse.Namespace, settings: Settings) -> int:
 
 def _known_revisions() -> set[str]:
     from alembic.script import ScriptDirectory
-
-    from coopmarket.migrate import alembic_config
 
     return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
 

@@ -6,23 +6,78 @@ otherwise begin lazily after the first SELECT). Read-only work uses ``Database.r
 opens a deferred transaction on SQLite and runs in autocommit on PostgreSQL (no BEGIN/ROLLBACK
 round trips on the hot public paths). ``Database.write_once()`` runs a single self-committing
 write (autocommit on PostgreSQL), e.g. an idempotency claim.
+
+**Where a unit of work begins and ends** (one rule for the whole code base): whoever opens a
+session ends it. ``Database.unit_of_work()`` is the only way code opens one, and it commits when
+its block ends normally and rolls back when it ends with an exception. The openers are the entry
+points: the request's ``session`` dependency (``core/deps.py``), the idempotency executor, each
+step of a background job, a CLI command, and a flow that must put an external call between two
+units of work. A function that *receives* a session or connection (every service, flow and helper)
+never commits or rolls back; it flushes when it needs the database's answer (a unique constraint,
+a generated value) and raises to undo. Calls to other systems (payment providers, WeChat, object
+storage) happen outside any open transaction: ``require_no_transaction`` says so where it matters.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
-from sqlalchemy import event
+from sqlalchemy import Insert, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession as SqlAlchemySession
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from coopmarket.settings import Settings
 
 READONLY = "coopmarket_readonly"
+
+# What a function that only runs statements takes: a session (joining its unit of work) or a
+# connection (``Database.read()``, or a session's own).
+Executor: TypeAlias = SqlAlchemySession | AsyncConnection
+
+
+def rowcount(result: Any) -> int:
+    """The rows an UPDATE or DELETE (or an INSERT … ON CONFLICT DO NOTHING) touched.
+
+    ``Result`` in SQLAlchemy's stubs has no ``rowcount``; the ``CursorResult`` a DML statement
+    returns does. One place for that, instead of a ``type: ignore`` at every conditional update.
+    """
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def dialect_name(executor: Executor) -> str:
+    """``postgresql`` or ``sqlite``, for the few statements that differ."""
+    if isinstance(executor, SqlAlchemySession):
+        return executor.get_bind().dialect.name
+    return executor.dialect.name
+
+
+def insert_or_ignore(
+    executor: Executor, table: Table, values: Mapping[str, object], *, conflict_on: list[str]
+) -> Insert:
+    """``INSERT … ON CONFLICT (conflict_on) DO NOTHING``: a duplicate inserts nothing and raises nothing.
+
+    The database settles the race (on PostgreSQL a second writer waits for the first to commit,
+    then inserts nothing; SQLite serialises writers), and the caller's transaction stays usable.
+    Add ``.returning(...)`` to learn whether a row was inserted.
+    """
+    dialect_insert = postgresql.insert if dialect_name(executor) == "postgresql" else sqlite.insert
+    return dialect_insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict_on)
+
+
+def require_no_transaction(session: AsyncSession, doing: str) -> None:
+    """Refuse to call another system while ``session`` holds a transaction open.
+
+    An external call inside a unit of work would hold its locks (SQLite's write lock, row locks)
+    for as long as the other side takes to answer, and could not be undone by a rollback.
+    """
+    if session.in_transaction():
+        raise RuntimeError(f"{doing} must run between units of work, not inside one")
 
 
 def _prepare_sqlite_file(url: str) -> None:
@@ -94,8 +149,26 @@ class Database:
         return self.engine.dialect.name
 
     def session(self) -> AsyncSession:
-        """A new unit-of-work session; the caller commits once at the end."""
+        """A bare session that its opener commits itself (tests set up rows with it).
+
+        Application code opens sessions with ``unit_of_work()`` only.
+        """
         return self.session_factory()
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: committed when the block ends normally, rolled back when it raises.
+
+        The transaction begins at the first statement (``BEGIN IMMEDIATE`` on SQLite), so work
+        before it, such as a read on ``read()`` or a call to a provider, holds no lock.
+        """
+        async with self.session_factory() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

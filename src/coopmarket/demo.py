@@ -192,14 +192,14 @@ async def _seed_cooperative(
     db: Database, staff: Principal, spec: DemoCooperative, password: str
 ) -> tuple[int, int]:
     """Register, approve and stock one cooperative; (products, skus) created."""
-    async with db.session() as session:
+    async with db.unit_of_work() as session:
         token = await accounts_service.register(
             session,
             db.settings,
             RegisterIn(phone=spec.manager_phone, password=password, display_name=spec.chairperson),
         )
     applicant = Principal(id=token.user.id, role=BUYER, display_name=spec.chairperson)
-    async with db.session() as session:
+    async with db.unit_of_work() as session:
         cooperative = await coops_service.register_cooperative(
             session,
             applicant,
@@ -217,7 +217,7 @@ async def _seed_cooperative(
                 ),
             ),
         )
-    async with db.session() as session:
+    async with db.unit_of_work() as session:
         await coops_service.decide(
             session, staff, cooperative.id, "approve", "材料齐全，同意入驻（演示数据）"
         )
@@ -236,11 +236,11 @@ async def _seed_cooperative(
         MemberIn(name=name, kind="household", capital_fen=capital) for name, capital in spec.households
     ]
     for member in members:
-        async with db.session() as session:
+        async with db.unit_of_work() as session:
             await coops_service.add_member(session, manager, cooperative.id, member)
     skus = 0
     for product in spec.products:
-        async with db.session() as session:
+        async with db.unit_of_work() as session:
             await products_service.create_product(
                 session,
                 manager,
@@ -265,7 +265,7 @@ async def seed(db: Database, out: Callable[[str], object] = print) -> bool:
     """Create the demo data once; False (and nothing changed) when it is already there."""
     staff_password = _new_password()
     try:
-        async with db.session() as session:
+        async with db.unit_of_work() as session:
             staff_user = await accounts_service.create_staff_unchecked(
                 session,
                 phone=STAFF_PHONE,

@@ -21,9 +21,11 @@ from litestar.testing import AsyncTestClient
 from coopmarket.core import clock
 from coopmarket.core.principal import Principal
 from coopmarket.db import Database
+from coopmarket.flows import cancellation as cancellation_flows
+from coopmarket.flows import refunds as refund_flows
 from coopmarket.ledger import service as ledger_service
-from coopmarket.orders import refunds
-from coopmarket.orders import service as orders_service
+from coopmarket.orders import expiry, fulfilment
+from coopmarket.orders import refunds as order_refunds
 from coopmarket.orders.schemas import RefundIn
 from coopmarket.products import service as products_service
 from tests.factories import Actor
@@ -126,7 +128,7 @@ async def test_expiry_does_not_release_the_stock_of_a_part_cancelled_earlier(
     assert await sku_stock(client, product_a, market.sku_a["id"]) == 100
 
     clock.advance(timedelta(hours=1))
-    assert await orders_service.expire_overdue_orders(db) == 1
+    assert await expiry.expire_overdue_orders(db) == 1
 
     assert await sku_stock(client, product_a, market.sku_a["id"]) == 100
     assert await sku_stock(client, await product_of(client, market.coop_b), market.sku_b["id"]) == 50
@@ -157,9 +159,9 @@ async def test_two_cooperatives_cancelling_at_once_cancel_the_order(
     order = (await place(client, market.buyer, [(market.sku_a["id"], 1), (market.sku_b["id"], 1)])).json()
 
     async def cancel(actor: Actor, coop: dict[str, Any]) -> Any:
-        async with db.session() as session:
+        async with db.unit_of_work() as session:
             principal = as_principal(actor, "coop_manager", frozenset({coop["id"]}))
-            return await orders_service.cancel_order(session, principal, order["id"], None)
+            return await cancellation_flows.cancel_order(session, principal, order["id"], None)
 
     results = await meet_at(
         monkeypatch,
@@ -197,8 +199,8 @@ async def test_two_parts_received_at_once_complete_the_order(
         assert shipped.status_code == 200
 
     async def receive(part_id: str) -> Any:
-        async with db.session() as session:
-            return await orders_service.receive_part(
+        async with db.unit_of_work() as session:
+            return await fulfilment.receive_part(
                 session, as_principal(market.buyer, "buyer"), order["id"], part_id
             )
 
@@ -226,17 +228,15 @@ async def test_two_refund_requests_at_once_never_ask_for_more_than_was_paid(
     part_id = order["parts"][0]["id"]
 
     async def request() -> Any:
-        async with db.session() as session:
-            refund = await refunds.request_refund(
+        async with db.unit_of_work() as session:
+            return await refund_flows.request_refund(
                 session,
                 as_principal(market.buyer, "buyer"),
                 order["id"],
                 RefundIn(part_id=part_id, amount_fen=7980, reason="坏了"),
             )
-            await session.commit()
-            return refund
 
-    results = await meet_at(monkeypatch, refunds, "_requested_fen", [request(), request()])
+    results = await meet_at(monkeypatch, order_refunds, "_requested_fen", [request(), request()])
 
     assert sum(1 for r in results if not isinstance(r, BaseException)) == 1, results
     listed = (await client.get(f"/api/v1/orders/{order['id']}/refunds", headers=market.buyer.headers)).json()

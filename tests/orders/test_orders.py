@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 from coopmarket.core import clock
 from coopmarket.db import Database
 from coopmarket.ledger import service as ledger_service
-from coopmarket.orders import service as orders_service
+from coopmarket.orders import expiry, fulfilment
 from tests.factories import ledger_balances as balances
 from tests.factories import login, register_buyer
 from tests.orders.builders import Market, build_market, new_key, order_body, place, sku_stock
@@ -316,10 +316,10 @@ async def test_an_unpaid_order_expires_and_its_stock_returns(
 ) -> None:
     order = (await place(client, market.buyer, [(market.sku_a["id"], 7)])).json()
     clock.advance(timedelta(minutes=29))
-    assert await orders_service.expire_overdue_orders(db) == 0
+    assert await expiry.expire_overdue_orders(db) == 0
 
     clock.advance(timedelta(minutes=2))
-    assert await orders_service.expire_overdue_orders(db) == 1
+    assert await expiry.expire_overdue_orders(db) == 1
 
     shown = (await client.get(f"/api/v1/orders/{order['id']}", headers=market.buyer.headers)).json()
     assert (shown["status"], shown["cancel_reason"]) == ("cancelled", "expired")
@@ -416,11 +416,11 @@ async def test_a_shipped_part_is_received_automatically_after_the_hold_period(
     )
     hold = timedelta(days=10)
     clock.advance(timedelta(days=9))
-    assert await orders_service.auto_receive_shipped_parts(db, hold=hold) == 0
+    assert await fulfilment.auto_receive_shipped_parts(db, hold=hold) == 0
 
     clock.advance(timedelta(days=2))
-    assert await orders_service.auto_receive_shipped_parts(db, hold=hold) == 1
-    assert await orders_service.auto_receive_shipped_parts(db, hold=hold) == 0
+    assert await fulfilment.auto_receive_shipped_parts(db, hold=hold) == 1
+    assert await fulfilment.auto_receive_shipped_parts(db, hold=hold) == 0
 
     buyer = await login(client, market.buyer.phone, market.buyer.password)  # the old token expired meanwhile
     shown = (await client.get(f"/api/v1/orders/{order['id']}", headers=buyer.headers)).json()

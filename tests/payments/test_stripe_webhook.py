@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 
 from coopmarket.core import clock
 from coopmarket.db import Database
-from coopmarket.orders import service as orders_service
+from coopmarket.orders import expiry
 from tests.payments.builders import (
     Shop,
     balances,
@@ -232,7 +232,7 @@ async def test_money_for_an_order_that_expired_meanwhile_is_refunded_in_full(
     order = await place_stripe_order(client, shop)
     intent_id = await started_intent(client, shop, order["id"])
     clock.advance(timedelta(hours=1))
-    assert await orders_service.expire_overdue_orders(db) == 1
+    assert await expiry.expire_overdue_orders(db) == 1
     intent = fake_stripe.succeed(intent_id)
 
     # When Stripe reports the success and the pending refunds are sent
@@ -259,7 +259,7 @@ async def test_money_for_an_expired_order_passes_through_suspense(
     order = await place_stripe_order(client, shop)
     intent_id = await started_intent(client, shop, order["id"])
     clock.advance(timedelta(hours=1))
-    await orders_service.expire_overdue_orders(db)
+    await expiry.expire_overdue_orders(db)
     intent = fake_stripe.succeed(intent_id)
 
     # When Stripe reports the success

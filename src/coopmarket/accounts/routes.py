@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 from litestar import Controller, get, post
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from coopmarket.accounts import service
 from coopmarket.accounts.schemas import LoginIn, RegisterIn, StaffIn, TokenOut, UserOut, WechatLoginIn
 from coopmarket.core.http import AppSettings, Caller, Db, Session
 from coopmarket.core.openapi import NO_TOKEN_NEEDED, problem, problems
+
+# ``app.py`` provides it: the coops slice's lookup of the cooperatives a user manages.
+ManagedCooperatives: TypeAlias = NamedDependency[service.ManagedCooperatives]
 
 
 class AuthController(Controller):
@@ -37,9 +43,15 @@ class AuthController(Controller):
             401: problem(401, "invalid_credentials", usual=False),
         },
     )
-    async def login(self, data: JSONBody[LoginIn], session: Session, settings: AppSettings) -> TokenOut:
+    async def login(
+        self,
+        data: JSONBody[LoginIn],
+        session: Session,
+        settings: AppSettings,
+        managed_cooperatives: ManagedCooperatives,
+    ) -> TokenOut:
         """Exchange phone and password for an access token."""
-        return await service.login(session, settings, data)
+        return await service.login(session, settings, data, managed_cooperatives)
 
     @post(
         "/wechat",
@@ -62,10 +74,15 @@ class AuthController(Controller):
         },
     )
     async def wechat(
-        self, data: JSONBody[WechatLoginIn], session: Session, settings: AppSettings, state: State
+        self,
+        data: JSONBody[WechatLoginIn],
+        session: Session,
+        settings: AppSettings,
+        state: State,
+        managed_cooperatives: ManagedCooperatives,
     ) -> TokenOut:
         """Exchange a ``wx.login`` code (via ``jscode2session``) for an access token."""
-        return await service.wechat_login(session, settings, state.wechat, data.code)
+        return await service.wechat_login(session, settings, state.wechat, data.code, managed_cooperatives)
 
 
 class MeController(Controller):

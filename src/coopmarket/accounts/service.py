@@ -1,8 +1,16 @@
-"""Accounts: registration, login (password and WeChat), tokens, staff, the caller's identity."""
+"""Accounts: registration, login (password and WeChat), tokens, staff, the caller's identity.
+
+Which cooperatives a user manages is the coops slice's knowledge, and coops depends on accounts
+(registering a cooperative promotes its manager), not the reverse: the functions that put a
+user's cooperatives into a token or a principal take that lookup as a parameter
+(``ManagedCooperatives``), which ``app.py`` wires to ``coops.service.managed_cooperative_ids``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeAlias
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +22,6 @@ from coopmarket.accounts import security
 from coopmarket.accounts.models import User
 from coopmarket.accounts.schemas import LoginIn, RegisterIn, StaffIn, TokenOut, UserOut
 from coopmarket.accounts.wechat import WechatClient
-from coopmarket.coops import service as coops_service
 from coopmarket.core import clock
 from coopmarket.core.errors import (
     Conflict,
@@ -26,8 +33,12 @@ from coopmarket.core.errors import (
 )
 from coopmarket.core.phone import mask_phone
 from coopmarket.core.principal import BUYER, COOP_MANAGER, DISTRICT_STAFF, Principal
+from coopmarket.db import Executor, require_no_transaction
 from coopmarket.regions import service as regions_service
 from coopmarket.settings import Settings
+
+# The ids of the cooperatives a user manages, sorted (the coops slice answers; see above).
+ManagedCooperatives: TypeAlias = Callable[[Executor, str], Awaitable[list[str]]]
 
 STAFF_LEVEL = {"district_staff": "district", "street_staff": "street", "village_staff": "village"}
 _INVALID_TOKEN_HEADERS = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
@@ -85,14 +96,15 @@ async def register(session: AsyncSession, settings: Settings, data: RegisterIn) 
     )
     session.add(user)
     try:
-        await session.commit()
+        await session.flush()  # the unique phone decides a race, not a prior SELECT
     except IntegrityError as exc:
-        await session.rollback()
         raise Conflict("This phone number is already registered.", code="phone_taken") from exc
     return _token_for(settings, user, [])
 
 
-async def login(session: AsyncSession, settings: Settings, data: LoginIn) -> TokenOut:
+async def login(
+    session: AsyncSession, settings: Settings, data: LoginIn, managed_cooperatives: ManagedCooperatives
+) -> TokenOut:
     """Sign in with phone and password; one answer for every wrong combination."""
     user: User | None = (
         await session.execute(select(User).where(col(User.phone) == data.phone))
@@ -103,14 +115,18 @@ async def login(session: AsyncSession, settings: Settings, data: LoginIn) -> Tok
         raise Unauthorized("Wrong phone number or password.", code="invalid_credentials")
     if user.password_hash and security.needs_rehash(user.password_hash):
         user.password_hash = await _hash(data.password)
-        await session.commit()
-    return _token_for(settings, user, await coops_service.managed_cooperative_ids(session, user.id))
+    return _token_for(settings, user, await managed_cooperatives(session, user.id))
 
 
 async def wechat_login(
-    session: AsyncSession, settings: Settings, wechat: WechatClient, code: str
+    session: AsyncSession,
+    settings: Settings,
+    wechat: WechatClient,
+    code: str,
+    managed_cooperatives: ManagedCooperatives,
 ) -> TokenOut:
     """Sign in with a mini-program ``wx.login`` code; a new openid becomes a buyer."""
+    require_no_transaction(session, "asking WeChat for the session")
     wx = await wechat.code_to_session(code)
     user: User | None = (
         await session.execute(select(User).where(col(User.wechat_openid) == wx.openid))
@@ -123,12 +139,11 @@ async def wechat_login(
             wechat_unionid=wx.unionid,
             wechat_session_key=wx.session_key,
         )
-        session.add(user)
         try:
-            await session.commit()
+            async with session.begin_nested():  # a savepoint: the outer transaction stays usable
+                session.add(user)
         except IntegrityError:
             # The same person logged in twice at once: the other request created the account.
-            await session.rollback()
             user = (
                 await session.execute(select(User).where(col(User.wechat_openid) == wx.openid))
             ).scalar_one()
@@ -136,10 +151,9 @@ async def wechat_login(
         user.wechat_session_key = wx.session_key
         if wx.unionid:
             user.wechat_unionid = wx.unionid
-        await session.commit()
     if not user.is_active:
         raise Unauthorized("This account is disabled.", code="account_disabled")
-    return _token_for(settings, user, await coops_service.managed_cooperative_ids(session, user.id))
+    return _token_for(settings, user, await managed_cooperatives(session, user.id))
 
 
 # Built once: authentication runs on every authenticated request.
@@ -153,7 +167,9 @@ _CALLER = select(
 ).where(col(User.id) == bindparam("user_id"))
 
 
-async def authenticate(conn: AsyncConnection, settings: Settings, token: str) -> Principal:
+async def authenticate(
+    conn: AsyncConnection, settings: Settings, token: str, managed_cooperatives: ManagedCooperatives
+) -> Principal:
     """The caller behind a bearer token, with their current role, scope and cooperatives."""
     claims = security.decode_token(
         token, secret=settings.jwt_secret.get_secret_value(), issuer=settings.jwt_issuer, now=clock.now()
@@ -174,7 +190,7 @@ async def authenticate(conn: AsyncConnection, settings: Settings, token: str) ->
         )
     cooperative_ids: frozenset[str] = frozenset()
     if role == COOP_MANAGER:
-        cooperative_ids = frozenset(await coops_service.managed_cooperative_ids(conn, user_id))
+        cooperative_ids = frozenset(await managed_cooperatives(conn, user_id))
     return Principal(
         id=user_id,
         role=role,
@@ -227,9 +243,8 @@ async def create_staff(session: AsyncSession, actor: Principal, data: StaffIn) -
     )
     session.add(user)
     try:
-        await session.commit()
+        await session.flush()  # the unique phone decides a race, not a prior SELECT
     except IntegrityError as exc:
-        await session.rollback()
         raise Conflict("This phone number is already registered.", code="phone_taken") from exc
     return _user_out(user, [])
 
@@ -252,9 +267,8 @@ async def create_staff_unchecked(
     )
     session.add(user)
     try:
-        await session.commit()
+        await session.flush()  # the unique phone decides a race, not a prior SELECT
     except IntegrityError as exc:
-        await session.rollback()
         raise Conflict("This phone number is already registered.", code="phone_taken") from exc
     return user
 

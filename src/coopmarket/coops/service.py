@@ -44,6 +44,7 @@ from coopmarket.core import clock
 from coopmarket.core.errors import FieldError, PermissionDenied, RuleViolated, ValidationFailed
 from coopmarket.core.pagination import DEFAULT_LIMIT, decode_cursor, encode_cursor
 from coopmarket.core.principal import DISTRICT_STAFF, STREET_STAFF, Principal
+from coopmarket.db import rowcount
 from coopmarket.regions import service as regions_service
 
 PENDING = "pending"
@@ -279,7 +280,6 @@ async def register_cooperative(
     try:
         await session.flush()  # the unique constraint on uscc decides a race, not a prior SELECT
     except IntegrityError as exc:
-        await session.rollback()
         raise UsccTaken("A cooperative with this unified social credit code is already registered.") from exc
     session.add(CooperativeManager(cooperative_id=cooperative.id, user_id=principal.id))
     session.add(
@@ -288,7 +288,6 @@ async def register_cooperative(
         )
     )
     await accounts_service.promote_to_manager(session, principal.id)
-    await session.commit()
     return _out(cooperative, region.name, full=True, warnings=warnings)
 
 
@@ -376,9 +375,8 @@ async def update_cooperative(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise CooperativeNotEditable("Only a pending or approved cooperative can be edited.")
-    await session.commit()
     return await _full_out(session, cooperative_id)
 
 
@@ -412,8 +410,7 @@ async def decide(
         .values(status=target, status_reason=reason, updated_at=clock.now())
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        await session.rollback()
+    if rowcount(result) != 1:
         raise InvalidTransition(f"Cannot {action}: the cooperative's status changed meanwhile.")
     session.add(
         CooperativeStatusEvent(
@@ -424,7 +421,6 @@ async def decide(
             actor_id=principal.id,
         )
     )
-    await session.commit()
     return await _full_out(session, cooperative_id)
 
 
@@ -537,7 +533,6 @@ async def add_member(
     try:
         await session.flush()  # the partial unique index decides, not a prior SELECT
     except IntegrityError as exc:
-        await session.rollback()
         if data.kind == VILLAGE_COLLECTIVE:
             raise CollectiveMemberExists("This cooperative already has a village collective member.") from exc
         raise
@@ -547,7 +542,6 @@ async def add_member(
             member_id=member.id, old_capital_fen=0, new_capital_fen=data.capital_fen, changed_by=principal.id
         )
     )
-    await session.commit()
     return await _member(session, cooperative_id, member.id)
 
 
@@ -572,5 +566,4 @@ async def update_member(
         )
         member.capital_fen = data.capital_fen
     session.add(member)
-    await session.commit()
     return await _member(session, cooperative_id, member_id)

@@ -1,8 +1,14 @@
-"""Dependencies every route may ask for: settings, database, session, the caller."""
+"""Dependencies every route may ask for: settings, database, session, the caller.
+
+The kernel imports no slice: who a bearer token belongs to is decided by the resolver ``app.py``
+puts on the application state (``state.resolve_principal``), built from the accounts and coops
+services at start-up.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeAlias
 
 from litestar import Request
 from litestar.datastructures import State
@@ -12,6 +18,9 @@ from coopmarket.core.errors import Unauthorized
 from coopmarket.core.principal import Principal
 from coopmarket.db import Database
 from coopmarket.settings import Settings
+
+# A bearer token in, the caller out (401 ``invalid_token`` when it is not valid).
+PrincipalResolver: TypeAlias = Callable[[str], Awaitable[Principal]]
 
 
 def provide_settings(state: State) -> Settings:
@@ -23,8 +32,12 @@ def provide_db(state: State) -> Database:
 
 
 async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
-    """One unit-of-work session per request; uncommitted work is rolled back on exit."""
-    async with state.db.session() as session:
+    """The request's unit of work: committed when the handler returns, rolled back when it raises.
+
+    The commit runs before the response is sent, so a failed commit answers as an error, never as
+    a success whose effect was lost.
+    """
+    async with state.db.unit_of_work() as session:
         yield session
 
 
@@ -40,8 +53,6 @@ def _bearer(request: Request) -> str | None:
 
 async def provide_principal(request: Request, state: State) -> Principal:
     """The authenticated caller; 401 when the token is missing or bad."""
-    from coopmarket.accounts import service as accounts_service
-
     token = _bearer(request)
     if token is None:
         raise Unauthorized(
@@ -49,8 +60,8 @@ async def provide_principal(request: Request, state: State) -> Principal:
             code="not_authenticated",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    async with state.db.read() as conn:
-        return await accounts_service.authenticate(conn, state.settings, token)
+    resolve: PrincipalResolver = state.resolve_principal
+    return await resolve(token)
 
 
 async def provide_optional_principal(request: Request, state: State) -> Principal | None:

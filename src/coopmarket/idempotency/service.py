@@ -25,7 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from coopmarket.core import clock
 from coopmarket.core.errors import BadRequest, Conflict, RuleViolated
 from coopmarket.core.ids import new_id
-from coopmarket.db import Database
+from coopmarket.db import Database, rowcount
 from coopmarket.idempotency.models import IdempotencyKey
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ async def _claim(db: Database, user_id: str, key: str, scope: str, fingerprint: 
     for _ in range(2):
         if await _insert_claim(db, user_id, key, scope, fingerprint):
             return None
-        async with db.session() as session:
+        async with db.unit_of_work() as session:
             row = (
                 await session.execute(
                     select(IdempotencyKey).where(
@@ -117,7 +117,6 @@ async def _claim(db: Database, user_id: str, key: str, scope: str, fingerprint: 
             if row.created_at < clock.now() - ttl:
                 # Kept long enough: an expired key starts afresh.
                 await session.execute(delete(IdempotencyKey).where(col(IdempotencyKey.id) == row.id))
-                await session.commit()
                 continue
             return row
     raise Conflict("This Idempotency-Key is busy; retry shortly.", code="idempotency_request_in_progress")
@@ -138,7 +137,7 @@ async def execute(
     ttl: timedelta,
     run: Callable[[AsyncSession], Awaitable[tuple[int, Any]]],
 ) -> IdempotentResult:
-    """Run ``run(session)`` at most once per (user, key); ``run`` must not commit: this does.
+    """Run ``run(session)`` at most once per (user, key), in a unit of work this opens and commits.
 
     ``run`` returns the answer's status and body; both are stored with its writes in one commit.
     """
@@ -159,7 +158,7 @@ async def execute(
             existing.response_status or 200, (existing.response_body or "").encode(), True
         )
     try:
-        async with db.session() as session:
+        async with db.unit_of_work() as session:
             status_code, answer = await run(session)
             encoded = msgspec.json.encode(answer)
             conn = await session.connection()
@@ -173,11 +172,10 @@ async def execute(
                     "completed_at": clock.now(),
                 },
             )
-            if result.rowcount != 1:
+            if rowcount(result) != 1:
                 raise Conflict(
                     "The Idempotency-Key claim was lost; retry.", code="idempotency_request_in_progress"
                 )
-            await session.commit()
     except BaseException:
         await _release(db, user_id, key)
         raise
@@ -186,9 +184,8 @@ async def execute(
 
 async def purge_expired(db: Database, ttl: timedelta) -> int:
     """Delete keys older than ``ttl`` (kept at least 24 hours by settings)."""
-    async with db.session() as session:
+    async with db.unit_of_work() as session:
         result = await session.execute(
             delete(IdempotencyKey).where(col(IdempotencyKey.created_at) < clock.now() - ttl)
         )
-        await session.commit()
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rowcount(result)

@@ -6,13 +6,13 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from coopmarket.core.errors import RuleViolated
 from coopmarket.core.ids import new_id
 from coopmarket.core.principal import DISTRICT_STAFF, Principal
+from coopmarket.db import Executor, insert_or_ignore
 from coopmarket.ledger import posting
 from coopmarket.ledger.models import LedgerPosting, LedgerTransaction
 from coopmarket.ledger.schemas import AccountBalance, BalanceList, CollectiveIncomeRow
@@ -20,29 +20,17 @@ from coopmarket.ledger.schemas import AccountBalance, BalanceList, CollectiveInc
 _transaction = LedgerTransaction.__table__  # type: ignore[attr-defined]
 _posting = LedgerPosting.__table__  # type: ignore[attr-defined]
 
-Executor = AsyncSession | AsyncConnection
 
-
-def _dialect_name(executor: Executor) -> str:
-    if isinstance(executor, AsyncSession):
-        return executor.get_bind().dialect.name
-    return executor.dialect.name
-
-
-def _insert_transaction_once(dialect: str, values: dict[str, object]) -> Executable:
+def _insert_transaction_once(executor: Executor, values: dict[str, object]) -> Executable:
     """``INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id``.
 
     The database settles a race: on PostgreSQL a second writer waits for the first to commit and
     then inserts nothing; SQLite serialises writers (``BEGIN IMMEDIATE``). No exception is raised,
     so the caller's transaction stays usable.
     """
-    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        dialect_insert(_transaction)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[_transaction.c.dedupe_key])
-        .returning(_transaction.c.id)
-    )
+    return insert_or_ignore(
+        executor, _transaction, values, conflict_on=[_transaction.c.dedupe_key.name]
+    ).returning(_transaction.c.id)
 
 
 async def post(
@@ -72,7 +60,7 @@ async def post(
         raise ValueError("occurred_at must be timezone-aware")
     transaction_id = new_id()
     statement = _insert_transaction_once(
-        _dialect_name(session),
+        session,
         {
             "id": transaction_id,
             "kind": kind,

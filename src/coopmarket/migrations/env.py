@@ -7,7 +7,9 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from coopmarket.db import create_engine
 from coopmarket.models import metadata
+from coopmarket.settings import get_settings
 
 config = context.config
 
@@ -25,9 +27,6 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    from coopmarket.db import create_engine
-    from coopmarket.settings import get_settings
-
     engine = create_engine(get_settings())
     try:
         async with engine.connect() as conn:

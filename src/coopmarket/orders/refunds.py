@@ -1,44 +1,61 @@
-"""Refunds of paid order parts: the buyer requests, the cooperative or staff approve; refunds
-the cooperative or staff make themselves are approved at once.
+"""Refund requests, the order's side: the buyer requests, the part's cooperative or staff decide;
+refunds the cooperative or staff make themselves are approved at once.
 
-Executed refunds move money through ``payments.refund_part`` (which posts to the ledger); the
-conditional UPDATEs here keep every part's refunds within what was paid, whatever runs at once.
+This module keeps every part's refunds within what was paid (conditional UPDATEs, whatever runs
+at once) and says what must be paid back (``RefundDue``). Paying it back (recording the refund
+and posting it to the ledger) is the payments slice's; ``flows.refunds`` joins the two.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from coopmarket.core import clock
-from coopmarket.core.errors import Conflict, NotFound, PermissionDenied, RuleViolated
+from coopmarket.core.errors import PermissionDenied
 from coopmarket.core.principal import Principal
+from coopmarket.db import rowcount
 from coopmarket.ledger import posting
-from coopmarket.orders.models import Order, OrderLine, OrderPart, RefundRequest
-from coopmarket.orders.schemas import RefundIn, RefundList, RefundOut
-from coopmarket.orders.service import (
-    CANCELLED,
-    COMPLETED,
-    OPEN_PART_STATUSES,
-    PAID,
-    RECEIVED,
-    REFUND_APPROVED,
-    REFUND_REJECTED,
-    REFUND_REQUESTED,
-    REFUNDABLE_PART_STATUSES,
-    REFUNDED,
-    load_orders,
-    lock_order,
-    visible_order,
-    visible_parts,
+from coopmarket.orders import states, stock
+from coopmarket.orders.errors import (
+    ConcurrentUpdate,
+    InvalidTransition,
+    OrderPartNotFound,
+    RefundExceedsRefundable,
+    RefundNotFound,
+    RefundOverLimit,
 )
-from coopmarket.products import service as products_service
+from coopmarket.orders.models import Order, OrderPart, RefundRequest
+from coopmarket.orders.presentation import visible_parts
+from coopmarket.orders.queries import load_orders, lock_order, visible_order
+from coopmarket.orders.schemas import RefundIn, RefundList, RefundOut
+from coopmarket.orders.states import REFUNDABLE_PART_STATUSES, PartEvent, PartStatus, RefundStatus
 
 
-def _refund_out(refund: RefundRequest) -> RefundOut:
+@dataclass(frozen=True)
+class RefundDue:
+    """Money of one part to pay back to the buyer, decided by this slice, paid by the payments slice.
+
+    ``refund_id`` names the refund (``None``: the payments slice gives it a new id); ``settled``
+    holds the terms to reverse when the part was received and its amount split at settlement;
+    ``closes_part``: the part was paid, not shipped, and is now refunded in full, so it closes
+    (``close_refunded_part``) once the money is recorded.
+    """
+
+    order_id: str
+    part_id: str
+    cooperative_id: str
+    amount_fen: int
+    reason: str
+    refund_id: str | None = None
+    settled: posting.SplitTerms | None = None
+    closes_part: bool = False
+
+
+def refund_out(refund: RefundRequest) -> RefundOut:
     return RefundOut(
         id=refund.id,
         order_id=refund.order_id,
@@ -64,7 +81,7 @@ async def _requested_fen(session: AsyncSession, part_id: str) -> int:
     total = (
         await session.execute(
             select(func.coalesce(func.sum(col(RefundRequest.amount_fen)), 0)).where(
-                col(RefundRequest.part_id) == part_id, col(RefundRequest.status) == REFUND_REQUESTED
+                col(RefundRequest.part_id) == part_id, col(RefundRequest.status) == RefundStatus.REQUESTED
             )
         )
     ).scalar_one()
@@ -73,29 +90,28 @@ async def _requested_fen(session: AsyncSession, part_id: str) -> int:
 
 async def request_refund(
     session: AsyncSession, principal: Principal, order_id: str, data: RefundIn
-) -> RefundOut:
-    """Refund part of a paid part: the buyer's request waits for a decision; a decider's is paid at once.
+) -> tuple[RefundOut, RefundDue | None]:
+    """Refund part of a paid part: the buyer's request waits for a decision; a decider's is approved at once.
 
-    The buyer gets a ``requested`` refund (nothing moves yet); the part's cooperative manager or
-    staff covering its village get an ``approved`` one, executed now. Joins the caller's
-    transaction and does not commit: the idempotency executor commits it with the stored answer.
+    The buyer gets a ``requested`` refund (nothing moves); the part's cooperative manager or staff
+    covering its village get an ``approved`` one, applied to the part's and the order's totals now,
+    with the ``RefundDue`` to pay back. Joins the caller's transaction.
     """
     await lock_order(session, order_id)  # "how much is still refundable" holds until commit
     order, parts, visible, _lines = await visible_order(session, principal, order_id)
     is_buyer = order.buyer_id == principal.id
     part = next((p for p in (parts if is_buyer else visible) if p.id == data.part_id), None)
     if part is None:
-        raise NotFound("No such order part.", code="order_part_not_found")
+        raise OrderPartNotFound("No such order part.")
     decides = not is_buyer and _decides_refunds(principal, part)
     if not (is_buyer or decides):
         raise PermissionDenied("Your role may not refund this part.", code="forbidden_role")
     if part.status not in REFUNDABLE_PART_STATUSES:
-        raise Conflict(f"A part that is {part.status} cannot be refunded.", code="invalid_transition")
+        raise InvalidTransition(f"A part that is {part.status} cannot be refunded.")
     refundable = part.subtotal_fen - part.refunded_fen - await _requested_fen(session, part.id)
     if data.amount_fen > refundable:
-        raise RuleViolated(
+        raise RefundExceedsRefundable(
             f"At most {max(refundable, 0)} fen of this part can still be refunded.",
-            code="refund_exceeds_paid",
             extra={"refundable_fen": max(refundable, 0)},
         )
     now = clock.now()
@@ -104,29 +120,26 @@ async def request_refund(
         part_id=part.id,
         amount_fen=data.amount_fen,
         reason=data.reason,
-        status=REFUND_APPROVED if decides else REFUND_REQUESTED,
+        status=RefundStatus.APPROVED if decides else RefundStatus.REQUESTED,
         requested_by=principal.id,
         decided_by=principal.id if decides else None,
         decided_at=now if decides else None,
         created_at=now,
     )
     await session.execute(insert(RefundRequest), [refund.model_dump()])
-    if decides:
-        await _execute_refund(session, order.id, part, refund)
-    return _refund_out(refund)
+    due = await _take_refund(session, order.id, part, refund) if decides else None
+    return refund_out(refund), due
 
 
-async def _execute_refund(
+async def _take_refund(
     session: AsyncSession, order_id: str, part: OrderPart, refund: RefundRequest
-) -> None:
-    """Pay an approved refund back: part and order totals, stock, ledger, ``PaymentRefund``. Joins the caller's transaction.
+) -> RefundDue:
+    """Count an approved refund against the part and the order; say what to pay back. Joins the caller's transaction.
 
     The conditional UPDATEs keep every part's (and so the order's) refunds within what was paid,
     whatever runs concurrently; the part's status after the update says whether the money is
     still in escrow or was split at settlement.
     """
-    from coopmarket.payments import service as payments_service
-
     now = clock.now()
     amount = refund.amount_fen
     updated = (
@@ -142,17 +155,17 @@ async def _execute_refund(
         )
     ).first()
     if updated is None:
-        raise Conflict("This refund exceeds what is left of the part.", code="refund_exceeds_paid")
+        raise RefundOverLimit("This refund exceeds what is left of the part.")
     status, part_refunded, settled_fen = str(updated[0]), int(updated[1]), int(updated[2])
     result = await session.execute(
         update(Order)
         .where(col(Order.id) == order_id, col(Order.refunded_fen) + amount <= col(Order.paid_fen))
         .values(refunded_fen=col(Order.refunded_fen) + amount, updated_at=now)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("This refund exceeds what was paid for the order.", code="refund_exceeds_paid")
+    if rowcount(result) != 1:
+        raise RefundOverLimit("This refund exceeds what was paid for the order.")
     terms: posting.SplitTerms | None = None
-    if status == RECEIVED:
+    if status == PartStatus.RECEIVED:
         # The part was split at settlement: take this refund back from what each share still holds.
         reversed_so_far = (
             await session.execute(
@@ -176,8 +189,8 @@ async def _execute_refund(
             .where(col(RefundRequest.id) == refund.id)
             .values(reversed_fee_fen=fee, reversed_collective_fen=collective, reversed_coop_fen=rest)
         )
-    await payments_service.refund_part(
-        session,
+    paid_in_full_before_shipping = states.part_move(status, PartEvent.REFUND_IN_FULL) is not None
+    return RefundDue(
         order_id=order_id,
         part_id=part.id,
         cooperative_id=part.cooperative_id,
@@ -185,44 +198,38 @@ async def _execute_refund(
         reason=refund.reason,
         refund_id=refund.id,
         settled=terms,
+        closes_part=paid_in_full_before_shipping and part_refunded == part.subtotal_fen,
     )
-    if status == PAID and part_refunded == part.subtotal_fen:
-        await _close_refunded_part(session, order_id, part.id, refund.reason)
 
 
-async def _close_refunded_part(session: AsyncSession, order_id: str, part_id: str, reason: str) -> None:
+async def close_refunded_part(session: AsyncSession, due: RefundDue) -> None:
     """A paid part refunded in full before shipping: it is ``refunded``, its stock goes back, and
-    the order closes when nothing is left open."""
+    the order closes when nothing is left open. Joins the caller's transaction."""
     now = clock.now()
+    paid, refunded = states.only_move(PartEvent.REFUND_IN_FULL)
     result = await session.execute(
         update(OrderPart)
-        .where(col(OrderPart.id) == part_id, col(OrderPart.status) == PAID)
-        .values(status=REFUNDED)
+        .where(col(OrderPart.id) == due.part_id, col(OrderPart.status) == paid)
+        .values(status=refunded)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("The order changed meanwhile; try again.", code="concurrent_update")
-    released: dict[str, int] = defaultdict(int)
-    for sku_id, quantity in (
-        await session.execute(
-            select(col(OrderLine.sku_id), col(OrderLine.quantity)).where(col(OrderLine.part_id) == part_id)
-        )
-    ).all():
-        released[sku_id] += quantity
-    await products_service.release_stock(session, dict(released))
+    if rowcount(result) != 1:
+        raise ConcurrentUpdate("The order changed meanwhile; try again.")
+    await stock.release_parts(session, due.order_id, [due.part_id])
     statuses = (
-        (await session.execute(select(col(OrderPart.status)).where(col(OrderPart.order_id) == order_id)))
+        (await session.execute(select(col(OrderPart.status)).where(col(OrderPart.order_id) == due.order_id)))
         .scalars()
         .all()
     )
-    if any(s in OPEN_PART_STATUSES for s in statuses):
+    closing = states.closing_status(statuses)
+    if closing is None:
         return
-    values: dict[str, object] = {"updated_at": now}
-    if RECEIVED in statuses:
-        values.update(status=COMPLETED)
-    else:
-        values.update(status=CANCELLED, cancelled_at=now, cancel_reason=f"refunded: {reason}"[:500])
+    values: dict[str, object] = {"status": closing, "updated_at": now}
+    if closing == states.OrderStatus.CANCELLED:
+        values.update(cancelled_at=now, cancel_reason=f"refunded: {due.reason}"[:500])
     await session.execute(
-        update(Order).where(col(Order.id) == order_id, col(Order.status) == PAID).values(**values)
+        update(Order)
+        .where(col(Order.id) == due.order_id, col(Order.status) == states.OrderStatus.PAID)
+        .values(**values)
     )
 
 
@@ -234,30 +241,34 @@ async def _refund_to_decide(
         await session.execute(select(RefundRequest).where(col(RefundRequest.id) == refund_id))
     ).scalar_one_or_none()
     if refund is None:
-        raise NotFound("No such refund.", code="refund_not_found")
+        raise RefundNotFound("No such refund.")
     await lock_order(session, refund.order_id)
     orders, parts, _lines = await load_orders(session, [refund.order_id])
     order = orders[refund.order_id]
     visible = visible_parts(principal, order, parts[order.id]) or []
     part = next((p for p in visible if p.id == refund.part_id), None)
     if part is None:
-        raise NotFound("No such refund.", code="refund_not_found")
+        raise RefundNotFound("No such refund.")
     if not _decides_refunds(principal, part):
         raise PermissionDenied("Only the cooperative or staff decide refunds.", code="forbidden_role")
     return refund, part
 
 
 async def _decide(
-    session: AsyncSession, principal: Principal, refund: RefundRequest, status: str, reason: str | None
+    session: AsyncSession,
+    principal: Principal,
+    refund: RefundRequest,
+    status: RefundStatus,
+    reason: str | None,
 ) -> RefundRequest:
     """Move a requested refund to ``status`` exactly once (conditional UPDATE); 409 when decided already."""
     result = await session.execute(
         update(RefundRequest)
-        .where(col(RefundRequest.id) == refund.id, col(RefundRequest.status) == REFUND_REQUESTED)
+        .where(col(RefundRequest.id) == refund.id, col(RefundRequest.status) == RefundStatus.REQUESTED)
         .values(status=status, decided_by=principal.id, decided_at=clock.now(), decision_reason=reason)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("This refund was decided already.", code="invalid_transition")
+    if rowcount(result) != 1:
+        raise InvalidTransition("This refund was decided already.")
     return (
         await session.execute(
             select(RefundRequest)
@@ -267,15 +278,19 @@ async def _decide(
     ).scalar_one()
 
 
-async def approve_refund(session: AsyncSession, principal: Principal, refund_id: str) -> RefundOut:
-    """The part's cooperative manager or staff in scope approve a buyer's refund request: it is paid now."""
+async def approve_refund(
+    session: AsyncSession, principal: Principal, refund_id: str
+) -> tuple[RefundOut, RefundDue]:
+    """The part's cooperative manager or staff in scope approve a buyer's request; returns what to pay back.
+
+    Joins the caller's transaction.
+    """
     refund, part = await _refund_to_decide(session, principal, refund_id)
     if refund.requested_by == principal.id:
         raise PermissionDenied("You may not approve your own refund request.", code="forbidden_role")
-    decided = await _decide(session, principal, refund, REFUND_APPROVED, None)
-    await _execute_refund(session, decided.order_id, part, decided)
-    await session.commit()
-    return _refund_out(decided)
+    decided = await _decide(session, principal, refund, RefundStatus.APPROVED, None)
+    due = await _take_refund(session, decided.order_id, part, decided)
+    return refund_out(decided), due
 
 
 async def reject_refund(
@@ -283,9 +298,24 @@ async def reject_refund(
 ) -> RefundOut:
     """The part's cooperative manager or staff in scope reject a buyer's refund request; nothing moves."""
     refund, _part = await _refund_to_decide(session, principal, refund_id)
-    decided = await _decide(session, principal, refund, REFUND_REJECTED, reason)
-    await session.commit()
-    return _refund_out(decided)
+    decided = await _decide(session, principal, refund, RefundStatus.REJECTED, reason)
+    return refund_out(decided)
+
+
+async def reject_open_requests(session: AsyncSession, part_ids: list[str], reason: str) -> None:
+    """Requests still open on parts being cancelled have nothing left to refund. Joins the caller's transaction."""
+    await session.execute(
+        update(RefundRequest)
+        .where(
+            col(RefundRequest.part_id).in_(part_ids),
+            col(RefundRequest.status) == RefundStatus.REQUESTED,
+        )
+        .values(
+            status=RefundStatus.REJECTED,
+            decided_at=clock.now(),
+            decision_reason=f"part cancelled: {reason}"[:500],
+        )
+    )
 
 
 async def list_refunds(session: AsyncSession, principal: Principal, order_id: str) -> RefundList:
@@ -306,4 +336,4 @@ async def list_refunds(session: AsyncSession, principal: Principal, order_id: st
         .scalars()
         .all()
     )
-    return RefundList(items=[_refund_out(r) for r in rows])
+    return RefundList(items=[refund_out(r) for r in rows])

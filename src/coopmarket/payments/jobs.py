@@ -1,40 +1,73 @@
-"""Background jobs of the payments slice: the Stripe client's life and the refund sender."""
+"""Periodic jobs of the payments slice: send pending refunds through their provider.
+
+A refund is recorded (and posted to the ledger) in the unit of work that decided it; sending it
+is a call to another system, so it happens afterwards, between units of work: read what is
+pending, call the provider, record its answer in a new unit of work. Each refund goes out under
+its own idempotency key, so a crash between the provider's answer and our commit, or two workers
+at once, still refund once.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-from coopmarket.core.jobs import every
+from coopmarket.core.jobs import PeriodicJob
 from coopmarket.db import Database
+from coopmarket.payments import refunds
+from coopmarket.payments.errors import ProviderUnavailable, RefundRefused
+from coopmarket.payments.providers import RefundOrder, RefundState
+from coopmarket.payments.registry import PaymentProviders
 from coopmarket.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-async def run_refund_sender(db: Database, settings: Settings) -> None:
-    """Every few seconds, send pending Stripe refunds (safe on many workers: one key per refund)."""
-    from coopmarket.payments import stripe_provider
+async def send_pending_refunds(db: Database, providers: PaymentProviders, *, batch: int = 100) -> int:
+    """Send pending refunds of the providers that send refunds; returns how many were accepted.
 
-    await every(
-        settings.expiry_sweep_interval_seconds,
-        "send Stripe refunds",
-        lambda: stripe_provider.execute_pending_refunds(db, settings),
-    )
+    Offline refunds are not touched: people hand them back.
+    """
+    async with db.read() as conn:
+        pending = await refunds.refunds_to_send(conn, providers.sending_refunds, batch=batch)
+    sent = 0
+    for refund in pending:
+        provider = providers.get(refund.provider)
+        if provider is None:
+            continue
+        try:
+            answer = await provider.refund(
+                RefundOrder(
+                    refund_id=refund.refund_id,
+                    payment_ref=refund.payment_ref,
+                    amount_fen=refund.amount_fen,
+                    payment_amount_fen=refund.payment_amount_fen,
+                    reason=refund.reason,
+                )
+            )
+        except RefundRefused as exc:
+            log.error("%s refused refund %s: %s", refund.provider, refund.refund_id, exc)
+            async with db.unit_of_work() as session:
+                await refunds.store_refund_sent(session, refund.refund_id, None, RefundState.FAILED)
+            continue
+        except ProviderUnavailable:
+            log.warning(
+                "%s refund %s not sent; retried later", refund.provider, refund.refund_id, exc_info=True
+            )
+            continue
+        async with db.unit_of_work() as session:
+            await refunds.store_refund_sent(session, refund.refund_id, answer.provider_ref, answer.status)
+        sent += 1
+    return sent
 
 
-def start_stripe(db: Database, settings: Settings, *, http_client: object = None) -> list[asyncio.Task[None]]:
-    """Open the app's Stripe client and, when background jobs run, start the refund sender."""
-    from coopmarket.payments import stripe_provider
-
-    stripe_provider.open_client(settings, http_client)  # type: ignore[arg-type]
-    if not settings.run_background_jobs:
+def periodic_jobs(db: Database, settings: Settings, providers: PaymentProviders) -> list[PeriodicJob]:
+    """The payments slice's jobs, for ``app.py`` to start (none when no provider sends refunds)."""
+    if not providers.sending_refunds:
         return []
-    return [asyncio.create_task(run_refund_sender(db, settings))]
-
-
-async def stop_stripe(settings: Settings) -> None:
-    """Close the app's Stripe client (after its background tasks were cancelled)."""
-    from coopmarket.payments import stripe_provider
-
-    await stripe_provider.close_client(settings)
+    return [
+        PeriodicJob(
+            "send refunds",
+            settings.expiry_sweep_interval_seconds,
+            lambda: send_pending_refunds(db, providers),
+        )
+    ]

@@ -241,7 +241,6 @@ async def create_product(
     session.add(product)
     await session.flush()
     session.add_all(skus)
-    await session.commit()
     return _product_out(product, [_sku_out(s) for s in skus], brief, village)
 
 
@@ -341,7 +340,6 @@ async def update_product(
     product.updated_at = now
     brief = await coops_service.get_cooperative_brief(session, product.cooperative_id)
     village = await _village_ref(session, product.origin_village_code)
-    await session.commit()
     return _product_out(product, [_sku_out(s) for s in skus], brief, village)
 
 
@@ -356,7 +354,6 @@ async def archive_product(session: AsyncSession, principal: Principal, product_i
     ).all()
     brief = await coops_service.get_cooperative_brief(session, product.cooperative_id)
     village = await _village_ref(session, product.origin_village_code)
-    await session.commit()
     return _product_out(product, [_sku_row_out(r) for r in skus], brief, village)
 
 
@@ -405,7 +402,6 @@ async def adjust_stock(
             actor_id=principal.id,
         )
     )
-    await session.commit()
     log.info("stock adjusted sku=%s delta=%d stock=%d by=%s", sku_id, data.delta, stock, principal.id)
     return StockOut(sku_id=sku_id, stock=stock)
 

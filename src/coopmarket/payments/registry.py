@@ -1,0 +1,52 @@
+"""The app's payment providers: built from settings with their clients, closed at shut-down."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from coopmarket.payments.offline import OfflineProvider
+from coopmarket.payments.providers import OFFLINE, STRIPE, PaymentProvider
+from coopmarket.payments.stripe_provider import open_stripe
+from coopmarket.settings import Settings
+
+
+class PaymentProviders:
+    """The app's enabled providers by name."""
+
+    def __init__(self, providers: Mapping[str, PaymentProvider]) -> None:
+        self._providers = dict(providers)
+
+    def get(self, name: str) -> PaymentProvider | None:
+        return self._providers.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._providers
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._providers)
+
+    @property
+    def sending_refunds(self) -> list[str]:
+        """Names of the providers whose refunds are sent through their API."""
+        return sorted(name for name, p in self._providers.items() if p.sends_refunds)
+
+
+@asynccontextmanager
+async def open_providers(
+    settings: Settings, *, stripe_http_client: Any = None
+) -> AsyncIterator[PaymentProviders]:
+    """The providers ``settings`` enable, with their clients; the clients are closed on exit.
+
+    ``stripe_http_client``: a stand-in transport for tests (then its owner closes it).
+    """
+    async with AsyncExitStack() as stack:
+        enabled: dict[str, PaymentProvider] = {}
+        for name in settings.payment_providers:
+            if name == OFFLINE:
+                enabled[name] = OfflineProvider()
+            elif name == STRIPE:
+                enabled[name] = await stack.enter_async_context(open_stripe(settings, stripe_http_client))
+        yield PaymentProviders(enabled)
