@@ -21,6 +21,7 @@ from sqlalchemy import text
 from coopmarket.accounts import routes as accounts_routes
 from coopmarket.accounts.security import configure_password_hashing
 from coopmarket.accounts.wechat import HttpxWechatClient, WechatClient
+from coopmarket.brand import routes as brand_routes
 from coopmarket.coops import routes as coops_routes
 from coopmarket.core.deps import (
     provide_db,
@@ -28,6 +29,7 @@ from coopmarket.core.deps import (
     provide_principal,
     provide_session,
     provide_settings,
+    provide_today,
 )
 from coopmarket.core.errors import DomainError
 from coopmarket.core.ids import new_id
@@ -179,6 +181,7 @@ def _route_handlers() -> Sequence[Any]:
         accounts_routes,
         coops_routes,
         products_routes,
+        brand_routes,
         orders_routes,
         payments_routes,
         ledger_routes,
@@ -263,6 +266,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             "session": Provide(provide_session),
             "principal": Provide(provide_principal),
             "maybe_principal": Provide(provide_optional_principal),
+            "today": Provide(provide_today, sync_to_thread=False),
         },
         exception_handlers={
             DomainError: _domain_error,

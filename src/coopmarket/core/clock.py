@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 _offset = timedelta(0)
 _frozen: datetime | None = None
@@ -13,6 +14,11 @@ def now() -> datetime:
     if _frozen is not None:
         return _frozen
     return datetime.now(UTC) + _offset
+
+
+def today(timezone: str) -> date:
+    """Today's date in ``timezone`` (e.g. the report time zone, Asia/Shanghai) at ``now()``."""
+    return now().astimezone(ZoneInfo(timezone)).date()
 
 
 def set_now(value: datetime | None) -> None:

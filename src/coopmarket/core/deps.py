@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import date
 
 from litestar import Request
 from litestar.datastructures import State
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from coopmarket.core import clock
 from coopmarket.core.errors import Unauthorized
 from coopmarket.core.principal import Principal
 from coopmarket.db import Database
@@ -16,6 +18,11 @@ from coopmarket.settings import Settings
 
 def provide_settings(state: State) -> Settings:
     return state.settings
+
+
+def provide_today(state: State) -> date:
+    """The request's date in the report time zone (Asia/Shanghai by default): validity is by this day."""
+    return clock.today(state.settings.report_timezone)
 
 
 def provide_db(state: State) -> Database:
