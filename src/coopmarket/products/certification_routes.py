@@ -57,7 +57,7 @@ class ProductCertificationsController(Controller):
     @get(
         "/",
         summary="A product's certificates with their history (its managers, staff in scope)",
-        responses=problems(400, 401, codes={404: ["product_not_found"]}),
+        responses=problems(400, 401, codes={403: ["forbidden_role"], 404: ["product_not_found"]}),
     )
     async def list_certifications(
         self, product_id: FromPath[str], db: Db, principal: Caller, today: Today

@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from coopmarket.coops import licences
 from coopmarket.coops import service as coops_service
 from coopmarket.core import clock
-from coopmarket.core.errors import FieldError
+from coopmarket.core.errors import FieldError, PermissionDenied
 from coopmarket.core.ids import new_id
-from coopmarket.core.principal import Principal
+from coopmarket.core.principal import COOP_MANAGER, Principal
 from coopmarket.products import certification_rules as rules
 from coopmarket.products.access import managed_product_for_update, require_manager_role
 from coopmarket.products.errors import (
@@ -214,7 +214,9 @@ async def list_certifications(
     conn: AsyncConnection, principal: Principal, product_id: str, *, today: date
 ) -> CertificationList:
     """Every certificate of a product, withdrawn ones included, with history: its managers and staff
-    whose region covers the cooperative's village; 404 to anyone else."""
+    whose region covers the cooperative's village; 404 to anyone else (403 to a buyer)."""
+    if not (principal.role == COOP_MANAGER or principal.is_staff):
+        raise PermissionDenied("Managers and staff see certificate histories.", code="forbidden_role")
     owner = (await conn.execute(select(P.cooperative_id).where(P.id == product_id))).scalar_one_or_none()
     if owner is None:
         raise ProductNotFound(f"No product {product_id}.")
