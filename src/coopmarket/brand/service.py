@@ -207,8 +207,8 @@ async def grant_licence(
     """District staff grant an applied licence, or reinstate a suspended one, when every product
     holds each required certificate for the rest of the term; the first grant gives the number."""
     principal.require_role(DISTRICT_STAFF)
-    reason = _reason(LicenceAction.GRANT, data)
     first_look = await licences.licence_record(session, licence_id, today, principal=principal)
+    reason = _reason(LicenceAction.GRANT, data)
     await products_service.lock_products(session, first_look.product_ids)
     record = await licences.licence_record(session, licence_id, today, for_update=True)
     licences.check_transition(record, LicenceAction.GRANT, today)
@@ -251,8 +251,8 @@ async def decide(
 ) -> LicenceOut:
     """District staff suspend or revoke a licence, with a reason."""
     principal.require_role(DISTRICT_STAFF)
-    reason = _reason(action, data)
     await licences.licence_record(session, licence_id, today, principal=principal)
+    reason = _reason(action, data)
     record = await licences.licence_record(session, licence_id, today, for_update=True)
     await licences.decide(session, record, action, reason=reason, actor_id=principal.id, today=today)
     decided = await licences.licence_record(session, licence_id, today)

@@ -367,7 +367,7 @@ def check_transition(record: LicenceRecord, action: LicenceAction, today: date) 
         raise InvalidTransition(f"Cannot {action} a licence that is {refused.status}.") from None
 
 
-async def _next_number(session: AsyncSession, prefix: str, year: int) -> str:
+async def next_number(session: AsyncSession, prefix: str, year: int) -> str:
     """The next number of ``prefix`` and ``year``: one atomic upsert … RETURNING, so concurrent
     grants queue on the counter row and never share a value (rolled back with a refused grant)."""
     dialect = session.get_bind().dialect.name
@@ -432,7 +432,7 @@ async def grant(
     target = check_transition(record, LicenceAction.GRANT, today)
     extra: dict[str, Any] = {"granted_at": clock.now()}
     if record.number is None:
-        extra["number"] = await _next_number(session, prefix, today.year)
+        extra["number"] = await next_number(session, prefix, today.year)
     await _apply(session, record, LicenceAction.GRANT, target, reason, actor_id, extra=extra)
 
 
