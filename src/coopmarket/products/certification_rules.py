@@ -39,9 +39,18 @@ _DASHES = dict.fromkeys(map(ord, "‐‑‒–—―−－﹣"), "-")
 
 
 def normalise_number(raw: str) -> str:
-    """The number as stored: NFKC (full-width to ASCII), dashes unified, spaces removed, upper case."""
-    text = unicodedata.normalize("NFKC", raw).translate(_DASHES)
-    return "".join(text.split()).upper()
+    """The number as stored: NFKC (full-width to ASCII), dashes unified, spaces removed, upper case.
+
+    Repeated until nothing changes (a few passes at most): removing a space or upper-casing can
+    leave a sequence that NFKC composes differently, and a stored number must normalise to itself.
+    """
+    text = raw
+    for _ in range(4):
+        again = "".join(unicodedata.normalize("NFKC", text).translate(_DASHES).split()).upper()
+        if again == text:
+            break
+        text = again
+    return text
 
 
 def number_matches(kind: str, number: str) -> bool:
