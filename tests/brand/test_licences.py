@@ -339,6 +339,10 @@ async def test_who_sees_which_licences(
     assert await ids(street) == [mine["id"]]
     assert await ids(seller.manager) == [mine["id"]]
     assert await ids(other.manager) == [theirs["id"]]
+    by_cooperative = await client.get(
+        LICENCES, params={"cooperative_id": other.coop["id"]}, headers=staff.headers
+    )
+    assert [i["id"] for i in by_cooperative.json()["items"]] == [theirs["id"]]
     # And one licence is 404 to another cooperative's manager and street, 403 to a buyer
     assert (await client.get(f"{LICENCES}/{theirs['id']}", headers=seller.manager.headers)).status_code == 404
     assert (await client.get(f"{LICENCES}/{theirs['id']}", headers=street.headers)).status_code == 404
