@@ -27,6 +27,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import jwt
@@ -52,30 +53,36 @@ CATEGORIES = {
     "handicraft",
 }
 ORDER_SCOPE = "POST /api/v1/orders"
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the app's report time zone: "today" for is_branded
 
 # --- SQL, as the app sends it ----------------------------------------------------------------
 
+# $1 'granted', $2 today (Asia/Shanghai), $3 'active', $4 'approved'
 _LIST_HEAD = (
     "SELECT product.id, product.name, product.category, product.unit, product.cooperative_id, "
-    "product.origin_village_code, product.min_price_fen, product.created_at \n"
+    "product.origin_village_code, product.min_price_fen, product.created_at, "
+    "product.id IN (SELECT brand_licence_product.product_id \n"
+    "FROM brand_licence_product JOIN brand_licence ON brand_licence_product.licence_id = brand_licence.id \n"
+    "WHERE brand_licence.status = $1::VARCHAR AND brand_licence.valid_to >= $2::DATE "
+    "AND brand_licence.valid_from <= $2::DATE) AS is_branded \n"
     "FROM product \n"
-    "WHERE product.status = $1::VARCHAR AND product.cooperative_id IN (SELECT cooperative.id \n"
+    "WHERE product.status = $3::VARCHAR AND product.cooperative_id IN (SELECT cooperative.id \n"
     "FROM cooperative \n"
-    "WHERE cooperative.status = $2::VARCHAR)"
+    "WHERE cooperative.status = $4::VARCHAR)"
 )
-SQL_LIST = _LIST_HEAD + " ORDER BY product.id DESC \n LIMIT $3::INTEGER"
+SQL_LIST = _LIST_HEAD + " ORDER BY product.id DESC \n LIMIT $5::INTEGER"
 SQL_LIST_CATEGORY = (
-    _LIST_HEAD + " AND product.category = $3::VARCHAR ORDER BY product.id DESC \n LIMIT $4::INTEGER"
+    _LIST_HEAD + " AND product.category = $5::VARCHAR ORDER BY product.id DESC \n LIMIT $6::INTEGER"
 )
 SQL_LIST_Q = (
     _LIST_HEAD
-    + " AND (product.name ILIKE $3::VARCHAR ESCAPE '\\' OR product.description ILIKE $4::VARCHAR ESCAPE '\\')"
-    " ORDER BY product.id DESC \n LIMIT $5::INTEGER"
+    + " AND (product.name ILIKE $5::VARCHAR ESCAPE '\\' OR product.description ILIKE $6::VARCHAR ESCAPE '\\')"
+    " ORDER BY product.id DESC \n LIMIT $7::INTEGER"
 )
 SQL_LIST_Q_CATEGORY = (
     _LIST_HEAD
-    + " AND (product.name ILIKE $3::VARCHAR ESCAPE '\\' OR product.description ILIKE $4::VARCHAR ESCAPE '\\')"
-    " AND product.category = $5::VARCHAR ORDER BY product.id DESC \n LIMIT $6::INTEGER"
+    + " AND (product.name ILIKE $5::VARCHAR ESCAPE '\\' OR product.description ILIKE $6::VARCHAR ESCAPE '\\')"
+    " AND product.category = $7::VARCHAR ORDER BY product.id DESC \n LIMIT $8::INTEGER"
 )
 SQL_USER = (
     "SELECT user_account.id, user_account.role, user_account.display_name, user_account.region_code, "
@@ -307,18 +314,17 @@ async def list_products(query_string: bytes) -> bytes:
     if q is not None and len(q) > 100:
         raise Problem(400, "validation_failed", "q too long")
     assert _pool is not None
+    head = ("granted", datetime.now(SHANGHAI).date(), "active", "approved")
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         if category:
-            rows = await _pool.fetch(
-                SQL_LIST_Q_CATEGORY, "active", "approved", pattern, pattern, category, limit + 1
-            )
+            rows = await _pool.fetch(SQL_LIST_Q_CATEGORY, *head, pattern, pattern, category, limit + 1)
         else:
-            rows = await _pool.fetch(SQL_LIST_Q, "active", "approved", pattern, pattern, limit + 1)
+            rows = await _pool.fetch(SQL_LIST_Q, *head, pattern, pattern, limit + 1)
     elif category:
-        rows = await _pool.fetch(SQL_LIST_CATEGORY, "active", "approved", category, limit + 1)
+        rows = await _pool.fetch(SQL_LIST_CATEGORY, *head, category, limit + 1)
     else:
-        rows = await _pool.fetch(SQL_LIST, "active", "approved", limit + 1)
+        rows = await _pool.fetch(SQL_LIST, *head, limit + 1)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -331,7 +337,7 @@ async def list_products(query_string: bytes) -> bytes:
             "unit": r["unit"],
             "cooperative_id": r["cooperative_id"],
             "origin_village_code": r["origin_village_code"],
-            "is_branded": False,
+            "is_branded": bool(r["is_branded"]),
             "price_fen": r["min_price_fen"],
             "cover_image_url": None,
             "created_at": r["created_at"],

@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic.script import ScriptDirectory
 from litestar.testing import TestClient
 
 from coopmarket.app import create_app
 from coopmarket.cli import main
 from coopmarket.core import clock
+from coopmarket.migrate import alembic_config
 from coopmarket.settings import Settings, get_settings
 
 JWT_SECRET = "cli-test-secret-0123456789abcdef"
@@ -32,10 +34,6 @@ def _cli_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _head_revision() -> str:
-    from alembic.script import ScriptDirectory
-
-    from coopmarket.migrate import alembic_config
-
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
@@ -234,6 +232,41 @@ def test_seed_demo_loads_approved_cooperatives_and_a_staff_login(
         ["坊子烟薯", "青萝卜", "坊子西瓜", "大棚草莓", "七里兰生姜", "散养土鸡蛋"]
     )
     assert {p["name"]: p["price_fen"] for p in products}["坊子烟薯"] == 3990
+
+
+def test_seed_demo_shows_certificates_a_trace_code_and_a_branded_product(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the demo data
+    _use_database(monkeypatch, database_url)
+    assert main(["seed-demo"]) == 0
+    out = capsys.readouterr().out
+
+    # Then it prints the granted licence and a trace URL
+    assert "Brand licence granted: YFSP-" in out
+    trace_lines = [line for line in out.splitlines() if line.startswith("Trace a harvest batch: ")]
+    assert len(trace_lines) == 1
+    url = trace_lines[0].split()[4]
+    assert url.startswith("http://127.0.0.1:8000/trace/")
+    code = url.rsplit("/", 1)[1]
+    settings = Settings(
+        environment="test", database_url=database_url, jwt_secret=JWT_SECRET, run_background_jobs=False
+    )
+    with TestClient(app=create_app(settings)) as client:
+        # And the licensed products show the badge, the others do not
+        products = client.get("/api/v1/products", params={"limit": 100}).json()["items"]
+        assert sorted(p["name"] for p in products if p["is_branded"]) == ["坊子烟薯", "青萝卜"]
+        branded = client.get("/api/v1/products", params={"branded": "true"}).json()["items"]
+        assert sorted(p["name"] for p in branded) == ["坊子烟薯", "青萝卜"]
+        # And every product carries a valid compliance certificate
+        for item in products:
+            certificates = client.get(f"/api/v1/products/{item['id']}").json()["certifications"]
+            assert ("compliance_certificate", True) in {(c["kind"], c["is_valid"]) for c in certificates}
+        # And the trace code answers publicly, as JSON and as the page the URL opens
+        trace = client.get(f"/api/v1/trace/{code}")
+        assert trace.status_code == 200
+        assert (trace.json()["product"]["name"], trace.json()["is_branded"]) == ("坊子烟薯", True)
+        assert client.get(f"/trace/{code}").status_code == 200
 
 
 def test_seed_demo_twice_changes_nothing(

@@ -27,6 +27,7 @@ from coopmarket.accounts import service as accounts_service
 from coopmarket.accounts.security import configure_password_hashing
 from coopmarket.accounts.wechat import HttpxWechatClient, WechatClient
 from coopmarket.audit import routes as audit_routes
+from coopmarket.brand import routes as brand_routes
 from coopmarket.coops import routes as coops_routes
 from coopmarket.coops import service as coops_service
 from coopmarket.core import jobs as core_jobs
@@ -37,6 +38,7 @@ from coopmarket.core.deps import (
     provide_principal,
     provide_session,
     provide_settings,
+    provide_today,
 )
 from coopmarket.core.errors import DomainError
 from coopmarket.core.ids import new_id
@@ -227,6 +229,7 @@ def _route_handlers() -> Sequence[Any]:
         accounts_routes,
         coops_routes,
         products_routes,
+        brand_routes,
         orders_routes,
         flows_routes,
         ledger_routes,
@@ -352,6 +355,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             "maybe_principal": Provide(provide_optional_principal),
             "managed_cooperatives": Provide(provide_managed_cooperatives, sync_to_thread=False),
             "providers": Provide(provide_payment_providers, sync_to_thread=False),
+            "today": Provide(provide_today, sync_to_thread=False),
         },
         exception_handlers={
             DomainError: _domain_error,

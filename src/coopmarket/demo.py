@@ -1,5 +1,6 @@
 """Demonstration data for ``coopmarket seed-demo``: a district staff login and a few approved
-cooperatives of Fangzi District with products, created through the slices' own services.
+cooperatives of Fangzi District with products, their certificates, a harvest batch with its trace
+code and a granted brand licence, all created through the slices' own services.
 
 Idempotent: when the demo staff phone already exists nothing is created. The random passwords
 are printed once and only their hashes are stored; they are never logged.
@@ -9,19 +10,24 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from coopmarket.accounts import service as accounts_service
 from coopmarket.accounts.schemas import RegisterIn
+from coopmarket.brand import service as brand_service
+from coopmarket.brand.schemas import LicenceDecisionIn, LicenceIn
 from coopmarket.coops import service as coops_service
 from coopmarket.coops.schemas import Charter, CooperativeIn, MemberIn
 from coopmarket.coops.uscc import check_character
+from coopmarket.core import clock
 from coopmarket.core.errors import Conflict
 from coopmarket.core.principal import BUYER, COOP_MANAGER, DISTRICT_STAFF, Principal
 from coopmarket.db import Database
+from coopmarket.products import certifications as certification_service
 from coopmarket.products import service as products_service
-from coopmarket.products.schemas import ProductIn, SkuIn
+from coopmarket.products import trace as trace_service
+from coopmarket.products.schemas import BatchIn, CertificationIn, ProductIn, SkuIn
 
 DISTRICT_CODE = "370704"
 STAFF_PHONE = "13800000000"
@@ -35,6 +41,9 @@ class DemoProduct:
     unit: str
     description: str
     skus: tuple[tuple[str, str, int, int], ...]  # code, spec, price in fen, stock
+    # Besides the compliance certificate every demo product gets: (kind, number, issuer, valid
+    # from so many days before the seeding day, to so many days after it).
+    certificates: tuple[tuple[str, str, str, int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,10 @@ class DemoCooperative:
     collective_capital_fen: int
     households: tuple[tuple[str, int], ...]  # member name, capital in fen
     products: tuple[DemoProduct, ...]
+    # (product name, supplying member's name, quantity, unit, harvested so many days ago)
+    batch: tuple[str, str, int, str, int] | None = None
+    # Products named in a brand licence granted for a year from the seeding day.
+    licensed_products: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def uscc(self) -> str:
@@ -91,6 +104,8 @@ COOPERATIVES: tuple[DemoCooperative, ...] = (
                 skus=(("JJ-LB-5", "5斤装", 2580, 150),),
             ),
         ),
+        batch=("坊子烟薯", "蒋秀芳", 1200, "斤", 3),
+        licensed_products=("坊子烟薯", "青萝卜"),
     ),
     DemoCooperative(
         name="潍坊市坊子区东安泰西瓜种植专业合作社",
@@ -113,6 +128,7 @@ COOPERATIVES: tuple[DemoCooperative, ...] = (
                 unit="piece",
                 description="大棚早熟西瓜，薄皮红瓤，含糖量高。",
                 skus=(("DAT-XG-1", "单个约8斤", 2990, 80), ("DAT-XG-2", "两个装约16斤", 5590, 40)),
+                certificates=(("green_food", "LB-15-2603370704A", "中国绿色食品发展中心（演示）", 300, 795),),
             ),
             DemoProduct(
                 name="大棚草莓",
@@ -120,6 +136,7 @@ COOPERATIVES: tuple[DemoCooperative, ...] = (
                 unit="box",
                 description="红颜品种，当天采摘，冷链发货。",
                 skus=(("DAT-CM-2", "2斤装", 6800, 60),),
+                certificates=(("organic", "227OP2600001", "有机产品认证机构（演示）", 30, 334),),
             ),
         ),
     ),
@@ -188,10 +205,19 @@ def _new_password() -> str:
     return "".join(secrets.choice(READABLE_CHARACTERS) for _ in range(16))
 
 
-async def _seed_cooperative(
-    db: Database, staff: Principal, spec: DemoCooperative, password: str
-) -> tuple[int, int]:
-    """Register, approve and stock one cooperative; (products, skus) created."""
+@dataclass
+class Seeded:
+    """What seeding one cooperative made."""
+
+    products: int = 0
+    skus: int = 0
+    certificates: int = 0
+    trace_urls: list[str] = field(default_factory=list)
+    licences: list[str] = field(default_factory=list)  # "number (product, product)"
+
+
+async def _seed_cooperative(db: Database, staff: Principal, spec: DemoCooperative, password: str) -> Seeded:
+    """Register, approve and stock one cooperative, with certificates, a batch and a licence."""
     async with db.unit_of_work() as session:
         token = await accounts_service.register(
             session,
@@ -235,13 +261,17 @@ async def _seed_cooperative(
     members += [
         MemberIn(name=name, kind="household", capital_fen=capital) for name, capital in spec.households
     ]
+    member_ids: dict[str, str] = {}
     for member in members:
         async with db.unit_of_work() as session:
-            await coops_service.add_member(session, manager, cooperative.id, member)
-    skus = 0
+            member_ids[member.name] = (
+                await coops_service.add_member(session, manager, cooperative.id, member)
+            ).id
+    seeded = Seeded()
+    product_ids: dict[str, str] = {}
     for product in spec.products:
         async with db.unit_of_work() as session:
-            await products_service.create_product(
+            created = await products_service.create_product(
                 session,
                 manager,
                 cooperative.id,
@@ -257,8 +287,95 @@ async def _seed_cooperative(
                     ],
                 ),
             )
-        skus += len(product.skus)
-    return len(spec.products), skus
+        product_ids[product.name] = created.id
+        seeded.products += 1
+        seeded.skus += len(product.skus)
+        seeded.certificates += await _seed_certificates(db, manager, spec, product, created.id)
+    await _seed_batch_and_licence(db, staff, manager, spec, cooperative.id, product_ids, member_ids, seeded)
+    return seeded
+
+
+async def _seed_certificates(
+    db: Database, manager: Principal, spec: DemoCooperative, product: DemoProduct, product_id: str
+) -> int:
+    """The compliance certificate (承诺达标合格证) every product gets, and the product's others."""
+    today = clock.today(db.settings.report_timezone)
+    certificates = [
+        ("compliance_certificate", f"CN-{spec.uscc[-6:]}-{product.skus[0][0]}", spec.name, 30, 730),
+        *product.certificates,
+    ]
+    for kind, number, issuer, days_before, days_after in certificates:
+        async with db.unit_of_work() as session:
+            await certification_service.add_certification(
+                session,
+                manager,
+                product_id,
+                CertificationIn(
+                    kind=kind,  # type: ignore[arg-type]
+                    number=number,
+                    issuer=issuer,
+                    valid_from=today - timedelta(days=days_before),
+                    valid_to=today + timedelta(days=days_after),
+                ),
+                today=today,
+            )
+    return len(certificates)
+
+
+async def _seed_batch_and_licence(
+    db: Database,
+    staff: Principal,
+    manager: Principal,
+    spec: DemoCooperative,
+    cooperative_id: str,
+    product_ids: dict[str, str],
+    member_ids: dict[str, str],
+    seeded: Seeded,
+) -> None:
+    """A harvest batch with its trace code, and a brand licence granted for a year."""
+    settings = db.settings
+    today = clock.today(settings.report_timezone)
+    if spec.batch is not None:
+        product_name, member_name, quantity, unit, days_ago = spec.batch
+        async with db.unit_of_work() as session:
+            batch = await trace_service.record_batch(
+                session,
+                manager,
+                product_ids[product_name],
+                BatchIn(
+                    produced_on=today - timedelta(days=days_ago),
+                    quantity=quantity,
+                    unit=unit,
+                    member_id=member_ids[member_name],
+                ),
+                today=today,
+                public_base=settings.public_base,
+            )
+        seeded.trace_urls.append(f"{batch.trace_url}  ({product_name}, trace code {batch.trace_code})")
+    if spec.licensed_products:
+        async with db.unit_of_work() as session:
+            applied = await brand_service.apply_for_licence(
+                session,
+                manager,
+                cooperative_id,
+                LicenceIn(
+                    product_ids=[product_ids[name] for name in spec.licensed_products],
+                    valid_from=today,
+                    valid_to=today + timedelta(days=364),
+                ),
+                today=today,
+                brand=settings.brand_name,
+            )
+        async with db.unit_of_work() as session:
+            granted = await brand_service.grant_licence(
+                session,
+                staff,
+                applied.id,
+                LicenceDecisionIn(reason="产品证书齐全，准予使用区域公用品牌（演示数据）"),
+                today=today,
+                settings=settings,
+            )
+        seeded.licences.append(f"{granted.number} ({'、'.join(spec.licensed_products)})")
 
 
 async def seed(db: Database, out: Callable[[str], object] = print) -> bool:
@@ -283,13 +400,16 @@ async def seed(db: Database, out: Callable[[str], object] = print) -> bool:
         id=staff_user.id, role=DISTRICT_STAFF, display_name=STAFF_NAME, region_code=DISTRICT_CODE
     )
     logins = [Login("district staff (approves cooperatives)", STAFF_PHONE, staff_password)]
-    products = skus = 0
+    total = Seeded()
     try:
         for spec in COOPERATIVES:
             password = _new_password()
-            made_products, made_skus = await _seed_cooperative(db, staff, spec, password)
-            products += made_products
-            skus += made_skus
+            seeded = await _seed_cooperative(db, staff, spec, password)
+            total.products += seeded.products
+            total.skus += seeded.skus
+            total.certificates += seeded.certificates
+            total.trace_urls += seeded.trace_urls
+            total.licences += seeded.licences
             logins.append(Login(f"manager of {spec.name}", spec.manager_phone, password))
     except Exception:
         out(
@@ -299,8 +419,12 @@ async def seed(db: Database, out: Callable[[str], object] = print) -> bool:
         raise
     out(
         f"Demo data loaded: {len(COOPERATIVES)} approved cooperatives of Fangzi District, "
-        f"{products} products, {skus} SKUs."
+        f"{total.products} products, {total.skus} SKUs, {total.certificates} certificates."
     )
+    for licence in total.licences:
+        out(f"Brand licence granted: {licence}; these products show is_branded.")
+    for url in total.trace_urls:
+        out(f"Trace a harvest batch: {url}")
     out("Demo logins (shown only now; only password hashes are stored):")
     for login in logins:
         out(f"  {login.phone}  password {login.password}  {login.label}")

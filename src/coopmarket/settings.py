@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     password_hash_memory_kib: int = Field(default=65_536, ge=8)
 
     brand_name: str = "Yanfeng Shangpin"
+    # Brand licence numbers are "{prefix}-{year}-{sequence:04d}", e.g. YFSP-2026-0001.
+    brand_licence_prefix: str = Field(default="YFSP", pattern=r"^[A-Z][A-Z0-9]{1,11}$")
+    # Certificate kinds every product of a licence must hold, valid for the licence's term, to be granted.
+    brand_licence_required_certifications: list[
+        Literal["green_food", "organic", "geographical_indication", "compliance_certificate"]
+    ] = ["compliance_certificate"]
+    # Base of the public web pages (trace pages behind the QR codes on labels), without a trailing slash.
+    public_base_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     platform_fee_bps: int = Field(default=300, ge=0, le=10_000)
     order_payment_timeout_seconds: int = Field(default=30 * 60, ge=60)
     expiry_sweep_interval_seconds: float = Field(default=30.0, gt=0)
@@ -97,6 +105,11 @@ class Settings(BaseSettings):
         ):
             raise ValueError("stripe needs COOPMARKET_STRIPE_SECRET_KEY and COOPMARKET_STRIPE_WEBHOOK_SECRET")
         return self
+
+    @property
+    def public_base(self) -> str:
+        """``public_base_url`` without a trailing slash."""
+        return self.public_base_url.rstrip("/")
 
     @property
     def is_sqlite(self) -> bool:

@@ -3,7 +3,9 @@ cooperatives, and direct reads of the catalogue tables to prove what did or did 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from litestar.testing import AsyncTestClient
@@ -11,7 +13,7 @@ from sqlalchemy import func, select
 
 from coopmarket.core import clock
 from coopmarket.db import Database
-from coopmarket.products.models import Product, Sku
+from coopmarket.products.models import CertificationRevision, Product, ProductBatch, ProductCertification, Sku
 from tests.factories import Actor, approved_cooperative, coop_payload, login, register_buyer
 
 PRODUCTS = "/api/v1/products"
@@ -108,3 +110,69 @@ async def sku_stock(db: Database, sku_id: str) -> int:
 async def product_count(db: Database) -> int:
     async with db.read() as conn:
         return int((await conn.execute(select(func.count()).select_from(Product))).scalar_one())
+
+
+# --- certificates and batches ----------------------------------------------------------------
+
+# A frozen "now" for provenance tests: 2026-03-01 10:00 in Asia/Shanghai.
+NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+_certificate_numbers = itertools.count(1001)
+
+
+def certificate_payload(kind: str = "compliance_certificate", **overrides: Any) -> dict[str, Any]:
+    n = next(_certificate_numbers)
+    numbers = {
+        "compliance_certificate": f"HG-2026-{n:05d}",
+        "green_food": f"LB-15-26030{n:05d}A",
+        "organic": f"227OP26{n:05d}",
+        "geographical_indication": f"AGI0{n:04d}",
+    }
+    payload: dict[str, Any] = {
+        "kind": kind,
+        "number": numbers[kind],
+        "issuer": "潍坊市坊子区农业农村局" if kind != "compliance_certificate" else "本合作社",
+        "valid_from": "2026-01-01",
+        "valid_to": "2026-12-31",
+    }
+    payload.update(overrides)
+    return payload
+
+
+async def add_certificate(
+    client: AsyncTestClient[Any], manager: Actor, product_id: str, **overrides: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        f"{PRODUCTS}/{product_id}/certifications",
+        json=certificate_payload(**overrides),
+        headers=manager.headers,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def certification_state(db: Database, product_id: str) -> list[tuple[Any, ...]]:
+    """Every certificate of a product with its version, and the number of recorded revisions."""
+    async with db.read() as conn:
+        certificates = (
+            await conn.execute(
+                select(
+                    ProductCertification.id,
+                    ProductCertification.kind,
+                    ProductCertification.number,
+                    ProductCertification.issuer,
+                    ProductCertification.valid_from,
+                    ProductCertification.valid_to,
+                    ProductCertification.status,
+                    ProductCertification.version,
+                )
+                .where(ProductCertification.product_id == product_id)
+                .order_by(ProductCertification.id)
+            )
+        ).all()
+        revisions = (await conn.execute(select(func.count()).select_from(CertificationRevision))).scalar_one()
+    return [tuple(c) for c in certificates] + [("revisions", revisions)]
+
+
+async def batch_count(db: Database) -> int:
+    async with db.read() as conn:
+        return int((await conn.execute(select(func.count()).select_from(ProductBatch))).scalar_one())

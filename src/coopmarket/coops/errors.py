@@ -29,3 +29,15 @@ class CooperativeNotEditable(Conflict):
 
 class CollectiveMemberExists(Conflict):
     default_code = "collective_member_exists"
+
+
+class LicenceNotFound(NotFound):
+    """Unknown, or not the caller's to see (another cooperative's licence answers the same)."""
+
+    default_code = "licence_not_found"
+
+
+class LicenceExpired(Conflict):
+    """A decision on a licence whose term is over."""
+
+    default_code = "licence_expired"

@@ -92,7 +92,76 @@ class MemberCapitalChange(SQLModel, table=True):
     changed_at: datetime = time_field()
 
 
+class BrandLicence(SQLModel, table=True):
+    """A licence to sell named products under the regional brand.
+
+    ``status`` is what was decided (applied, granted, suspended, revoked); a licence past its
+    ``valid_to`` is *expired* by date alone, computed where it is read (``coops/licence_rules.py``).
+    """
+
+    __tablename__ = "brand_licence"
+    __table_args__ = (
+        CheckConstraint("valid_from <= valid_to", name="valid_term"),
+        CheckConstraint("status IN ('applied', 'granted', 'suspended', 'revoked')", name="status_known"),
+        # "Which licences are in force today" (is_branded, listings by status, expiring soon).
+        Index("ix_brand_licence_status_valid_to", "status", "valid_to"),
+        Index("ix_brand_licence_cooperative", "cooperative_id", "id"),
+    )
+
+    id: str = id_field()
+    number: str | None = Field(default=None, max_length=32, unique=True)  # given at the first grant
+    brand: str = Field(max_length=100)
+    cooperative_id: str = ref_field(foreign_key="cooperative.id", index=False)
+    valid_from: date
+    valid_to: date
+    status: str = Field(max_length=16)
+    status_reason: str | None = Field(default=None, max_length=500)
+    applied_by: str = ref_field(foreign_key="user_account.id", index=False)
+    applied_at: datetime = time_field()
+    granted_at: datetime | None = time_field(nullable=True)
+    updated_at: datetime = time_field()
+
+
+class BrandLicenceProduct(SQLModel, table=True):
+    """The products a licence covers (fixed when applying)."""
+
+    __tablename__ = "brand_licence_product"
+
+    licence_id: str = Field(primary_key=True, max_length=26, foreign_key="brand_licence.id")
+    product_id: str = Field(primary_key=True, max_length=26, foreign_key="product.id", index=True)
+
+
+class BrandLicenceDecision(SQLModel, table=True):
+    """Append-only: every application, grant, suspension and revocation with actor, time and reason."""
+
+    __tablename__ = "brand_licence_decision"
+
+    id: str = id_field()
+    licence_id: str = ref_field(foreign_key="brand_licence.id")
+    action: str = Field(max_length=16)  # apply | grant | suspend | revoke
+    from_status: str | None = Field(default=None, max_length=16)
+    to_status: str = Field(max_length=16)
+    reason: str | None = Field(default=None, max_length=500)
+    actor_id: str = ref_field(foreign_key="user_account.id", index=False)
+    automatic: bool = Field(default=False)  # taken by the system after a certificate change
+    at: datetime = time_field()
+
+
+class BrandLicenceSequence(SQLModel, table=True):
+    """The last licence number given per prefix and year; bumped by one atomic upsert per grant."""
+
+    __tablename__ = "brand_licence_sequence"
+
+    prefix: str = Field(primary_key=True, max_length=16)
+    year: int = Field(primary_key=True)
+    last_value: int
+
+
 __all__ = [
+    "BrandLicence",
+    "BrandLicenceDecision",
+    "BrandLicenceProduct",
+    "BrandLicenceSequence",
     "Cooperative",
     "CooperativeManager",
     "CooperativeMember",

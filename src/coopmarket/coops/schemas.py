@@ -122,3 +122,52 @@ class MemberOut(msgspec.Struct):
 class MemberList(msgspec.Struct):
     items: list[MemberOut]
     next_cursor: str | None
+
+
+# --- brand licences ----------------------------------------------------------------------------
+
+LicenceStatusName = Literal["applied", "granted", "suspended", "revoked", "expired"]
+
+
+class LicenceDecisionOut(msgspec.Struct):
+    """One decision on a licence: who took it, when, why (``automatic``: the system, after a
+    certificate change, on behalf of ``actor_id``)."""
+
+    action: str
+    from_status: str | None
+    to_status: str
+    reason: str | None
+    actor_id: str
+    automatic: bool
+    at: datetime
+
+
+class LicenceRecord(msgspec.Struct):
+    """A brand licence as the coops slice keeps it; ``status`` is the effective one (expired by date)."""
+
+    id: str
+    number: str | None
+    brand: str
+    cooperative_id: str
+    cooperative_name: str
+    cooperative_village_code: str
+    cooperative_status: str
+    status: str
+    stored_status: str
+    status_reason: str | None
+    valid_from: date
+    valid_to: date
+    applied_by: str
+    applied_at: datetime
+    granted_at: datetime | None
+    updated_at: datetime
+    product_ids: list[str]
+    decisions: list[LicenceDecisionOut]
+
+
+class LicenceTerm(msgspec.Struct, frozen=True):
+    """A licence's id and term (what a certificate check needs)."""
+
+    id: str
+    valid_from: date
+    valid_to: date

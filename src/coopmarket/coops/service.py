@@ -144,6 +144,12 @@ async def cooperative_briefs(
     }
 
 
+async def member_cooperative_id(conn: Conn, member_id: str) -> str | None:
+    """The cooperative ``member_id`` belongs to, or ``None`` for an unknown member. Joins the
+    caller's transaction."""
+    return (await conn.execute(select(MB.cooperative_id).where(MB.id == member_id))).scalar_one_or_none()
+
+
 def approved_cooperative_ids() -> Select[tuple[str]]:
     """A sub-select of approved cooperatives' ids, for other slices' public queries."""
     return select(C.id).where(C.status == APPROVED)

@@ -16,6 +16,11 @@ def now() -> datetime:
     return datetime.now(UTC) + _offset
 
 
+def today(timezone: str) -> date:
+    """Today's date in ``timezone`` (e.g. the report time zone, Asia/Shanghai) at ``now()``."""
+    return now().astimezone(ZoneInfo(timezone)).date()
+
+
 def set_now(value: datetime | None) -> None:
     """Freeze the clock at ``value`` (aware, UTC), or unfreeze with ``None``."""
     global _frozen
@@ -45,7 +50,3 @@ def local_days_to_utc(date_from: date, date_to: date, timezone: str) -> tuple[da
     end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC)
     return start, end
 
-
-def local_today(timezone: str) -> date:
-    """Today's date in ``timezone`` (Asia/Shanghai for the district), by the one clock."""
-    return now().astimezone(ZoneInfo(timezone)).date()

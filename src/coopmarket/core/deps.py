@@ -8,12 +8,14 @@ services at start-up.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date
 from typing import TypeAlias
 
 from litestar import Request
 from litestar.datastructures import State
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from coopmarket.core import clock
 from coopmarket.core.errors import Unauthorized
 from coopmarket.core.principal import Principal
 from coopmarket.db import Database
@@ -25,6 +27,11 @@ PrincipalResolver: TypeAlias = Callable[[str], Awaitable[Principal]]
 
 def provide_settings(state: State) -> Settings:
     return state.settings
+
+
+def provide_today(state: State) -> date:
+    """The request's date in the report time zone (Asia/Shanghai by default): validity is by this day."""
+    return clock.today(state.settings.report_timezone)
 
 
 def provide_db(state: State) -> Database:

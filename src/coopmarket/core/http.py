@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, TypeAlias
 
 from litestar.di import NamedDependency
@@ -16,5 +17,7 @@ Db: TypeAlias = NamedDependency[Database]
 AppSettings: TypeAlias = NamedDependency[Settings]
 Caller: TypeAlias = NamedDependency[Principal]
 MaybeCaller: TypeAlias = NamedDependency[Principal | None]
+# The request's date in the report time zone (certificate validity, licence terms).
+Today: TypeAlias = NamedDependency[date]
 
-__all__ = ["Annotated", "AppSettings", "Caller", "Db", "MaybeCaller", "Session"]
+__all__ = ["Annotated", "AppSettings", "Caller", "Db", "MaybeCaller", "Session", "Today"]

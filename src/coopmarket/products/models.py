@@ -1,10 +1,11 @@
-"""Products and their SKUs (price in fen, stock that never goes below zero)."""
+"""Products and their SKUs (price in fen, stock that never goes below zero), certificates with
+their history, and batches with trace codes."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Index, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from coopmarket.core.models import id_field, money_field, ref_field, time_field
@@ -60,4 +61,82 @@ class StockAdjustment(SQLModel, table=True):
     stock_after: int
     reason: str = Field(max_length=200)
     actor_id: str = ref_field(foreign_key="user_account.id", index=False)
+    created_at: datetime = time_field()
+
+
+class ProductCertification(SQLModel, table=True):
+    """A product's certificate as it stands now. A correction or withdrawal changes this row and
+    appends the new version to ``certification_revision``, so every version is kept."""
+
+    __tablename__ = "product_certification"
+    __table_args__ = (
+        CheckConstraint("valid_from <= valid_to", name="valid_window"),
+        CheckConstraint("status IN ('active', 'withdrawn')", name="status_known"),
+        # The same certificate is recorded once per product while it stands (the index decides races).
+        Index(
+            "uq_certification_active_number",
+            "product_id",
+            "kind",
+            "number",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+    id: str = id_field()
+    product_id: str = ref_field(foreign_key="product.id")
+    # green_food | organic | geographical_indication | compliance_certificate
+    kind: str = Field(max_length=32)
+    number: str = Field(max_length=64)
+    issuer: str = Field(max_length=200)
+    valid_from: date
+    valid_to: date
+    status: str = Field(default="active", max_length=16)  # active | withdrawn
+    version: int = Field(default=1)
+    created_by: str = ref_field(foreign_key="user_account.id", index=False)
+    created_at: datetime = time_field()
+    updated_at: datetime = time_field()
+
+
+class CertificationRevision(SQLModel, table=True):
+    """Append-only: every version of every certificate, with who made it, when and why."""
+
+    __tablename__ = "certification_revision"
+    __table_args__ = (
+        UniqueConstraint("certification_id", "version", name="uq_certification_revision_version"),
+    )
+
+    id: str = id_field()
+    certification_id: str = ref_field(foreign_key="product_certification.id", index=False)
+    version: int
+    action: str = Field(max_length=16)  # created | corrected | withdrawn
+    kind: str = Field(max_length=32)
+    number: str = Field(max_length=64)
+    issuer: str = Field(max_length=200)
+    valid_from: date
+    valid_to: date
+    status: str = Field(max_length=16)
+    reason: str | None = Field(default=None, max_length=500)
+    actor_id: str = ref_field(foreign_key="user_account.id", index=False)
+    at: datetime = time_field()
+
+
+class ProductBatch(SQLModel, table=True):
+    """A harvest or production batch and its public trace code (16 Crockford base32 characters)."""
+
+    __tablename__ = "product_batch"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        Index("ix_product_batch_product_id_id", "product_id", "id"),
+    )
+
+    id: str = id_field()
+    product_id: str = ref_field(foreign_key="product.id", index=False)
+    trace_code: str = Field(max_length=16, unique=True)
+    produced_on: date
+    quantity: int = Field(sa_type=BigInteger)
+    unit: str = Field(max_length=16)
+    member_id: str | None = ref_field(foreign_key="cooperative_member.id", nullable=True)
+    created_by: str = ref_field(foreign_key="user_account.id", index=False)
     created_at: datetime = time_field()

@@ -6,7 +6,9 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 import msgspec
-from msgspec import Meta
+from msgspec import UNSET, Meta, UnsetType
+
+from coopmarket.products.certification_rules import CertificationKind
 
 CATEGORIES = (
     "fruit",
@@ -119,6 +121,77 @@ class CertificationOut(msgspec.Struct):
     is_valid: bool
 
 
+CertificationNumber = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=100,
+        description="As printed; normalised (full-width, dashes, spaces, case) and checked loosely per kind",
+    ),
+]
+Issuer = Annotated[str, Meta(min_length=1, max_length=200, description="Who issued the certificate")]
+ChangeReason = Annotated[str, Meta(min_length=1, max_length=500)]
+
+
+class CertificationIn(msgspec.Struct, forbid_unknown_fields=True):
+    kind: CertificationKind
+    number: CertificationNumber
+    issuer: Issuer
+    valid_from: date
+    valid_to: date
+
+
+class CertificationPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """A correction: the fields sent change, the kind does not; ``reason`` is kept in the history."""
+
+    reason: ChangeReason
+    number: CertificationNumber | UnsetType = UNSET
+    issuer: Issuer | UnsetType = UNSET
+    valid_from: date | UnsetType = UNSET
+    valid_to: date | UnsetType = UNSET
+
+
+class WithdrawIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: ChangeReason
+
+
+class CertificationRevisionOut(msgspec.Struct):
+    """One version of a certificate as it was recorded."""
+
+    version: int
+    action: str  # created | corrected | withdrawn
+    number: str
+    issuer: str
+    valid_from: date
+    valid_to: date
+    status: str
+    reason: str | None
+    actor_id: str
+    at: datetime
+
+
+class CertificationRecordOut(msgspec.Struct):
+    """A certificate with its history (its managers and staff). ``suspended_licence_ids`` (only in
+    the answer to a correction or withdrawal) names the brand licences it left uncovered."""
+
+    id: str
+    product_id: str
+    kind: str
+    number: str
+    issuer: str
+    valid_from: date
+    valid_to: date
+    is_valid: bool
+    status: str  # active | withdrawn
+    version: int
+    history: list[CertificationRevisionOut]
+    suspended_licence_ids: list[str] | UnsetType = UNSET
+
+
+class CertificationList(msgspec.Struct):
+    items: list[CertificationRecordOut]
+
+
 class CooperativeRef(msgspec.Struct):
     id: str
     name: str
@@ -169,6 +242,15 @@ class ProductPage(msgspec.Struct):
     next_cursor: str | None
 
 
+class ProductBrief(msgspec.Struct, frozen=True):
+    """What other slices need to know about a product (brand licences)."""
+
+    id: str
+    name: str
+    cooperative_id: str
+    status: str
+
+
 class SkuForOrder(msgspec.Struct, frozen=True):
     """What checkout needs to know about a SKU (prices come from here, never from the client)."""
 
@@ -181,3 +263,70 @@ class SkuForOrder(msgspec.Struct, frozen=True):
     price_fen: int
     cooperative_id: str
     is_sellable: bool  # product active and its cooperative approved
+
+
+# --- batches and trace codes -----------------------------------------------------------------
+
+MAX_BATCH_QUANTITY = 10**12
+
+
+class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
+    produced_on: Annotated[date, Meta(description="Harvest or production date; not in the future")]
+    quantity: Annotated[int, Meta(ge=1, le=MAX_BATCH_QUANTITY, description="Whole units of `unit`")]
+    unit: Annotated[str, Meta(min_length=1, max_length=16, description="e.g. kg, 斤, box")]
+    member_id: (
+        Annotated[str, Meta(max_length=26, description="The supplying member of the cooperative, if known")]
+        | None
+    ) = None
+
+
+class BatchOut(msgspec.Struct):
+    id: str
+    product_id: str
+    trace_code: str  # grouped for labels, e.g. 7K3M-Q9XD-2F8P-WT4H
+    trace_url: str
+    qr_url: str
+    produced_on: date
+    quantity: int
+    unit: str
+    member_id: str | None
+    created_at: datetime
+
+
+class BatchPage(msgspec.Struct):
+    items: list[BatchOut]
+    next_cursor: str | None
+
+
+class TraceProduct(msgspec.Struct):
+    id: str
+    name: str
+    category: str
+    unit: str
+
+
+class TraceCooperative(msgspec.Struct):
+    id: str
+    name: str
+    village: VillageRef | None
+
+
+class TraceBatch(msgspec.Struct):
+    produced_on: date
+    quantity: int
+    unit: str
+    supplied_by_member: bool
+
+
+class TraceOut(msgspec.Struct):
+    """The public answer for a trace code: no buyer or member personal data."""
+
+    trace_code: str
+    trace_url: str
+    product: TraceProduct
+    cooperative: TraceCooperative
+    village: VillageRef | None  # where the product comes from
+    batch: TraceBatch
+    certifications: list[CertificationOut]  # those valid on the batch date
+    is_branded: bool  # today
+    brand: str | None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Any
 
 from sqlalchemy import (
@@ -28,13 +29,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from coopmarket.coops import licences
 from coopmarket.coops import service as coops_service
 from coopmarket.coops.errors import CooperativeNotFound
 from coopmarket.coops.schemas import CooperativeBrief
 from coopmarket.core import clock
-from coopmarket.core.errors import FieldError, PermissionDenied, ValidationFailed
+from coopmarket.core.errors import FieldError, ValidationFailed
 from coopmarket.core.pagination import decode_cursor, encode_cursor
-from coopmarket.core.principal import COOP_MANAGER, Principal
+from coopmarket.core.principal import Principal
+from coopmarket.products import certifications as certification_service
+from coopmarket.products.access import managed_product_for_update, require_manager_role
 from coopmarket.products.errors import (
     CooperativeNotApproved,
     InsufficientStock,
@@ -46,8 +50,10 @@ from coopmarket.products.models import Product, Sku, StockAdjustment
 from coopmarket.products.schemas import (
     MAX_SKUS,
     MAX_STOCK,
+    CertificationOut,
     CooperativeRef,
     ListSort,
+    ProductBrief,
     ProductIn,
     ProductListItem,
     ProductOut,
@@ -101,28 +107,6 @@ _LIST_COLUMNS = (
 _SKU_COLUMNS = (S.id, S.code, S.spec, S.price_fen, S.stock)
 
 
-# --- authorisation ---------------------------------------------------------------------------
-
-
-def _require_manager_role(principal: Principal) -> None:
-    """Only cooperative managers touch the catalogue; which cooperative is checked per object."""
-    if principal.role != COOP_MANAGER:
-        raise PermissionDenied("Only cooperative managers manage products.", code="forbidden_role")
-
-
-async def _managed_product_for_update(
-    session: AsyncSession, principal: Principal, product_id: str
-) -> Product:
-    """The product, locked for this transaction; 404 unless the caller manages its cooperative."""
-    _require_manager_role(principal)
-    product = (
-        await session.execute(select(Product).where(P.id == product_id).with_for_update())
-    ).scalar_one_or_none()
-    if product is None or not principal.manages(product.cooperative_id):
-        raise ProductNotFound(f"No product {product_id}.")
-    return product
-
-
 # --- validation helpers ----------------------------------------------------------------------
 
 
@@ -168,7 +152,13 @@ def _sku_out(sku: Sku) -> SkuOut:
 
 
 def _product_out(
-    product: Any, skus: list[SkuOut], brief: CooperativeBrief | None, village: VillageRef | None
+    product: Any,
+    skus: list[SkuOut],
+    brief: CooperativeBrief | None,
+    village: VillageRef | None,
+    *,
+    is_branded: bool = False,
+    certifications: list[CertificationOut] | None = None,
 ) -> ProductOut:
     """The full answer from a ``Product`` or a row with the same attribute names."""
     return ProductOut(
@@ -179,12 +169,12 @@ def _product_out(
         unit=product.unit,
         cooperative_id=product.cooperative_id,
         origin_village_code=product.origin_village_code,
-        is_branded=False,  # brand licences are not wired in yet
+        is_branded=is_branded,
         status=product.status,
         min_price_fen=product.min_price_fen,
         skus=skus,
         images=[],
-        certifications=[],
+        certifications=certifications or [],
         created_at=product.created_at,
         cooperative=_cooperative_ref(brief),
         village=village,
@@ -203,7 +193,7 @@ async def create_product(
     session: AsyncSession, principal: Principal, cooperative_id: str, data: ProductIn
 ) -> ProductOut:
     """Add a product with its SKUs to an approved cooperative the caller manages."""
-    _require_manager_role(principal)
+    require_manager_role(principal)
     if not principal.manages(cooperative_id):
         raise CooperativeNotFound(f"No cooperative {cooperative_id}.")
     brief = await coops_service.get_cooperative_brief(session, cooperative_id)
@@ -312,11 +302,19 @@ def _apply_sku_changes(
     return new_skus
 
 
+async def _provenance(conn: AsyncSession | AsyncConnection, product_id: str, today: date) -> dict[str, Any]:
+    """``is_branded`` and ``certifications`` of a product answer, on ``today``."""
+    return {
+        "is_branded": await licences.is_branded(conn, product_id, today),
+        "certifications": await certification_service.current_certifications(conn, product_id, today),
+    }
+
+
 async def update_product(
-    session: AsyncSession, principal: Principal, product_id: str, data: ProductPatch
+    session: AsyncSession, principal: Principal, product_id: str, data: ProductPatch, *, today: date
 ) -> ProductOut:
     """Change a product's fields, SKU prices or specs, or add SKUs; ``min_price_fen`` follows."""
-    product = await _managed_product_for_update(session, principal, product_id)
+    product = await managed_product_for_update(session, principal, product_id)
     now = clock.now()
     if data.name is not None:
         product.name = _cleaned(data.name, "name")
@@ -340,12 +338,15 @@ async def update_product(
     product.updated_at = now
     brief = await coops_service.get_cooperative_brief(session, product.cooperative_id)
     village = await _village_ref(session, product.origin_village_code)
-    return _product_out(product, [_sku_out(s) for s in skus], brief, village)
+    provenance = await _provenance(session, product.id, today)
+    return _product_out(product, [_sku_out(s) for s in skus], brief, village, **provenance)
 
 
-async def archive_product(session: AsyncSession, principal: Principal, product_id: str) -> ProductOut:
+async def archive_product(
+    session: AsyncSession, principal: Principal, product_id: str, *, today: date
+) -> ProductOut:
     """Take a product off the public catalogue (idempotent); its managers still see it."""
-    product = await _managed_product_for_update(session, principal, product_id)
+    product = await managed_product_for_update(session, principal, product_id)
     if product.status != ARCHIVED:
         product.status = ARCHIVED
         product.updated_at = clock.now()
@@ -354,14 +355,15 @@ async def archive_product(session: AsyncSession, principal: Principal, product_i
     ).all()
     brief = await coops_service.get_cooperative_brief(session, product.cooperative_id)
     village = await _village_ref(session, product.origin_village_code)
-    return _product_out(product, [_sku_row_out(r) for r in skus], brief, village)
+    provenance = await _provenance(session, product.id, today)
+    return _product_out(product, [_sku_row_out(r) for r in skus], brief, village, **provenance)
 
 
 async def adjust_stock(
     session: AsyncSession, principal: Principal, sku_id: str, data: StockAdjustmentIn
 ) -> StockOut:
     """Add or remove stock of a SKU the caller manages; stock never goes below zero."""
-    _require_manager_role(principal)
+    require_manager_role(principal)
     owner = (
         await session.execute(
             select(P.cooperative_id)
@@ -413,9 +415,18 @@ def _sku_row_out(row: Any) -> SkuOut:
     return SkuOut(id=row.id, code=row.code, spec=row.spec, price_fen=row.price_fen, stock=row.stock)
 
 
-async def get_product(conn: AsyncConnection, principal: Principal | None, product_id: str) -> ProductOut:
-    """One product with SKUs, cooperative and village; hidden unless public or the caller manages it."""
-    row = (await conn.execute(select(*_PRODUCT_COLUMNS).where(P.id == product_id))).one_or_none()
+async def get_product(
+    conn: AsyncConnection, principal: Principal | None, product_id: str, *, today: date
+) -> ProductOut:
+    """One product with SKUs, certificates, cooperative and village, branded or not on ``today``;
+    hidden unless public or the caller manages it."""
+    row = (
+        await conn.execute(
+            select(
+                *_PRODUCT_COLUMNS, P.id.in_(licences.branded_product_ids(today)).label("is_branded")
+            ).where(P.id == product_id)
+        )
+    ).one_or_none()
     if row is None:
         raise ProductNotFound(f"No product {product_id}.")
     brief = await coops_service.get_cooperative_brief(conn, row.cooperative_id)
@@ -424,7 +435,14 @@ async def get_product(conn: AsyncConnection, principal: Principal | None, produc
         raise ProductNotFound(f"No product {product_id}.")
     skus = (await conn.execute(select(*_SKU_COLUMNS).where(S.product_id == product_id).order_by(S.id))).all()
     village = await _village_ref(conn, row.origin_village_code)
-    return _product_out(row, [_sku_row_out(r) for r in skus], brief, village)
+    return _product_out(
+        row,
+        [_sku_row_out(r) for r in skus],
+        brief,
+        village,
+        is_branded=bool(row.is_branded),
+        certifications=await certification_service.current_certifications(conn, product_id, today),
+    )
 
 
 def _like_pattern(text: str) -> str:
@@ -454,11 +472,21 @@ def _cursor_values(cursor: str | None, sort: str) -> list[Any] | None:
     return values[1:]
 
 
+def _branding_columns(conditions: list[ColumnElement[bool]], filters: frozenset[str]) -> list[Any]:
+    """Brand licences in the listing: the ``is_branded`` column, and with ``branded`` in ``filters``
+    the filter on it (added to ``conditions``). Both are ``product.id IN (granted licences' products
+    on :brand_today)``, from ``coops.licences.branded_product_ids``; the caller binds ``brand_today``."""
+    branded_ids = licences.branded_product_ids()
+    if "branded" in filters:
+        conditions.append(P.id.in_(branded_ids))
+    return [P.id.in_(branded_ids).label("is_branded")]
+
+
 @functools.cache
 def _list_statement(sort: str, has_after: bool, filters: frozenset[str]) -> Select[Any]:
     """The listing's SELECT for one shape (sort, cursor, which filters), built once; values are
     bound at execution (``q_name``, ``q_description``, ``category``, ``region_low``/``_high``,
-    ``cooperative_id``, ``min_price``, ``max_price``, ``after_*``, ``limit``)."""
+    ``cooperative_id``, ``min_price``, ``max_price``, ``after_*``, ``limit``, ``brand_today``)."""
     conditions: list[ColumnElement[bool]] = [
         P.status == ACTIVE,
         P.cooperative_id.in_(coops_service.approved_cooperative_ids()),
@@ -481,7 +509,7 @@ def _list_statement(sort: str, has_after: bool, filters: frozenset[str]) -> Sele
     if "max_price" in filters:
         conditions.append(P.min_price_fen <= bindparam("max_price"))
 
-    columns: list[Any] = list(_LIST_COLUMNS)
+    columns: list[Any] = [*_LIST_COLUMNS, *_branding_columns(conditions, filters)]
     if sort in ("price_asc", "price_desc"):
         after_key = tuple_(bindparam("after_price", type_=Integer), bindparam("after_id", type_=String))
         if sort == "price_asc":
@@ -524,19 +552,19 @@ async def list_products(
     sort: ListSort = "newest",
     limit: int = 20,
     cursor: str | None = None,
+    today: date,
 ) -> ProductPage:
-    """Active products of approved cooperatives, filtered, sorted and keyset-paginated."""
+    """Active products of approved cooperatives, filtered, sorted and keyset-paginated; branded or
+    not on ``today`` (a granted licence covers them that day)."""
     q = q.strip() if q else None
     effective_sort: str = sort
     if sort == "relevance" and not q:
         effective_sort = "newest"
     after = _cursor_values(cursor, effective_sort)
-    if branded:
-        # No brand licences exist yet, so no product is branded.
-        return ProductPage(items=[], next_cursor=None)
-
     filters: set[str] = set()
-    params: dict[str, Any] = {"limit": limit + 1}
+    params: dict[str, Any] = {"limit": limit + 1, licences.BRAND_TODAY: today}
+    if branded:
+        filters.add("branded")
     if q:
         pattern = _like_pattern(q)
         params["q_name"] = params["q_description"] = pattern
@@ -575,7 +603,7 @@ async def list_products(
         if effective_sort == "newest":
             next_cursor = encode_cursor(["newest", last[0]])
         elif effective_sort == "relevance":
-            next_cursor = encode_cursor(["relevance", last[8], last[0]])
+            next_cursor = encode_cursor(["relevance", last.rank, last[0]])
         else:
             next_cursor = encode_cursor([effective_sort, last[6], last[0]])
     items = [
@@ -586,7 +614,7 @@ async def list_products(
             unit=r[3],
             cooperative_id=r[4],
             origin_village_code=r[5],
-            is_branded=False,
+            is_branded=bool(r.is_branded),
             price_fen=r[6],
             cover_image_url=None,
             created_at=r[7],
@@ -669,3 +697,37 @@ async def release_stock(session: AsyncSession | AsyncConnection, quantities: dic
         if quantity == 0:
             continue
         await session.execute(update(_sku_table).where(S.id == sku_id).values(stock=S.stock + quantity))
+
+
+async def lock_products(session: AsyncSession, product_ids: Sequence[str]) -> dict[str, str]:
+    """Lock the given products' rows in id order (as certificate changes do) and return their
+    cooperative ids (unknown ids are absent). Joins the caller's transaction."""
+    if not product_ids:
+        return {}
+    rows = (
+        await session.execute(
+            select(P.id, P.cooperative_id)
+            .where(P.id.in_(sorted(set(product_ids))))
+            .order_by(P.id)
+            .with_for_update()
+        )
+    ).all()
+    return {r.id: r.cooperative_id for r in rows}
+
+
+async def product_briefs(
+    conn: AsyncSession | AsyncConnection, product_ids: Sequence[str]
+) -> dict[str, ProductBrief]:
+    """``{id: ProductBrief}`` of the given products (unknown ids are absent). Joins the caller's
+    transaction."""
+    if not product_ids:
+        return {}
+    rows = (
+        await conn.execute(
+            select(P.id, P.name, P.cooperative_id, P.status).where(P.id.in_(sorted(set(product_ids))))
+        )
+    ).all()
+    return {
+        r.id: ProductBrief(id=r.id, name=r.name, cooperative_id=r.cooperative_id, status=r.status)
+        for r in rows
+    }
