@@ -21,7 +21,7 @@ BAD_TOKEN = {"Authorization": "Bearer not-a-token"}
 Operation = tuple[str, str]  # (method, path as the document writes it)
 
 # Every endpoint of API.md that is mounted today: Accounts, Regions (the two reads), Cooperatives
-# (without brand licences), Catalogue (create, list, detail, edit, archive, stock adjustments),
+# (without brand licences), Catalogue (create, list, detail, edit, archive, stock adjustments, photos),
 # Orders and payments, the ledger balances and the collective-income report.
 EXPECTED: list[Operation] = [
     ("post", "/api/v1/auth/register"),
@@ -48,6 +48,10 @@ EXPECTED: list[Operation] = [
     ("patch", "/api/v1/products/{product_id}"),
     ("post", "/api/v1/products/{product_id}/archive"),
     ("post", "/api/v1/skus/{sku_id}/stock-adjustments"),
+    ("post", "/api/v1/products/{product_id}/images/uploads"),
+    ("post", "/api/v1/products/{product_id}/images"),
+    ("patch", "/api/v1/products/{product_id}/images/{image_id}"),
+    ("delete", "/api/v1/products/{product_id}/images/{image_id}"),
     ("post", "/api/v1/orders"),
     ("get", "/api/v1/orders"),
     ("get", "/api/v1/orders/{order_id}"),
@@ -71,8 +75,6 @@ NOT_MOUNTED_YET: list[Operation] = [
     ("post", "/api/v1/brand-licences/{licence_id}/grant"),
     ("post", "/api/v1/brand-licences/{licence_id}/suspend"),
     ("post", "/api/v1/brand-licences/{licence_id}/revoke"),
-    ("post", "/api/v1/products/{product_id}/images/uploads"),
-    ("post", "/api/v1/products/{product_id}/images"),
     ("post", "/api/v1/products/{product_id}/certifications"),
     ("post", "/api/v1/products/{product_id}/batches"),
     ("get", "/api/v1/trace/{trace_code}"),
@@ -94,6 +96,9 @@ PUBLIC: set[Operation] = {
     ("get", "/api/v1/regions/{code}"),
     ("get", "/api/v1/products"),
     ("post", "/api/v1/payments/stripe/webhook"),  # Stripe signs it instead
+    # The local store's upload target and file URLs: their own signatures authorise them.
+    ("post", "/api/v1/uploads/local"),
+    ("get", "/api/v1/files/{key}"),
 }
 # Answer anyone, show more to a signed-in caller; a bad token is 401.
 TOKEN_OPTIONAL: set[Operation] = {

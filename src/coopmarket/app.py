@@ -41,6 +41,8 @@ from coopmarket.products import routes as products_routes
 from coopmarket.regions import routes as regions_routes
 from coopmarket.reports import routes as reports_routes
 from coopmarket.settings import Settings, get_settings
+from coopmarket.storage import routes as storage_routes
+from coopmarket.storage.deps import build_storage, provide_storage
 
 log = logging.getLogger("coopmarket")
 PROBLEM_JSON = "application/problem+json"
@@ -183,6 +185,7 @@ def _route_handlers() -> Sequence[Any]:
         payments_routes,
         ledger_routes,
         reports_routes,
+        storage_routes,
     ):
         handlers.extend(module.routes)
     return handlers
@@ -203,6 +206,10 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # Object storage first: a missing bucket stops the start with a clear message.
+        storage = build_storage(settings)
+        await storage.check()
+        app.state.storage = storage
         db = Database(settings)
         app.state.db = db
         app.state.settings = settings
@@ -217,8 +224,10 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         background: list[asyncio.Task[None]] = []
         if settings.run_background_jobs:
             from coopmarket.orders import jobs as order_jobs
+            from coopmarket.products import jobs as product_jobs
 
             background += order_jobs.start(db, settings)
+            background += product_jobs.start(db, storage)
         # Payments slice: the app's Stripe client and its refund sender (see payments/jobs.py).
         stripe_enabled = "stripe" in settings.payment_providers
         if stripe_enabled:
@@ -238,6 +247,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             if isinstance(wechat_client, HttpxWechatClient):
                 await wechat_client.aclose()
             await db.dispose()
+            await storage.aclose()
 
     openapi = OpenAPIConfig(
         title="coopmarket API",
@@ -263,6 +273,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             "session": Provide(provide_session),
             "principal": Provide(provide_principal),
             "maybe_principal": Provide(provide_optional_principal),
+            "storage": Provide(provide_storage, sync_to_thread=False),
         },
         exception_handlers={
             DomainError: _domain_error,

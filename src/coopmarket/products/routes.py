@@ -11,6 +11,7 @@ from coopmarket.core.http import Caller, Db, MaybeCaller, Session
 from coopmarket.core.openapi import NO_TOKEN_NEEDED, TOKEN_OPTIONAL, problems
 from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from coopmarket.products import service
+from coopmarket.products.image_routes import ProductImageController
 from coopmarket.products.schemas import (
     MAX_PRICE_FEN,
     Category,
@@ -22,6 +23,7 @@ from coopmarket.products.schemas import (
     StockAdjustmentIn,
     StockOut,
 )
+from coopmarket.storage.deps import Storage
 
 
 class CooperativeProductsController(Controller):
@@ -64,6 +66,7 @@ class ProductController(Controller):
     async def list_products(
         self,
         db: Db,
+        storage: Storage,
         q: Annotated[str | None, QueryParameter(name="q", max_length=100)] = None,
         category: Annotated[Category | None, QueryParameter(name="category")] = None,
         region_code: Annotated[
@@ -95,6 +98,7 @@ class ProductController(Controller):
                 sort=sort,
                 limit=limit,
                 cursor=cursor,
+                storage=storage,
             )
 
     @get(
@@ -104,11 +108,11 @@ class ProductController(Controller):
         responses=problems(400, 401, codes={404: ["product_not_found"]}),
     )
     async def get_product(
-        self, product_id: FromPath[str], db: Db, maybe_principal: MaybeCaller
+        self, product_id: FromPath[str], db: Db, storage: Storage, maybe_principal: MaybeCaller
     ) -> ProductOut:
         """A product with SKUs, cooperative and village (its managers also see it when hidden)."""
         async with db.read() as conn:
-            return await service.get_product(conn, maybe_principal, product_id)
+            return await service.get_product(conn, maybe_principal, product_id, storage=storage)
 
     @patch(
         "/{product_id:str}",
@@ -131,10 +135,15 @@ class ProductController(Controller):
         ),
     )
     async def update_product(
-        self, product_id: FromPath[str], data: JSONBody[ProductPatch], session: Session, principal: Caller
+        self,
+        product_id: FromPath[str],
+        data: JSONBody[ProductPatch],
+        session: Session,
+        storage: Storage,
+        principal: Caller,
     ) -> ProductOut:
         """Change a product's fields, SKU prices or specs, or add SKUs."""
-        return await service.update_product(session, principal, product_id, data)
+        return await service.update_product(session, principal, product_id, data, storage=storage)
 
     @post(
         "/{product_id:str}/archive",
@@ -143,10 +152,10 @@ class ProductController(Controller):
         responses=problems(400, 401, codes={403: ["forbidden_role"], 404: ["product_not_found"]}),
     )
     async def archive_product(
-        self, product_id: FromPath[str], session: Session, principal: Caller
+        self, product_id: FromPath[str], session: Session, storage: Storage, principal: Caller
     ) -> ProductOut:
         """Take a product off the public catalogue."""
-        return await service.archive_product(session, principal, product_id)
+        return await service.archive_product(session, principal, product_id, storage=storage)
 
 
 class SkuController(Controller):
@@ -176,4 +185,4 @@ class SkuController(Controller):
         return await service.adjust_stock(session, principal, sku_id, data)
 
 
-routes = [CooperativeProductsController, ProductController, SkuController]
+routes = [CooperativeProductsController, ProductController, SkuController, ProductImageController]

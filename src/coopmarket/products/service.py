@@ -35,6 +35,7 @@ from coopmarket.core import clock
 from coopmarket.core.errors import FieldError, PermissionDenied, ValidationFailed
 from coopmarket.core.pagination import decode_cursor, encode_cursor
 from coopmarket.core.principal import COOP_MANAGER, Principal
+from coopmarket.products import images
 from coopmarket.products.errors import (
     CooperativeNotApproved,
     InsufficientStock,
@@ -48,6 +49,7 @@ from coopmarket.products.schemas import (
     MAX_STOCK,
     CooperativeRef,
     ListSort,
+    ProductImageOut,
     ProductIn,
     ProductListItem,
     ProductOut,
@@ -61,6 +63,7 @@ from coopmarket.products.schemas import (
     VillageRef,
 )
 from coopmarket.regions import service as regions_service
+from coopmarket.storage.base import ObjectStorage
 
 log = logging.getLogger("coopmarket.products")
 
@@ -168,7 +171,11 @@ def _sku_out(sku: Sku) -> SkuOut:
 
 
 def _product_out(
-    product: Any, skus: list[SkuOut], brief: CooperativeBrief | None, village: VillageRef | None
+    product: Any,
+    skus: list[SkuOut],
+    brief: CooperativeBrief | None,
+    village: VillageRef | None,
+    product_images: list[ProductImageOut] | None = None,
 ) -> ProductOut:
     """The full answer from a ``Product`` or a row with the same attribute names."""
     return ProductOut(
@@ -183,7 +190,7 @@ def _product_out(
         status=product.status,
         min_price_fen=product.min_price_fen,
         skus=skus,
-        images=[],
+        images=product_images or [],
         certifications=[],
         created_at=product.created_at,
         cooperative=_cooperative_ref(brief),
@@ -314,7 +321,7 @@ def _apply_sku_changes(
 
 
 async def update_product(
-    session: AsyncSession, principal: Principal, product_id: str, data: ProductPatch
+    session: AsyncSession, principal: Principal, product_id: str, data: ProductPatch, *, storage: ObjectStorage
 ) -> ProductOut:
     """Change a product's fields, SKU prices or specs, or add SKUs; ``min_price_fen`` follows."""
     product = await _managed_product_for_update(session, principal, product_id)
@@ -341,11 +348,14 @@ async def update_product(
     product.updated_at = now
     brief = await coops_service.get_cooperative_brief(session, product.cooperative_id)
     village = await _village_ref(session, product.origin_village_code)
+    product_images = await images.images_out(session, storage, product.id)
     await session.commit()
-    return _product_out(product, [_sku_out(s) for s in skus], brief, village)
+    return _product_out(product, [_sku_out(s) for s in skus], brief, village, product_images)
 
 
-async def archive_product(session: AsyncSession, principal: Principal, product_id: str) -> ProductOut:
+async def archive_product(
+    session: AsyncSession, principal: Principal, product_id: str, *, storage: ObjectStorage
+) -> ProductOut:
     """Take a product off the public catalogue (idempotent); its managers still see it."""
     product = await _managed_product_for_update(session, principal, product_id)
     if product.status != ARCHIVED:
@@ -356,8 +366,9 @@ async def archive_product(session: AsyncSession, principal: Principal, product_i
     ).all()
     brief = await coops_service.get_cooperative_brief(session, product.cooperative_id)
     village = await _village_ref(session, product.origin_village_code)
+    product_images = await images.images_out(session, storage, product.id)
     await session.commit()
-    return _product_out(product, [_sku_row_out(r) for r in skus], brief, village)
+    return _product_out(product, [_sku_row_out(r) for r in skus], brief, village, product_images)
 
 
 async def adjust_stock(
@@ -417,7 +428,9 @@ def _sku_row_out(row: Any) -> SkuOut:
     return SkuOut(id=row.id, code=row.code, spec=row.spec, price_fen=row.price_fen, stock=row.stock)
 
 
-async def get_product(conn: AsyncConnection, principal: Principal | None, product_id: str) -> ProductOut:
+async def get_product(
+    conn: AsyncConnection, principal: Principal | None, product_id: str, *, storage: ObjectStorage
+) -> ProductOut:
     """One product with SKUs, cooperative and village; hidden unless public or the caller manages it."""
     row = (await conn.execute(select(*_PRODUCT_COLUMNS).where(P.id == product_id))).one_or_none()
     if row is None:
@@ -428,7 +441,8 @@ async def get_product(conn: AsyncConnection, principal: Principal | None, produc
         raise ProductNotFound(f"No product {product_id}.")
     skus = (await conn.execute(select(*_SKU_COLUMNS).where(S.product_id == product_id).order_by(S.id))).all()
     village = await _village_ref(conn, row.origin_village_code)
-    return _product_out(row, [_sku_row_out(r) for r in skus], brief, village)
+    product_images = await images.images_out(conn, storage, product_id)
+    return _product_out(row, [_sku_row_out(r) for r in skus], brief, village, product_images)
 
 
 def _like_pattern(text: str) -> str:
@@ -528,6 +542,7 @@ async def list_products(
     sort: ListSort = "newest",
     limit: int = 20,
     cursor: str | None = None,
+    storage: ObjectStorage,
 ) -> ProductPage:
     """Active products of approved cooperatives, filtered, sorted and keyset-paginated."""
     q = q.strip() if q else None
@@ -582,6 +597,8 @@ async def list_products(
             next_cursor = encode_cursor(["relevance", last[8], last[0]])
         else:
             next_cursor = encode_cursor([effective_sort, last[6], last[0]])
+    # The covers' list-size variants, in one more indexed query (images.cover_thumb_urls).
+    covers = await images.cover_thumb_urls(conn, storage, [r[0] for r in rows])
     items = [
         ProductListItem(
             id=r[0],
@@ -592,7 +609,7 @@ async def list_products(
             origin_village_code=r[5],
             is_branded=False,
             price_fen=r[6],
-            cover_image_url=None,
+            cover_image_url=covers.get(r[0]),
             created_at=r[7],
         )
         for r in rows
