@@ -42,6 +42,7 @@ from coopmarket.regions import routes as regions_routes
 from coopmarket.reports import routes as reports_routes
 from coopmarket.settings import Settings, get_settings
 from coopmarket.storage import routes as storage_routes
+from coopmarket.storage.base import StorageConfigurationError
 from coopmarket.storage.deps import build_storage, provide_storage
 
 log = logging.getLogger("coopmarket")
@@ -208,7 +209,11 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # Object storage first: a missing bucket stops the start with a clear message.
         storage = build_storage(settings)
-        await storage.check()
+        try:
+            await storage.check()
+        except StorageConfigurationError as exc:
+            log.critical("cannot start: %s", exc)
+            raise
         app.state.storage = storage
         db = Database(settings)
         app.state.db = db

@@ -21,6 +21,8 @@ from coopmarket.core.errors import DomainError
 from coopmarket.core.phone import is_valid_phone
 from coopmarket.db import Database
 from coopmarket.settings import Settings, get_settings
+from coopmarket.storage.base import StorageConfigurationError
+from coopmarket.storage.deps import build_storage
 
 APP_FACTORY = "coopmarket.app:create_app"
 STAFF_ROLES = ("district_staff", "street_staff", "village_staff")
@@ -154,7 +156,18 @@ def cmd_seed_demo(_: argparse.Namespace, settings: Settings) -> int:
     """Fill an empty, migrated database with demonstration data (once)."""
     from coopmarket import demo
 
-    asyncio.run(_with_database(settings, lambda db: demo.seed(db, out=print)))
+    async def work(db: Database) -> None:
+        storage = build_storage(settings)
+        try:
+            await storage.check()
+            await demo.seed(db, storage, out=print)
+        finally:
+            await storage.aclose()
+
+    try:
+        asyncio.run(_with_database(settings, work))
+    except StorageConfigurationError as exc:
+        raise CommandError(str(exc)) from exc
     return 0
 
 

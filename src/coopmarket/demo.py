@@ -1,5 +1,6 @@
 """Demonstration data for ``coopmarket seed-demo``: a district staff login and a few approved
-cooperatives of Fangzi District with products, created through the slices' own services.
+cooperatives of Fangzi District with products and generated photos, created through the slices'
+own services (photos go through the same upload target, store and checked attach as a client's).
 
 Idempotent: when the demo staff phone already exists nothing is created. The random passwords
 are printed once and only their hashes are stored; they are never logged.
@@ -20,8 +21,11 @@ from coopmarket.coops.uscc import check_character
 from coopmarket.core.errors import Conflict
 from coopmarket.core.principal import BUYER, COOP_MANAGER, DISTRICT_STAFF, Principal
 from coopmarket.db import Database
+from coopmarket.demo_photos import PhotoStyle, product_photo
+from coopmarket.products import images as product_images
 from coopmarket.products import service as products_service
-from coopmarket.products.schemas import ProductIn, SkuIn
+from coopmarket.products.schemas import ImageAttachIn, ImageUploadIn, ProductIn, SkuIn
+from coopmarket.storage.base import ObjectStorage
 
 DISTRICT_CODE = "370704"
 STAFF_PHONE = "13800000000"
@@ -35,6 +39,8 @@ class DemoProduct:
     unit: str
     description: str
     skus: tuple[tuple[str, str, int, int], ...]  # code, spec, price in fen, stock
+    label: str  # drawn on the generated photo when no CJK font is installed
+    photo: PhotoStyle
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,8 @@ COOPERATIVES: tuple[DemoCooperative, ...] = (
                 unit="box",
                 description="坊城街道沙壤土种植的烟薯，蒸烤后流蜜，软糯香甜。",
                 skus=(("JJ-YS-5", "5斤装", 3990, 200), ("JJ-YS-10", "10斤装", 6990, 120)),
+                label="Fangzi sweet potato",
+                photo=PhotoStyle((250, 214, 165), (214, 120, 60), (170, 70, 60), "tuber"),
             ),
             DemoProduct(
                 name="青萝卜",
@@ -89,6 +97,8 @@ COOPERATIVES: tuple[DemoCooperative, ...] = (
                 unit="box",
                 description="皮青肉翠，脆甜多汁，可生吃。",
                 skus=(("JJ-LB-5", "5斤装", 2580, 150),),
+                label="Green radish",
+                photo=PhotoStyle((225, 240, 215), (150, 195, 130), (90, 170, 90), "root"),
             ),
         ),
     ),
@@ -113,6 +123,8 @@ COOPERATIVES: tuple[DemoCooperative, ...] = (
                 unit="piece",
                 description="大棚早熟西瓜，薄皮红瓤，含糖量高。",
                 skus=(("DAT-XG-1", "单个约8斤", 2990, 80), ("DAT-XG-2", "两个装约16斤", 5590, 40)),
+                label="Fangzi watermelon",
+                photo=PhotoStyle((255, 228, 225), (235, 120, 120), (60, 140, 60), "round"),
             ),
             DemoProduct(
                 name="大棚草莓",
@@ -120,6 +132,8 @@ COOPERATIVES: tuple[DemoCooperative, ...] = (
                 unit="box",
                 description="红颜品种，当天采摘，冷链发货。",
                 skus=(("DAT-CM-2", "2斤装", 6800, 60),),
+                label="Greenhouse strawberries",
+                photo=PhotoStyle((255, 240, 240), (250, 180, 190), (215, 35, 55), "berry"),
             ),
         ),
     ),
@@ -144,6 +158,8 @@ COOPERATIVES: tuple[DemoCooperative, ...] = (
                 unit="box",
                 description="窖藏大姜，姜块饱满，辛香浓郁。",
                 skus=(("QLL-SJ-5", "老姜5斤装", 3500, 300), ("QLL-NJ-3", "鲜嫩姜3斤装", 2800, 100)),
+                label="Qililan ginger",
+                photo=PhotoStyle((250, 245, 220), (225, 200, 140), (220, 180, 90), "tuber"),
             ),
         ),
     ),
@@ -168,6 +184,8 @@ COOPERATIVES: tuple[DemoCooperative, ...] = (
                 unit="box",
                 description="林下散养，谷物喂养，蛋黄橙红。",
                 skus=(("MC-JD-30", "30枚装", 4500, 150), ("MC-JD-60", "60枚装", 8500, 80)),
+                label="Free-range eggs",
+                photo=PhotoStyle((240, 235, 225), (200, 185, 160), (225, 185, 140), "egg"),
             ),
         ),
     ),
@@ -188,10 +206,31 @@ def _new_password() -> str:
     return "".join(secrets.choice(READABLE_CHARACTERS) for _ in range(16))
 
 
+PHOTOS_PER_PRODUCT = 2
+
+
+async def _add_photos(db: Database, storage: ObjectStorage, manager: Principal, product_id: str, spec: DemoProduct) -> int:
+    """Generated photos, uploaded to an issued target and attached as a client's would be."""
+    for variant in range(PHOTOS_PER_PRODUCT):
+        content = product_photo(spec.name, spec.label, spec.photo, variant=variant, brand=db.settings.brand_name)
+        async with db.session() as session:
+            issued = await product_images.issue_upload(
+                session,
+                storage,
+                db.settings,
+                manager,
+                product_id,
+                ImageUploadIn(filename=f"demo-{variant + 1}.jpg", content_type="image/jpeg", size=len(content)),
+            )
+        await storage.put(issued.key, content, "image/jpeg")
+        await product_images.attach_image(db, storage, db.settings, manager, product_id, ImageAttachIn(key=issued.key))
+    return PHOTOS_PER_PRODUCT
+
+
 async def _seed_cooperative(
-    db: Database, staff: Principal, spec: DemoCooperative, password: str
-) -> tuple[int, int]:
-    """Register, approve and stock one cooperative; (products, skus) created."""
+    db: Database, storage: ObjectStorage, staff: Principal, spec: DemoCooperative, password: str
+) -> tuple[int, int, int]:
+    """Register, approve and stock one cooperative; (products, skus, photos) created."""
     async with db.session() as session:
         token = await accounts_service.register(
             session,
@@ -238,10 +277,10 @@ async def _seed_cooperative(
     for member in members:
         async with db.session() as session:
             await coops_service.add_member(session, manager, cooperative.id, member)
-    skus = 0
+    skus = photos = 0
     for product in spec.products:
         async with db.session() as session:
-            await products_service.create_product(
+            created = await products_service.create_product(
                 session,
                 manager,
                 cooperative.id,
@@ -258,10 +297,11 @@ async def _seed_cooperative(
                 ),
             )
         skus += len(product.skus)
-    return len(spec.products), skus
+        photos += await _add_photos(db, storage, manager, created.id, product)
+    return len(spec.products), skus, photos
 
 
-async def seed(db: Database, out: Callable[[str], object] = print) -> bool:
+async def seed(db: Database, storage: ObjectStorage, out: Callable[[str], object] = print) -> bool:
     """Create the demo data once; False (and nothing changed) when it is already there."""
     staff_password = _new_password()
     try:
@@ -283,13 +323,14 @@ async def seed(db: Database, out: Callable[[str], object] = print) -> bool:
         id=staff_user.id, role=DISTRICT_STAFF, display_name=STAFF_NAME, region_code=DISTRICT_CODE
     )
     logins = [Login("district staff (approves cooperatives)", STAFF_PHONE, staff_password)]
-    products = skus = 0
+    products = skus = photos = 0
     try:
         for spec in COOPERATIVES:
             password = _new_password()
-            made_products, made_skus = await _seed_cooperative(db, staff, spec, password)
+            made_products, made_skus, made_photos = await _seed_cooperative(db, storage, staff, spec, password)
             products += made_products
             skus += made_skus
+            photos += made_photos
             logins.append(Login(f"manager of {spec.name}", spec.manager_phone, password))
     except Exception:
         out(
@@ -299,7 +340,7 @@ async def seed(db: Database, out: Callable[[str], object] = print) -> bool:
         raise
     out(
         f"Demo data loaded: {len(COOPERATIVES)} approved cooperatives of Fangzi District, "
-        f"{products} products, {skus} SKUs."
+        f"{products} products, {skus} SKUs, {photos} photos."
     )
     out("Demo logins (shown only now; only password hashes are stored):")
     for login in logins:

@@ -55,8 +55,10 @@ async def test_an_uploaded_photo_is_attached_and_served_back(
     assert target["fields"]["Content-Type"] == "image/png"
     assert target["fields"]["key"] == issued["key"]
     assert target["headers"] == {}
-    assert target["url"].startswith("http://127.0.0.1:") if backend == "s3" else target["url"] == (
-        "/api/v1/uploads/local"
+    assert (
+        target["url"].startswith("http://127.0.0.1:")
+        if backend == "s3"
+        else target["url"] == ("/api/v1/uploads/local")
     )
 
     # When the client uploads the file to the target and attaches the key
@@ -303,7 +305,9 @@ async def test_photos_are_ordered_and_one_is_the_cover(
     ]
 
     # When the second becomes the cover
-    covered = await client.patch(f"{url}/{second['id']}", json={"is_cover": True}, headers=seller.manager.headers)
+    covered = await client.patch(
+        f"{url}/{second['id']}", json={"is_cover": True}, headers=seller.manager.headers
+    )
 
     # Then it is the only cover, and the list shows its small variant
     assert covered.status_code == 200
@@ -328,10 +332,14 @@ async def test_order_and_cover_changes_that_break_the_rules_are_refused(
     before = await image_rows(db, product["id"])
 
     # When the cover is un-made, a photo is moved past the end, or an unknown photo is changed
-    uncover = await client.patch(f"{url}/{first['id']}", json={"is_cover": False}, headers=seller.manager.headers)
+    uncover = await client.patch(
+        f"{url}/{first['id']}", json={"is_cover": False}, headers=seller.manager.headers
+    )
     too_far = await client.patch(f"{url}/{first['id']}", json={"position": 3}, headers=seller.manager.headers)
     zero = await client.patch(f"{url}/{first['id']}", json={"position": 0}, headers=seller.manager.headers)
-    unknown = await client.patch(f"{url}/01aaaaaaaaaaaaaaaaaaaaaaaa", json={"position": 1}, headers=seller.manager.headers)
+    unknown = await client.patch(
+        f"{url}/01aaaaaaaaaaaaaaaaaaaaaaaa", json={"position": 1}, headers=seller.manager.headers
+    )
 
     # Then each is refused with its reason and nothing changed
     assert (uncover.status_code, uncover.json()["code"]) == (422, "cover_required")
@@ -352,7 +360,9 @@ async def test_deleting_the_cover_promotes_the_next_and_removes_both_objects(
     assert await stored(store, doomed["thumb_key"]) is not None
 
     # When the cover is deleted
-    response = await client.delete(f"{images_url(product['id'])}/{first['id']}", headers=seller.manager.headers)
+    response = await client.delete(
+        f"{images_url(product['id'])}/{first['id']}", headers=seller.manager.headers
+    )
 
     # Then the next photo is the cover, positions close up, and the original and variant are gone
     assert response.status_code == 204, response.text
@@ -365,7 +375,9 @@ async def test_deleting_the_cover_promotes_the_next_and_removes_both_objects(
     assert await stored(store, doomed["thumb_key"]) is None
     # And deleting the rest leaves a product without photos or a cover URL
     for image in (second, third):
-        gone = await client.delete(f"{images_url(product['id'])}/{image['id']}", headers=seller.manager.headers)
+        gone = await client.delete(
+            f"{images_url(product['id'])}/{image['id']}", headers=seller.manager.headers
+        )
         assert gone.status_code == 204
     assert (await client.get(f"{PRODUCTS}/{product['id']}")).json()["images"] == []
     items = (await client.get(PRODUCTS)).json()["items"]
@@ -380,7 +392,9 @@ async def test_edits_and_archiving_answer_with_the_photos(
     image = await upload_and_attach(client, seller.manager, product["id"])
 
     # When it is edited, then archived, Then both answers still carry its photo
-    edited = await client.patch(f"{PRODUCTS}/{product['id']}", json={"name": "改名烟薯"}, headers=seller.manager.headers)
+    edited = await client.patch(
+        f"{PRODUCTS}/{product['id']}", json={"name": "改名烟薯"}, headers=seller.manager.headers
+    )
     archived = await client.post(f"{PRODUCTS}/{product['id']}/archive", headers=seller.manager.headers)
     assert [i["id"] for i in edited.json()["images"]] == [image["id"]]
     assert [i["id"] for i in archived.json()["images"]] == [image["id"]]

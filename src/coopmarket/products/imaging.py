@@ -117,6 +117,10 @@ def check_and_thumbnail(
                 )
             )
             try:
+                if content_type == "image/png":
+                    # Chunk checksums and the end marker: a truncated PNG can still decode whole.
+                    with Image.open(io.BytesIO(data), formats=["PNG"]) as whole:
+                        whole.verify()
                 image.draft("RGB", box)  # JPEG: decode at a reduced scale (every block still decoded)
                 image.load()
             except (OSError, SyntaxError, ValueError) as exc:
