@@ -6,15 +6,25 @@ deleted; the answers carry URLs that serve the photo and its list-size variant."
 
 from __future__ import annotations
 
+import asyncio
 import io
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 from PIL import Image
 
+from coopmarket.core import clock
+from coopmarket.core.principal import COOP_MANAGER, Principal
 from coopmarket.db import Database
+from coopmarket.products import images
+from coopmarket.products.errors import ImageConflict
+from coopmarket.products.images import ATTACH_GRACE
+from coopmarket.products.schemas import ImageAttachIn
+from coopmarket.settings import Settings
 from coopmarket.storage.base import ObjectStorage
+from coopmarket.storage.local import LocalStorage
 from tests.factories import create_product
 from tests.products.builders import PRODUCTS, Seller
 from tests.products.image_builders import (
@@ -29,6 +39,7 @@ from tests.products.image_builders import (
     stored,
     upload_and_attach,
 )
+from tests.s3 import s3_admin
 
 MAX_BYTES = 200_000
 
@@ -398,3 +409,161 @@ async def test_edits_and_archiving_answer_with_the_photos(
     archived = await client.post(f"{PRODUCTS}/{product['id']}/archive", headers=seller.manager.headers)
     assert [i["id"] for i in edited.json()["images"]] == [image["id"]]
     assert [i["id"] for i in archived.json()["images"]] == [image["id"]]
+
+
+async def _all_keys(store: ObjectStorage, settings: Settings, backend: str) -> set[str]:
+    """Every key in the store (to prove that no copy was left behind)."""
+    if backend == "s3":
+        listing = s3_admin(settings.s3_endpoint_url or "").list_objects_v2(Bucket=settings.s3_bucket)
+        return {item["Key"] for item in listing.get("Contents", [])}
+    assert isinstance(store, LocalStorage)
+    return {
+        str(p.relative_to(store.root))
+        for p in store.root.rglob("*")
+        if p.is_file() and not p.relative_to(store.root).parts[0].startswith(".")
+    }
+
+
+async def test_two_attaches_of_one_upload_record_one_photo_and_leave_no_copies(
+    client: AsyncTestClient[Any],
+    db: Database,
+    store: ObjectStorage,
+    settings: Settings,
+    seller: Seller,
+    backend: str,
+) -> None:
+    # Given an uploaded photo
+    product = await create_product(client, seller.manager, seller.coop["id"])
+    issued = await issue(client, seller.manager, product["id"])
+    assert (await send_form(client, issued["upload"], image_bytes())).status_code == 204
+
+    # When its key is attached twice at once
+    answers = await asyncio.gather(
+        *[
+            client.post(
+                images_url(product["id"]), json={"key": issued["key"]}, headers=seller.manager.headers
+            )
+            for _ in range(2)
+        ]
+    )
+
+    # Then one attach wins, the other is refused, and the store holds exactly the photo and its variant
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses[0] == 201, [a.text for a in answers]
+    assert statuses[1] in (409, 422), [a.text for a in answers]
+    rows = await image_rows(db, product["id"])
+    assert len(rows) == 1
+    assert await _all_keys(store, settings, backend) == {rows[0]["key"], rows[0]["thumb_key"]}
+
+
+async def test_uploads_never_attached_are_swept_with_their_objects(
+    client: AsyncTestClient[Any], db: Database, store: ObjectStorage, seller: Seller
+) -> None:
+    # Given an upload nobody attached, and a fresh one
+    product = await create_product(client, seller.manager, seller.coop["id"])
+    stale = await issue(client, seller.manager, product["id"])
+    assert (await send_form(client, stale["upload"], image_bytes())).status_code == 204
+    clock.advance(timedelta(seconds=600) + ATTACH_GRACE + timedelta(seconds=1))
+    fresh = await issue(client, seller.manager, product["id"])
+
+    # When the sweep runs
+    swept = await images.sweep_expired_uploads(db, store)
+
+    # Then the stale upload and its object are gone, the fresh one stays
+    assert swept == 1
+    assert await stored(store, stale["key"]) is None
+    assert await open_upload_count(db) == 1
+    late = await client.post(
+        images_url(product["id"]), json={"key": stale["key"]}, headers=seller.manager.headers
+    )
+    assert late.json()["code"] == "image_key_not_issued"
+    assert fresh["key"] != stale["key"]
+
+
+async def test_a_product_has_a_limited_number_of_photos_and_open_uploads(
+    client: AsyncTestClient[Any], db: Database, seller: Seller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(images, "MAX_IMAGES_PER_PRODUCT", 2)
+    monkeypatch.setattr(images, "MAX_PENDING_UPLOADS", 3)
+    product = await create_product(client, seller.manager, seller.coop["id"])
+    # Given a photo attached and one more uploaded but not yet attached
+    await upload_and_attach(client, seller.manager, product["id"])
+    waiting = await issue(client, seller.manager, product["id"])
+    assert (await send_form(client, waiting["upload"], image_bytes())).status_code == 204
+    # And another attached meanwhile, reaching the limit
+    await upload_and_attach(client, seller.manager, product["id"])
+
+    # When the waiting upload is attached, or another target asked for
+    late = await client.post(
+        images_url(product["id"]), json={"key": waiting["key"]}, headers=seller.manager.headers
+    )
+    more = await request_upload(client, seller.manager, product["id"])
+
+    # Then both are refused: the product has its photos
+    assert (late.status_code, late.json()["code"]) == (409, "too_many_images")
+    assert (more.status_code, more.json()["code"]) == (409, "too_many_images")
+    assert len(await image_rows(db, product["id"])) == 2
+
+
+async def test_open_uploads_of_a_product_are_limited(
+    client: AsyncTestClient[Any], db: Database, seller: Seller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(images, "MAX_PENDING_UPLOADS", 3)
+    product = await create_product(client, seller.manager, seller.coop["id"])
+    for _ in range(3):
+        await issue(client, seller.manager, product["id"])
+    refused = await request_upload(client, seller.manager, product["id"])
+    assert (refused.status_code, refused.json()["code"]) == (409, "too_many_pending_uploads")
+    assert await open_upload_count(db) == 3
+
+
+async def test_when_both_attaches_pass_the_checks_the_database_lets_one_win(
+    client: AsyncTestClient[Any],
+    db: Database,
+    store: ObjectStorage,
+    settings: Settings,
+    seller: Seller,
+    backend: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given an uploaded photo, and two attaches held until both have read and checked it
+    product = await create_product(client, seller.manager, seller.coop["id"])
+    issued = await issue(client, seller.manager, product["id"])
+    assert (await send_form(client, issued["upload"], image_bytes())).status_code == 204
+    original_read_checked = images._read_checked
+    arrived: list[int] = []
+    both_checked = asyncio.Event()
+
+    async def read_checked_then_wait(*args: Any, **kwargs: Any) -> Any:
+        result = await original_read_checked(*args, **kwargs)
+        arrived.append(1)
+        if len(arrived) == 2:
+            both_checked.set()
+        await asyncio.wait_for(both_checked.wait(), timeout=30)
+        return result
+
+    monkeypatch.setattr(images, "_read_checked", read_checked_then_wait)
+    manager = Principal(
+        id=seller.manager.id,
+        role=COOP_MANAGER,
+        display_name="理事长",
+        cooperative_ids=frozenset({seller.coop["id"]}),
+    )
+
+    # When both go on to record it
+    results = await asyncio.gather(
+        *[
+            images.attach_image(db, store, settings, manager, product["id"], ImageAttachIn(key=issued["key"]))
+            for _ in range(2)
+        ],
+        return_exceptions=True,
+    )
+
+    # Then one is recorded, the other refused as already attached, and its copies are removed
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert len(errors) == 1
+    assert isinstance(errors[0], ImageConflict)
+    assert errors[0].code == "image_already_attached"
+    rows = await image_rows(db, product["id"])
+    assert len(rows) == 1
+    assert await _all_keys(store, settings, backend) == {rows[0]["key"], rows[0]["thumb_key"]}
