@@ -567,3 +567,26 @@ async def test_when_both_attaches_pass_the_checks_the_database_lets_one_win(
     rows = await image_rows(db, product["id"])
     assert len(rows) == 1
     assert await _all_keys(store, settings, backend) == {rows[0]["key"], rows[0]["thumb_key"]}
+
+
+async def test_a_phone_photo_is_served_without_its_gps_position(
+    client: AsyncTestClient[Any], seller: Seller
+) -> None:
+    # Given a phone photo whose EXIF holds where it was taken
+    exif = Image.Exif()
+    exif[0x010F] = "FarmPhone X"
+    exif[0x8825] = {1: "N", 2: (36.0, 42.0, 30.0), 3: "E", 4: (119.0, 10.0, 0.0)}
+    out = io.BytesIO()
+    Image.new("RGB", (640, 480), (90, 160, 60)).save(out, format="JPEG", quality=92, exif=exif)
+    photo = out.getvalue()
+    product = await create_product(client, seller.manager, seller.coop["id"])
+
+    # When it is uploaded and attached
+    image = await upload_and_attach(client, seller.manager, product["id"], photo)
+
+    # Then the photo served has the same pixels but no EXIF left
+    served = (await fetch(client, image["url"])).content
+    assert b"FarmPhone" not in served
+    with Image.open(io.BytesIO(served)) as after, Image.open(io.BytesIO(photo)) as before:
+        assert dict(after.getexif()) == {}
+        assert after.tobytes() == before.tobytes()

@@ -74,6 +74,15 @@ def test_an_exif_rotated_phone_photo_is_upright_and_loses_its_metadata() -> None
     thumb = _decoded(checked.thumb)
     assert (thumb.format, thumb.size) == ("JPEG", (400, 800))
     assert dict(thumb.getexif()) == {}
+    # And the original keeps its pixels and its orientation, but not its GPS position
+    original = _decoded(checked.original)
+    assert dict(original.getexif()) == {0x0112: 6}
+    assert original.tobytes() == _decoded(out.getvalue()).tobytes()
+
+
+def test_a_photo_without_metadata_is_kept_byte_for_byte() -> None:
+    data = image_bytes("JPEG", (300, 200))
+    assert check_and_thumbnail(data, max_pixels=LIMIT, thumb_width=400).original == data
 
 
 def test_a_transparent_png_becomes_a_jpeg_variant_on_white() -> None:

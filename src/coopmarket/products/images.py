@@ -3,11 +3,12 @@ the URLs that product answers carry.
 
 Attaching never trusts the client: the upload's key must have been issued for this product, and
 the server reads the stored object itself (size, type from its first bytes, a full decode within
-the pixel limit) before anything is recorded. A refused object is deleted. The checked bytes are
-then stored under a new key that no upload target can reach, with the list-size variant beside
-them, so nobody can swap the object after it was checked (an S3 presigned POST stays usable until
-it expires). Storage I/O and decoding happen between two units of work, never inside a write
-transaction (SQLite would hold its write lock through them).
+the pixel limit) before anything is recorded. A refused object is deleted. The checked bytes,
+without personal metadata (``metadata.py``), are then stored under a new key that no upload
+target can reach, with the list-size variant beside them, so nobody can swap the object after it
+was checked (an S3 presigned POST stays usable until it expires). Storage I/O and decoding happen
+between two units of work, never inside a write transaction (SQLite would hold its write lock
+through them).
 
 Positions are 1..n without gaps and exactly one image of a product with images is its cover; every
 change locks the product row first (``FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite),
@@ -267,7 +268,7 @@ async def _withdraw_upload(db: Database, storage: ObjectStorage, key: str) -> No
 
 async def _read_checked(
     db: Database, storage: ObjectStorage, settings: Settings, key: str
-) -> tuple[bytes, imaging.CheckedImage]:
+) -> imaging.CheckedImage:
     """The stored object, checked; a refused object is deleted (and its upload forgotten)."""
     head = await storage.head(key)
     if head is None:
@@ -308,7 +309,7 @@ async def _read_checked(
     except imaging.ImageRejected as exc:
         code = "image_too_many_pixels" if exc.reason == "too_many_pixels" else "image_undecodable"
         raise await refuse(code, exc.detail) from None
-    return data, checked
+    return checked
 
 
 async def attach_image(
@@ -322,9 +323,9 @@ async def attach_image(
     """Check the object uploaded under an issued key and make it a photo of the product."""
     key = data.key
     await _issued_upload(db, principal, product_id, key)
-    original, checked = await _read_checked(db, storage, settings, key)
+    checked = await _read_checked(db, storage, settings, key)
     image_key, thumb_key = _image_keys(product_id, checked.content_type, checked.thumb_content_type)
-    await storage.put(image_key, original, checked.content_type)
+    await storage.put(image_key, checked.original, checked.content_type)
     await storage.put(thumb_key, checked.thumb, checked.thumb_content_type)
     try:
         async with db.session() as session:
@@ -349,7 +350,7 @@ async def attach_image(
                 "key": image_key,
                 "thumb_key": thumb_key,
                 "content_type": checked.content_type,
-                "size_bytes": len(original),
+                "size_bytes": len(checked.original),
                 "width": checked.width,
                 "height": checked.height,
                 "position": position,

@@ -4,7 +4,8 @@ The type comes from the first bytes only (never from a file name or a declared t
 then decodes the image as that type alone, refusing it when its pixel count is over the limit
 before any pixel data is decoded (a decompression bomb is a few kilobytes that expand to
 gigabytes), and the list-size variant is made once: at most ``thumb_width`` pixels wide, turned
-upright from its EXIF orientation, without metadata (no GPS position of a farmer's phone).
+upright from its EXIF orientation, without metadata. The original loses its personal metadata too
+(the GPS position of a farmer's phone, see ``metadata.py``), losslessly.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from coopmarket.products.metadata import MalformedImage, strip_metadata
 
 ALLOWED_TYPES: dict[str, str] = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 THUMB_TYPES: dict[str, str] = {"webp": "image/webp", "jpeg": "image/jpeg"}
@@ -42,6 +45,7 @@ class ImageRejected(Exception):
 
 @dataclass(frozen=True)
 class CheckedImage:
+    original: bytes  # the upload without EXIF/XMP/IPTC/text metadata (orientation kept), pixels as sent
     content_type: str  # of the original, from its first bytes
     width: int  # as displayed (EXIF orientation applied)
     height: int
@@ -134,7 +138,15 @@ def check_and_thumbnail(
             else:
                 thumb.save(out, format="JPEG", quality=82, optimize=True, progressive=True)
     display = (height, width) if rotated else (width, height)
+    try:
+        original = strip_metadata(data, content_type, orientation if orientation in range(1, 9) else 1)
+        with Image.open(io.BytesIO(original), formats=[_PIL_FORMATS[content_type]]) as stripped:
+            if stripped.size != (width, height):
+                raise MalformedImage("the image changed while its metadata was removed")
+    except (MalformedImage, UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageRejected("undecodable", f"The image's structure is broken: {exc}") from None
     return CheckedImage(
+        original=original,
         content_type=content_type,
         width=display[0],
         height=display[1],

@@ -31,6 +31,14 @@ def _local(storage: ObjectStorage) -> LocalStorage:
     status_code=204,
     tags=["storage"],
     summary="Direct upload into the local store (multipart form of an upload target)",
+    description=(
+        "The `upload.url` of `POST /api/v1/products/{product_id}/images/uploads` when photos are kept "
+        "on the server's disk. Send `multipart/form-data`: every entry of `upload.fields` (`key`, "
+        "`Content-Type`, `policy`, `signature`), then the file in the field `file` (as for an S3 "
+        "presigned POST, and as `wx.uploadFile` sends it with `formData` and `name: 'file'`). No "
+        "bearer token: the signed policy authorises exactly one key, type and size limit until it "
+        "expires. Answers 204."
+    ),
     security=NO_TOKEN_NEEDED,
     request_max_body_size=None,  # the signed policy sets the limit, checked while streaming
     responses=problems(
