@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import and_, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import FromClause, Join, and_, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from coopmarket.core import clock
@@ -110,11 +110,6 @@ def _image_out(row: Any, storage: ObjectStorage) -> ProductImageOut:
 _IMAGES_OF_PRODUCT = (
     select(*_IMAGE_COLUMNS).where(I.product_id == bindparam("product_id")).order_by(I.position)
 )
-_COVERS = select(I.product_id, I.thumb_key).where(
-    I.product_id.in_(bindparam("product_ids", expanding=True)), I.is_cover.is_(True)
-)
-
-
 async def images_out(
     conn: AsyncConnection | AsyncSession, storage: ObjectStorage, product_id: str
 ) -> list[ProductImageOut]:
@@ -123,15 +118,19 @@ async def images_out(
     return [_image_out(r, storage) for r in rows]
 
 
-async def cover_thumb_urls(
-    conn: AsyncConnection, storage: ObjectStorage, product_ids: Sequence[str]
-) -> dict[str, str]:
-    """``{product_id: URL of its cover's list-size variant}`` for those that have images, in one
-    query. Joins the caller's connection (the list answer uses it)."""
-    if not product_ids:
-        return {}
-    rows = (await conn.execute(_COVERS, {"product_ids": list(product_ids)})).all()
-    return {r.product_id: storage.url(r.thumb_key) for r in rows}
+# The cover for list answers, in the list's own query (no extra round trip): an outer join on the
+# product's cover (at most one: the partial unique index) and its variant's key as the last column.
+COVER_THUMB_KEY = I.thumb_key.label("cover_thumb_key")
+
+
+def with_cover(products: FromClause) -> Join:
+    """``products`` (a FROM holding the product table) joined with each product's cover image, if any."""
+    return products.outerjoin(_image, and_(I.product_id == P.id, I.is_cover.is_(True)))
+
+
+def cover_url(storage: ObjectStorage, cover_thumb_key: str | None) -> str | None:
+    """The URL of a list item's cover (its list-size variant), from ``COVER_THUMB_KEY``."""
+    return storage.url(cover_thumb_key) if cover_thumb_key is not None else None
 
 
 # --- authorisation -----------------------------------------------------------------------------
@@ -513,12 +512,14 @@ async def sweep_expired_uploads(db: Database, storage: ObjectStorage, *, batch: 
 
 
 __all__ = [
+    "COVER_THUMB_KEY",
     "MAX_IMAGES_PER_PRODUCT",
     "attach_image",
-    "cover_thumb_urls",
+    "cover_url",
     "delete_image",
     "images_out",
     "issue_upload",
     "sweep_expired_uploads",
     "update_image",
+    "with_cover",
 ]

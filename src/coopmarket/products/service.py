@@ -526,7 +526,13 @@ def _list_statement(sort: str, has_after: bool, filters: frozenset[str]) -> Sele
         order_by = [P.id.desc()]
         if has_after:
             conditions.append(P.id < bindparam("after_id"))
-    return select(*columns).where(*conditions).order_by(*order_by).limit(bindparam("limit", type_=Integer))
+    return (
+        select(*columns, images.COVER_THUMB_KEY)  # the cover last: r[-1] (images.with_cover)
+        .select_from(images.with_cover(_product_table))
+        .where(*conditions)
+        .order_by(*order_by)
+        .limit(bindparam("limit", type_=Integer))
+    )
 
 
 async def list_products(
@@ -597,8 +603,6 @@ async def list_products(
             next_cursor = encode_cursor(["relevance", last[8], last[0]])
         else:
             next_cursor = encode_cursor([effective_sort, last[6], last[0]])
-    # The covers' list-size variants, in one more indexed query (images.cover_thumb_urls).
-    covers = await images.cover_thumb_urls(conn, storage, [r[0] for r in rows])
     items = [
         ProductListItem(
             id=r[0],
@@ -609,7 +613,7 @@ async def list_products(
             origin_village_code=r[5],
             is_branded=False,
             price_fen=r[6],
-            cover_image_url=covers.get(r[0]),
+            cover_image_url=images.cover_url(storage, r[-1]),
             created_at=r[7],
         )
         for r in rows
