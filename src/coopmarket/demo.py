@@ -22,7 +22,7 @@ from coopmarket.core.errors import Conflict
 from coopmarket.core.principal import BUYER, COOP_MANAGER, DISTRICT_STAFF, Principal
 from coopmarket.db import Database
 from coopmarket.demo_photos import PhotoStyle, product_photo
-from coopmarket.products import images as product_images
+from coopmarket.products import image_uploads
 from coopmarket.products import service as products_service
 from coopmarket.products.schemas import ImageAttachIn, ImageUploadIn, ProductIn, SkuIn
 from coopmarket.storage.base import ObjectStorage
@@ -209,21 +209,29 @@ def _new_password() -> str:
 PHOTOS_PER_PRODUCT = 2
 
 
-async def _add_photos(db: Database, storage: ObjectStorage, manager: Principal, product_id: str, spec: DemoProduct) -> int:
+async def _add_photos(
+    db: Database, storage: ObjectStorage, manager: Principal, product_id: str, spec: DemoProduct
+) -> int:
     """Generated photos, uploaded to an issued target and attached as a client's would be."""
     for variant in range(PHOTOS_PER_PRODUCT):
-        content = product_photo(spec.name, spec.label, spec.photo, variant=variant, brand=db.settings.brand_name)
+        content = product_photo(
+            spec.name, spec.label, spec.photo, variant=variant, brand=db.settings.brand_name
+        )
         async with db.session() as session:
-            issued = await product_images.issue_upload(
+            issued = await image_uploads.issue_upload(
                 session,
                 storage,
                 db.settings,
                 manager,
                 product_id,
-                ImageUploadIn(filename=f"demo-{variant + 1}.jpg", content_type="image/jpeg", size=len(content)),
+                ImageUploadIn(
+                    filename=f"demo-{variant + 1}.jpg", content_type="image/jpeg", size=len(content)
+                ),
             )
         await storage.put(issued.key, content, "image/jpeg")
-        await product_images.attach_image(db, storage, db.settings, manager, product_id, ImageAttachIn(key=issued.key))
+        await image_uploads.attach_image(
+            db, storage, db.settings, manager, product_id, ImageAttachIn(key=issued.key)
+        )
     return PHOTOS_PER_PRODUCT
 
 
@@ -327,7 +335,9 @@ async def seed(db: Database, storage: ObjectStorage, out: Callable[[str], object
     try:
         for spec in COOPERATIVES:
             password = _new_password()
-            made_products, made_skus, made_photos = await _seed_cooperative(db, storage, staff, spec, password)
+            made_products, made_skus, made_photos = await _seed_cooperative(
+                db, storage, staff, spec, password
+            )
             products += made_products
             skus += made_skus
             photos += made_photos

@@ -18,9 +18,9 @@ from PIL import Image
 from coopmarket.core import clock
 from coopmarket.core.principal import COOP_MANAGER, Principal
 from coopmarket.db import Database
-from coopmarket.products import images
+from coopmarket.products import image_uploads, images
 from coopmarket.products.errors import ImageConflict
-from coopmarket.products.images import ATTACH_GRACE
+from coopmarket.products.image_uploads import ATTACH_GRACE
 from coopmarket.products.schemas import ImageAttachIn
 from coopmarket.settings import Settings
 from coopmarket.storage.base import ObjectStorage
@@ -467,7 +467,7 @@ async def test_uploads_never_attached_are_swept_with_their_objects(
     fresh = await issue(client, seller.manager, product["id"])
 
     # When the sweep runs
-    swept = await images.sweep_expired_uploads(db, store)
+    swept = await image_uploads.sweep_expired_uploads(db, store)
 
     # Then the stale upload and its object are gone, the fresh one stays
     assert swept == 1
@@ -484,7 +484,7 @@ async def test_a_product_has_a_limited_number_of_photos_and_open_uploads(
     client: AsyncTestClient[Any], db: Database, seller: Seller, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(images, "MAX_IMAGES_PER_PRODUCT", 2)
-    monkeypatch.setattr(images, "MAX_PENDING_UPLOADS", 3)
+    monkeypatch.setattr(image_uploads, "MAX_PENDING_UPLOADS", 3)
     product = await create_product(client, seller.manager, seller.coop["id"])
     # Given a photo attached and one more uploaded but not yet attached
     await upload_and_attach(client, seller.manager, product["id"])
@@ -508,7 +508,7 @@ async def test_a_product_has_a_limited_number_of_photos_and_open_uploads(
 async def test_open_uploads_of_a_product_are_limited(
     client: AsyncTestClient[Any], db: Database, seller: Seller, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(images, "MAX_PENDING_UPLOADS", 3)
+    monkeypatch.setattr(image_uploads, "MAX_PENDING_UPLOADS", 3)
     product = await create_product(client, seller.manager, seller.coop["id"])
     for _ in range(3):
         await issue(client, seller.manager, product["id"])
@@ -530,7 +530,7 @@ async def test_when_both_attaches_pass_the_checks_the_database_lets_one_win(
     product = await create_product(client, seller.manager, seller.coop["id"])
     issued = await issue(client, seller.manager, product["id"])
     assert (await send_form(client, issued["upload"], image_bytes())).status_code == 204
-    original_read_checked = images._read_checked
+    original_read_checked = image_uploads._read_checked
     arrived: list[int] = []
     both_checked = asyncio.Event()
 
@@ -542,7 +542,7 @@ async def test_when_both_attaches_pass_the_checks_the_database_lets_one_win(
         await asyncio.wait_for(both_checked.wait(), timeout=30)
         return result
 
-    monkeypatch.setattr(images, "_read_checked", read_checked_then_wait)
+    monkeypatch.setattr(image_uploads, "_read_checked", read_checked_then_wait)
     manager = Principal(
         id=seller.manager.id,
         role=COOP_MANAGER,
@@ -553,7 +553,7 @@ async def test_when_both_attaches_pass_the_checks_the_database_lets_one_win(
     # When both go on to record it
     results = await asyncio.gather(
         *[
-            images.attach_image(db, store, settings, manager, product["id"], ImageAttachIn(key=issued["key"]))
+            image_uploads.attach_image(db, store, settings, manager, product["id"], ImageAttachIn(key=issued["key"]))
             for _ in range(2)
         ],
         return_exceptions=True,

@@ -7,7 +7,7 @@ from litestar.params import FromPath, JSONBody
 
 from coopmarket.core.http import AppSettings, Caller, Db, Session
 from coopmarket.core.openapi import problems
-from coopmarket.products import images
+from coopmarket.products import image_uploads, images
 from coopmarket.products.schemas import (
     ImageAttachIn,
     ImagePatch,
@@ -59,7 +59,7 @@ class ProductImageController(Controller):
         principal: Caller,
     ) -> ImageUploadOut:
         """A signed, expiring upload target: send its `fields`, then the file in `file`."""
-        return await images.issue_upload(session, storage, settings, principal, product_id, data)
+        return await image_uploads.issue_upload(session, storage, settings, principal, product_id, data)
 
     @post(
         "/",
@@ -88,7 +88,7 @@ class ProductImageController(Controller):
         principal: Caller,
     ) -> ProductImageOut:
         """Check the stored object (size, type from its bytes, decodes within the pixel limit)."""
-        return await images.attach_image(db, storage, settings, principal, product_id, data)
+        return await image_uploads.attach_image(db, storage, settings, principal, product_id, data)
 
     @patch(
         "/{image_id:str}",

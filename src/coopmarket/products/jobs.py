@@ -6,7 +6,7 @@ import asyncio
 
 from coopmarket.core.jobs import every
 from coopmarket.db import Database
-from coopmarket.products import images
+from coopmarket.products import image_uploads
 from coopmarket.storage.base import ObjectStorage
 
 SWEEP_INTERVAL_SECONDS = 3600.0
@@ -19,7 +19,7 @@ def start(db: Database, storage: ObjectStorage) -> list[asyncio.Task[None]]:
             every(
                 SWEEP_INTERVAL_SECONDS,
                 "sweep expired image uploads",
-                lambda: images.sweep_expired_uploads(db, storage),
+                lambda: image_uploads.sweep_expired_uploads(db, storage),
             )
         )
     ]
