@@ -77,9 +77,10 @@ class Settings(BaseSettings):
     image_max_pixels: int = Field(default=40_000_000, ge=10_000, le=100_000_000)
     image_thumb_width: int = Field(default=400, ge=64, le=2000)
     image_thumb_format: Literal["webp", "jpeg"] = "webp"
-    image_upload_expiry_seconds: int = Field(default=600, ge=60, le=7 * 24 * 3600)
-    # Lifetime of signed photo URLs (presigned GET, or the local file route's signature).
-    image_url_expiry_seconds: int = Field(default=24 * 3600, ge=300, le=7 * 24 * 3600)
+    image_upload_expiry_seconds: int = Field(default=600, ge=60, le=24 * 3600)
+    # Lifetime of signed photo URLs (presigned GET, or the local file route's signature). At most
+    # six days: a SigV4 presigned URL lives at most seven, and a cached one is served for up to an hour.
+    image_url_expiry_seconds: int = Field(default=24 * 3600, ge=300, le=6 * 24 * 3600)
 
     redis_url: str | None = None
     # Requests per minute per client on /api/v1/auth/*; 0 turns the limit off.

@@ -115,3 +115,19 @@ async def test_with_a_public_base_url_nothing_is_signed(settings: Settings) -> N
         assert store.url("products/p/c.png") == "https://img.example.cn/photos/products/p/c.png"
     finally:
         await store.aclose()
+
+
+async def test_presigned_urls_stay_within_sigv4s_seven_days(settings: Settings) -> None:
+    longest = settings.model_copy(update={"image_url_expiry_seconds": 6 * 24 * 3600})
+    store = S3Storage(longest)
+    try:
+        url = store.url("products/p/d.png")
+        expires = int(url.split("X-Amz-Expires=")[1].split("&")[0])
+        assert 6 * 24 * 3600 < expires <= 7 * 24 * 3600
+    finally:
+        await store.aclose()
+
+
+def test_a_url_lifetime_over_six_days_is_refused() -> None:
+    with pytest.raises(ValueError, match="image_url_expiry_seconds"):
+        Settings(image_url_expiry_seconds=7 * 24 * 3600)

@@ -40,6 +40,7 @@ log = logging.getLogger("coopmarket.storage")
 IMMUTABLE = "public, max-age=31536000, immutable"
 URL_CACHE_SIZE = 50_000
 MAX_URL_STEP_SECONDS = 3600
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's limit
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 
 
@@ -56,7 +57,7 @@ class _UrlCache:
     so whoever receives one has at least ``ttl`` seconds to use it. Bounded (least recently used out)."""
 
     def __init__(self, ttl: int, sign: Callable[[str, int], str], size: int = URL_CACHE_SIZE) -> None:
-        self.step = max(1, min(MAX_URL_STEP_SECONDS, ttl // 4))
+        self.step = max(1, min(MAX_URL_STEP_SECONDS, ttl // 4, MAX_PRESIGN_SECONDS - ttl))
         self.expires_in = ttl + self.step
         self._sign = sign
         self._size = size
