@@ -23,9 +23,11 @@ PASSWORD = "district staff pw 1"
 
 
 @pytest.fixture(autouse=True)
-def _cli_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _cli_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Settings come from COOPMARKET_* variables; get_settings() caches them, so clear around each test."""
     monkeypatch.setenv("COOPMARKET_ENVIRONMENT", "test")
+    # Photos (seed-demo makes some) go to the test's directory, never to ./var of the checkout.
+    monkeypatch.setenv("COOPMARKET_STORAGE_LOCAL_DIR", str(tmp_path / "uploads"))
     monkeypatch.setenv("COOPMARKET_JWT_SECRET", JWT_SECRET)
     monkeypatch.setenv("COOPMARKET_RUN_BACKGROUND_JOBS", "false")
     get_settings.cache_clear()
@@ -234,13 +236,14 @@ def test_seed_demo_loads_approved_cooperatives_and_a_staff_login(
     assert {p["name"]: p["price_fen"] for p in products}["坊子烟薯"] == 3990
 
 
-def test_seed_demo_shows_certificates_a_trace_code_and_a_branded_product(
+def test_seed_demo_shows_photos_certificates_a_trace_code_and_a_branded_product(
     database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given the demo data
     _use_database(monkeypatch, database_url)
     assert main(["seed-demo"]) == 0
     out = capsys.readouterr().out
+    assert "6 products, 10 SKUs, 12 photos, 8 certificates." in out
 
     # Then it prints the granted licence and a trace URL
     assert "Brand licence granted: YFSP-" in out
@@ -267,6 +270,19 @@ def test_seed_demo_shows_certificates_a_trace_code_and_a_branded_product(
         assert trace.status_code == 200
         assert (trace.json()["product"]["name"], trace.json()["is_branded"]) == ("坊子烟薯", True)
         assert client.get(f"/trace/{code}").status_code == 200
+        # Then every product in the list has a cover picture a newcomer sees
+        assert len(products) == 6
+        assert all(p["cover_image_url"] for p in products)
+        for product in products:
+            # And its answer carries two photos, the first the cover, whose URLs serve JPEG and WebP
+            images = client.get(f"/api/v1/products/{product['id']}").json()["images"]
+            assert [(i["position"], i["is_cover"]) for i in images] == [(1, True), (2, False)]
+            assert (images[0]["width"], images[0]["height"]) == (1200, 900)
+            photo = client.get(images[0]["url"])
+            assert (photo.status_code, photo.headers["content-type"]) == (200, "image/jpeg")
+            assert photo.content[:3] == b"\xff\xd8\xff"
+            thumb = client.get(product["cover_image_url"])
+            assert (thumb.status_code, thumb.headers["content-type"]) == (200, "image/webp")
 
 
 def test_seed_demo_twice_changes_nothing(

@@ -22,7 +22,7 @@ Operation = tuple[str, str]  # (method, path as the document writes it)
 
 # Every endpoint of API.md that is mounted today: Accounts, Regions (the two reads), Cooperatives
 # and brand licences, Catalogue (create, list, detail, edit, archive, stock adjustments,
-# certifications, batches, trace codes and their QR images), Orders and payments, the ledger
+# certifications, batches, trace codes and their QR images, photos), Orders and payments, the ledger
 # balances and the collective-income report.
 EXPECTED: list[Operation] = [
     ("post", "/api/v1/auth/register"),
@@ -58,6 +58,10 @@ EXPECTED: list[Operation] = [
     ("post", "/api/v1/brand-licences/{licence_id}/grant"),
     ("post", "/api/v1/brand-licences/{licence_id}/suspend"),
     ("post", "/api/v1/brand-licences/{licence_id}/revoke"),
+    ("post", "/api/v1/products/{product_id}/images/uploads"),
+    ("post", "/api/v1/products/{product_id}/images"),
+    ("patch", "/api/v1/products/{product_id}/images/{image_id}"),
+    ("delete", "/api/v1/products/{product_id}/images/{image_id}"),
     ("post", "/api/v1/orders"),
     ("get", "/api/v1/orders"),
     ("get", "/api/v1/orders/{order_id}"),
@@ -77,8 +81,6 @@ EXPECTED: list[Operation] = [
 # below; whoever mounts one moves it from here to EXPECTED.
 NOT_MOUNTED_YET: list[Operation] = [
     ("post", "/api/v1/regions/communities"),
-    ("post", "/api/v1/products/{product_id}/images/uploads"),
-    ("post", "/api/v1/products/{product_id}/images"),
     ("get", "/api/v1/cooperatives/{cooperative_id}/statement"),
     ("post", "/api/v1/cooperatives/{cooperative_id}/surplus-distributions"),
     ("post", "/api/v1/surplus-distributions/{distribution_id}/confirm"),
@@ -98,6 +100,9 @@ PUBLIC: set[Operation] = {
     ("get", "/api/v1/trace/{trace_code}"),
     ("get", "/api/v1/trace/{trace_code}/qr.png"),
     ("post", "/api/v1/payments/stripe/webhook"),  # Stripe signs it instead
+    # The local store's upload target and file URLs: their own signatures authorise them.
+    ("post", "/api/v1/uploads/local"),
+    ("get", "/api/v1/files/{key}"),
 }
 # Answer anyone, show more to a signed-in caller; a bad token is 401.
 TOKEN_OPTIONAL: set[Operation] = {

@@ -59,10 +59,14 @@ from coopmarket.orders import routes as orders_routes
 from coopmarket.payments import jobs as payment_jobs
 from coopmarket.payments import metrics as payments_metrics
 from coopmarket.payments.registry import PaymentProviders, open_providers
+from coopmarket.products import jobs as product_jobs
 from coopmarket.products import routes as products_routes
 from coopmarket.regions import routes as regions_routes
 from coopmarket.reports import routes as reports_routes
 from coopmarket.settings import Settings, get_settings
+from coopmarket.storage import routes as storage_routes
+from coopmarket.storage.base import ObjectStorage, StorageConfigurationError
+from coopmarket.storage.deps import build_storage, provide_storage
 
 log = logging.getLogger("coopmarket")
 PROBLEM_JSON = "application/problem+json"
@@ -235,6 +239,7 @@ def _route_handlers() -> Sequence[Any]:
         ledger_routes,
         reports_routes,
         audit_routes,
+        storage_routes,
     ):
         handlers.extend(module.routes)
     return handlers
@@ -271,11 +276,14 @@ def provide_managed_cooperatives() -> accounts_service.ManagedCooperatives:
     return coops_service.managed_cooperative_ids
 
 
-def background_jobs(db: Database, settings: Settings, providers: PaymentProviders) -> list[PeriodicJob]:
+def background_jobs(
+    db: Database, settings: Settings, providers: PaymentProviders, storage: ObjectStorage
+) -> list[PeriodicJob]:
     """Every periodic job of the app; each is safe to run on several workers at once."""
     ttl = timedelta(hours=settings.idempotency_ttl_hours)
     return [
         *order_jobs.periodic_jobs(db, settings),
+        *product_jobs.periodic_jobs(db, storage),
         *payment_jobs.periodic_jobs(db, settings, providers),
         PeriodicJob("purge idempotency keys", 3600, lambda: idempotency_service.purge_expired(db, ttl)),
     ]
@@ -300,6 +308,14 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # Object storage first: a missing bucket stops the start with a clear message.
+        storage = build_storage(settings)
+        try:
+            await storage.check()
+        except StorageConfigurationError as exc:
+            log.critical("cannot start: %s", exc)
+            raise
+        app.state.storage = storage
         db = Database(settings)
         app.state.db = db
         app.state.settings = settings
@@ -316,7 +332,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             app.state.payment_providers = providers
             app.state.metric_sources = [orders_metrics.job_backlog(settings), payments_metrics.status_counts]
             background = (
-                core_jobs.start(background_jobs(db, settings, providers))
+                core_jobs.start(background_jobs(db, settings, providers, storage))
                 if settings.run_background_jobs
                 else []
             )
@@ -327,6 +343,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
                 if isinstance(wechat_client, HttpxWechatClient):
                     await wechat_client.aclose()
                 await db.dispose()
+                await storage.aclose()
                 metrics.worker_exited(os.getpid())
 
     openapi = OpenAPIConfig(
@@ -356,6 +373,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             "managed_cooperatives": Provide(provide_managed_cooperatives, sync_to_thread=False),
             "providers": Provide(provide_payment_providers, sync_to_thread=False),
             "today": Provide(provide_today, sync_to_thread=False),
+            "storage": Provide(provide_storage, sync_to_thread=False),
         },
         exception_handlers={
             DomainError: _domain_error,

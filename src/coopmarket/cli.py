@@ -30,6 +30,8 @@ from coopmarket.ops.logging import logging_config
 from coopmarket.ops.metrics import MULTIPROC_ENV
 from coopmarket.orders import expiry
 from coopmarket.settings import Settings, get_settings
+from coopmarket.storage.base import StorageConfigurationError
+from coopmarket.storage.deps import build_storage
 
 APP_FACTORY = "coopmarket.app:create_app"
 STAFF_ROLES = ("district_staff", "street_staff", "village_staff")
@@ -172,7 +174,18 @@ def cmd_create_staff(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_seed_demo(_: argparse.Namespace, settings: Settings) -> int:
     """Fill an empty, migrated database with demonstration data (once)."""
-    asyncio.run(_with_database(settings, lambda db: demo.seed(db, out=print)))
+    async def work(db: Database) -> None:
+        storage = build_storage(settings)
+        try:
+            await storage.check()
+            await demo.seed(db, storage, out=print)
+        finally:
+            await storage.aclose()
+
+    try:
+        asyncio.run(_with_database(settings, work))
+    except StorageConfigurationError as exc:
+        raise CommandError(str(exc)) from exc
     return 0
 
 

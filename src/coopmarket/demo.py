@@ -1,6 +1,7 @@
 """Demonstration data for ``coopmarket seed-demo``: a district staff login and a few approved
-cooperatives of Fangzi District with products, their certificates, a harvest batch with its trace
-code and a granted brand licence, all created through the slices' own services.
+cooperatives of Fangzi District with products, generated photos, their certificates, a harvest batch
+with its trace code and a granted brand licence, all created through the slices' own services
+(photos go through the same upload target, store and checked attach as a client's).
 
 Idempotent: when the demo staff phone already exists nothing is created. The random passwords
 are printed once and only their hashes are stored; they are never logged.
@@ -24,10 +25,20 @@ from coopmarket.core import clock
 from coopmarket.core.errors import Conflict
 from coopmarket.core.principal import BUYER, COOP_MANAGER, DISTRICT_STAFF, Principal
 from coopmarket.db import Database
+from coopmarket.demo_photos import PhotoStyle, product_photo
 from coopmarket.products import certifications as certification_service
+from coopmarket.products import image_uploads
 from coopmarket.products import service as products_service
 from coopmarket.products import trace as trace_service
-from coopmarket.products.schemas import BatchIn, CertificationIn, ProductIn, SkuIn
+from coopmarket.products.schemas import (
+    BatchIn,
+    CertificationIn,
+    ImageAttachIn,
+    ImageUploadIn,
+    ProductIn,
+    SkuIn,
+)
+from coopmarket.storage.base import ObjectStorage
 
 DISTRICT_CODE = "370704"
 STAFF_PHONE = "13800000000"
@@ -41,6 +52,8 @@ class DemoProduct:
     unit: str
     description: str
     skus: tuple[tuple[str, str, int, int], ...]  # code, spec, price in fen, stock
+    label: str  # drawn on the generated photo when no CJK font is installed
+    photo: PhotoStyle
     # Besides the compliance certificate every demo product gets: (kind, number, issuer, valid
     # from so many days before the seeding day, to so many days after it).
     certificates: tuple[tuple[str, str, str, int, int], ...] = ()
@@ -95,6 +108,8 @@ COOPERATIVES: tuple[DemoCooperative, ...] = (
                 unit="box",
                 description="坊城街道沙壤土种植的烟薯，蒸烤后流蜜，软糯香甜。",
                 skus=(("JJ-YS-5", "5斤装", 3990, 200), ("JJ-YS-10", "10斤装", 6990, 120)),
+                label="Fangzi sweet potato",
+                photo=PhotoStyle((250, 214, 165), (214, 120, 60), (170, 70, 60), "tuber"),
             ),
             DemoProduct(
                 name="青萝卜",
@@ -102,6 +117,8 @@ COOPERATIVES: tuple[DemoCooperative, ...] = (
                 unit="box",
                 description="皮青肉翠，脆甜多汁，可生吃。",
                 skus=(("JJ-LB-5", "5斤装", 2580, 150),),
+                label="Green radish",
+                photo=PhotoStyle((225, 240, 215), (150, 195, 130), (90, 170, 90), "root"),
             ),
         ),
         batch=("坊子烟薯", "蒋秀芳", 1200, "斤", 3),
@@ -128,6 +145,8 @@ COOPERATIVES: tuple[DemoCooperative, ...] = (
                 unit="piece",
                 description="大棚早熟西瓜，薄皮红瓤，含糖量高。",
                 skus=(("DAT-XG-1", "单个约8斤", 2990, 80), ("DAT-XG-2", "两个装约16斤", 5590, 40)),
+                label="Fangzi watermelon",
+                photo=PhotoStyle((255, 228, 225), (235, 120, 120), (60, 140, 60), "round"),
                 certificates=(("green_food", "LB-15-2603370704A", "中国绿色食品发展中心（演示）", 300, 795),),
             ),
             DemoProduct(
@@ -136,6 +155,8 @@ COOPERATIVES: tuple[DemoCooperative, ...] = (
                 unit="box",
                 description="红颜品种，当天采摘，冷链发货。",
                 skus=(("DAT-CM-2", "2斤装", 6800, 60),),
+                label="Greenhouse strawberries",
+                photo=PhotoStyle((255, 240, 240), (250, 180, 190), (215, 35, 55), "berry"),
                 certificates=(("organic", "227OP2600001", "有机产品认证机构（演示）", 30, 334),),
             ),
         ),
@@ -161,6 +182,8 @@ COOPERATIVES: tuple[DemoCooperative, ...] = (
                 unit="box",
                 description="窖藏大姜，姜块饱满，辛香浓郁。",
                 skus=(("QLL-SJ-5", "老姜5斤装", 3500, 300), ("QLL-NJ-3", "鲜嫩姜3斤装", 2800, 100)),
+                label="Qililan ginger",
+                photo=PhotoStyle((250, 245, 220), (225, 200, 140), (220, 180, 90), "tuber"),
             ),
         ),
     ),
@@ -185,6 +208,8 @@ COOPERATIVES: tuple[DemoCooperative, ...] = (
                 unit="box",
                 description="林下散养，谷物喂养，蛋黄橙红。",
                 skus=(("MC-JD-30", "30枚装", 4500, 150), ("MC-JD-60", "60枚装", 8500, 80)),
+                label="Free-range eggs",
+                photo=PhotoStyle((240, 235, 225), (200, 185, 160), (225, 185, 140), "egg"),
             ),
         ),
     ),
@@ -214,10 +239,42 @@ class Seeded:
     certificates: int = 0
     trace_urls: list[str] = field(default_factory=list)
     licences: list[str] = field(default_factory=list)  # "number (product, product)"
+    photos: int = 0
 
 
-async def _seed_cooperative(db: Database, staff: Principal, spec: DemoCooperative, password: str) -> Seeded:
-    """Register, approve and stock one cooperative, with certificates, a batch and a licence."""
+PHOTOS_PER_PRODUCT = 2
+
+
+async def _add_photos(
+    db: Database, storage: ObjectStorage, manager: Principal, product_id: str, spec: DemoProduct
+) -> int:
+    """Generated photos, uploaded to an issued target and attached as a client's would be."""
+    for variant in range(PHOTOS_PER_PRODUCT):
+        content = product_photo(
+            spec.name, spec.label, spec.photo, variant=variant, brand=db.settings.brand_name
+        )
+        async with db.unit_of_work() as session:
+            issued = await image_uploads.issue_upload(
+                session,
+                storage,
+                db.settings,
+                manager,
+                product_id,
+                ImageUploadIn(
+                    filename=f"demo-{variant + 1}.jpg", content_type="image/jpeg", size=len(content)
+                ),
+            )
+        await storage.put(issued.key, content, "image/jpeg")
+        await image_uploads.attach_image(
+            db, storage, db.settings, manager, product_id, ImageAttachIn(key=issued.key)
+        )
+    return PHOTOS_PER_PRODUCT
+
+
+async def _seed_cooperative(
+    db: Database, storage: ObjectStorage, staff: Principal, spec: DemoCooperative, password: str
+) -> Seeded:
+    """Register, approve and stock one cooperative, with photos, certificates, a batch and a licence."""
     async with db.unit_of_work() as session:
         token = await accounts_service.register(
             session,
@@ -290,6 +347,7 @@ async def _seed_cooperative(db: Database, staff: Principal, spec: DemoCooperativ
         product_ids[product.name] = created.id
         seeded.products += 1
         seeded.skus += len(product.skus)
+        seeded.photos += await _add_photos(db, storage, manager, created.id, product)
         seeded.certificates += await _seed_certificates(db, manager, spec, product, created.id)
     await _seed_batch_and_licence(db, staff, manager, spec, cooperative.id, product_ids, member_ids, seeded)
     return seeded
@@ -378,7 +436,7 @@ async def _seed_batch_and_licence(
         seeded.licences.append(f"{granted.number} ({'、'.join(spec.licensed_products)})")
 
 
-async def seed(db: Database, out: Callable[[str], object] = print) -> bool:
+async def seed(db: Database, storage: ObjectStorage, out: Callable[[str], object] = print) -> bool:
     """Create the demo data once; False (and nothing changed) when it is already there."""
     staff_password = _new_password()
     try:
@@ -404,9 +462,10 @@ async def seed(db: Database, out: Callable[[str], object] = print) -> bool:
     try:
         for spec in COOPERATIVES:
             password = _new_password()
-            seeded = await _seed_cooperative(db, staff, spec, password)
+            seeded = await _seed_cooperative(db, storage, staff, spec, password)
             total.products += seeded.products
             total.skus += seeded.skus
+            total.photos += seeded.photos
             total.certificates += seeded.certificates
             total.trace_urls += seeded.trace_urls
             total.licences += seeded.licences
@@ -419,7 +478,7 @@ async def seed(db: Database, out: Callable[[str], object] = print) -> bool:
         raise
     out(
         f"Demo data loaded: {len(COOPERATIVES)} approved cooperatives of Fangzi District, "
-        f"{total.products} products, {total.skus} SKUs, {total.certificates} certificates."
+        f"{total.products} products, {total.skus} SKUs, {total.photos} photos, {total.certificates} certificates."
     )
     for licence in total.licences:
         out(f"Brand licence granted: {licence}; these products show is_branded.")

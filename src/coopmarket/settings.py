@@ -63,8 +63,32 @@ class Settings(BaseSettings):
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_timeout_seconds: float = 5.0
 
+    # Product photos (products/images.py) through object storage (storage/): local disk or S3.
     storage: Literal["local", "s3"] = "local"
     storage_local_dir: str = "./var/uploads"
+    # Local storage only: the app's external base URL (e.g. https://shop.example.cn) that upload and
+    # photo URLs start with; unset, they are root-relative (/api/v1/...).
+    storage_local_base_url: str | None = None
+    # S3 or an S3-compatible store (MinIO, Ceph, OSS or COS in S3 mode). The bucket is the operator's.
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None  # unset: AWS S3 itself
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None  # unset (with the secret): boto3's own credential chain
+    s3_secret_access_key: SecretStr | None = None
+    # Where the bucket is readable without signatures (a public bucket or a CDN); unset: presigned GETs.
+    s3_public_base_url: str | None = None
+    # "path" (MinIO, Ceph) or "virtual" (bucket in the host name: Alibaba OSS, Tencent COS).
+    s3_addressing_style: Literal["path", "virtual"] = "path"
+    image_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    # Decoded size limit (width × height): larger images (and decompression bombs) are refused.
+    # (At most 100 million: above about 179 million Pillow refuses to open an image at all.)
+    image_max_pixels: int = Field(default=40_000_000, ge=10_000, le=100_000_000)
+    image_thumb_width: int = Field(default=400, ge=64, le=2000)
+    image_thumb_format: Literal["webp", "jpeg"] = "webp"
+    image_upload_expiry_seconds: int = Field(default=600, ge=60, le=24 * 3600)
+    # Lifetime of signed photo URLs (presigned GET, or the local file route's signature). At most
+    # six days: a SigV4 presigned URL lives at most seven, and a cached one is served for up to an hour.
+    image_url_expiry_seconds: int = Field(default=24 * 3600, ge=300, le=6 * 24 * 3600)
 
     redis_url: str | None = None
     # Requests per minute per client on /api/v1/auth/*; 0 turns the limit off.
@@ -104,6 +128,10 @@ class Settings(BaseSettings):
             self.stripe_secret_key is None or self.stripe_webhook_secret is None
         ):
             raise ValueError("stripe needs COOPMARKET_STRIPE_SECRET_KEY and COOPMARKET_STRIPE_WEBHOOK_SECRET")
+        if self.storage == "s3" and not self.s3_bucket:
+            raise ValueError("COOPMARKET_STORAGE=s3 needs COOPMARKET_S3_BUCKET")
+        if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
+            raise ValueError("set both COOPMARKET_S3_ACCESS_KEY_ID and COOPMARKET_S3_SECRET_ACCESS_KEY, or neither")
         return self
 
     @property

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from coopmarket.core.errors import Conflict, NotFound, ValidationFailed
+from coopmarket.core.errors import Conflict, NotFound, RuleViolated, ValidationFailed
 
 
 class ProductNotFound(NotFound):
@@ -53,3 +53,27 @@ class TraceCodeNotFound(NotFound):
     """Any code that is not one: malformed, mistyped or unknown, all answered alike."""
 
     default_code = "trace_code_not_found"
+
+
+class ImageNotFound(NotFound):
+    default_code = "image_not_found"
+
+
+class InvalidImage(RuleViolated):
+    """An upload or stored object that may not become a product photo (the code says why:
+    ``image_type_not_allowed``, ``image_too_large``, ``image_not_uploaded``, ``image_undecodable``,
+    ``image_too_many_pixels``, ``image_key_outside_product``, ``image_key_not_issued``)."""
+
+    default_code = "invalid_image"
+
+
+class ImageConflict(Conflict):
+    """``too_many_images``, ``too_many_pending_uploads``, ``image_already_attached``."""
+
+    default_code = "image_conflict"
+
+
+class InvalidImageChange(ValidationFailed):
+    """``invalid_position``, ``cover_required``."""
+
+    default_code = "invalid_image_change"

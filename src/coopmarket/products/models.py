@@ -140,3 +140,52 @@ class ProductBatch(SQLModel, table=True):
     member_id: str | None = ref_field(foreign_key="cooperative_member.id", nullable=True)
     created_by: str = ref_field(foreign_key="user_account.id", index=False)
     created_at: datetime = time_field()
+
+
+class ProductImage(SQLModel, table=True):
+    """A checked photo of a product: the original (re-stored as read) and its list-size variant.
+
+    Positions are 1..n without gaps; exactly one image of a product with images is its cover
+    (the partial unique index allows at most one; the images module keeps one)."""
+
+    __tablename__ = "product_image"
+    __table_args__ = (
+        UniqueConstraint("product_id", "position", name="uq_product_image_position"),
+        Index(
+            "uq_product_image_cover",
+            "product_id",
+            unique=True,
+            sqlite_where=text("is_cover"),
+            postgresql_where=text("is_cover"),
+        ),
+        CheckConstraint("position >= 1", name="position_positive"),
+    )
+
+    id: str = id_field()
+    product_id: str = ref_field(foreign_key="product.id", index=False)
+    key: str = Field(max_length=200, unique=True)
+    thumb_key: str = Field(max_length=200, unique=True)
+    content_type: str = Field(max_length=32)
+    size_bytes: int
+    width: int
+    height: int
+    position: int
+    is_cover: bool = False
+    created_by: str = ref_field(foreign_key="user_account.id", index=False)
+    created_at: datetime = time_field()
+
+
+class ProductImageUpload(SQLModel, table=True):
+    """An upload target issued to a product's manager: only a key recorded here can be attached
+    (so nobody attaches an object they did not upload for this product). Removed when attached or
+    refused; expired ones are swept with their objects."""
+
+    __tablename__ = "product_image_upload"
+
+    id: str = id_field()
+    product_id: str = ref_field(foreign_key="product.id")
+    key: str = Field(max_length=200, unique=True)
+    content_type: str = Field(max_length=32)
+    issued_by: str = ref_field(foreign_key="user_account.id", index=False)
+    expires_at: datetime = time_field(index=True, default_now=False)
+    created_at: datetime = time_field()

@@ -11,6 +11,7 @@ from coopmarket.core.http import Caller, Db, MaybeCaller, Session, Today
 from coopmarket.core.openapi import NO_TOKEN_NEEDED, TOKEN_OPTIONAL, problems
 from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from coopmarket.products import certification_routes, service, trace_routes
+from coopmarket.products.image_routes import ProductImageController
 from coopmarket.products.schemas import (
     MAX_PRICE_FEN,
     Category,
@@ -22,6 +23,7 @@ from coopmarket.products.schemas import (
     StockAdjustmentIn,
     StockOut,
 )
+from coopmarket.storage.deps import Storage
 
 
 class CooperativeProductsController(Controller):
@@ -65,6 +67,7 @@ class ProductController(Controller):
         self,
         db: Db,
         today: Today,
+        storage: Storage,
         q: Annotated[str | None, QueryParameter(name="q", max_length=100)] = None,
         category: Annotated[Category | None, QueryParameter(name="category")] = None,
         region_code: Annotated[
@@ -97,6 +100,7 @@ class ProductController(Controller):
                 limit=limit,
                 cursor=cursor,
                 today=today,
+                storage=storage,
             )
 
     @get(
@@ -106,11 +110,16 @@ class ProductController(Controller):
         responses=problems(400, 401, codes={404: ["product_not_found"]}),
     )
     async def get_product(
-        self, product_id: FromPath[str], db: Db, maybe_principal: MaybeCaller, today: Today
+        self,
+        product_id: FromPath[str],
+        db: Db,
+        storage: Storage,
+        maybe_principal: MaybeCaller,
+        today: Today,
     ) -> ProductOut:
         """A product with SKUs, certificates, cooperative and village (its managers also see it when hidden)."""
         async with db.read() as conn:
-            return await service.get_product(conn, maybe_principal, product_id, today=today)
+            return await service.get_product(conn, maybe_principal, product_id, today=today, storage=storage)
 
     @patch(
         "/{product_id:str}",
@@ -139,9 +148,10 @@ class ProductController(Controller):
         session: Session,
         principal: Caller,
         today: Today,
+        storage: Storage,
     ) -> ProductOut:
         """Change a product's fields, SKU prices or specs, or add SKUs."""
-        return await service.update_product(session, principal, product_id, data, today=today)
+        return await service.update_product(session, principal, product_id, data, today=today, storage=storage)
 
     @post(
         "/{product_id:str}/archive",
@@ -150,10 +160,10 @@ class ProductController(Controller):
         responses=problems(400, 401, codes={403: ["forbidden_role"], 404: ["product_not_found"]}),
     )
     async def archive_product(
-        self, product_id: FromPath[str], session: Session, principal: Caller, today: Today
+        self, product_id: FromPath[str], session: Session, principal: Caller, today: Today, storage: Storage
     ) -> ProductOut:
         """Take a product off the public catalogue."""
-        return await service.archive_product(session, principal, product_id, today=today)
+        return await service.archive_product(session, principal, product_id, today=today, storage=storage)
 
 
 class SkuController(Controller):
@@ -189,4 +199,5 @@ routes = [
     SkuController,
     *certification_routes.routes,
     *trace_routes.routes,
+    ProductImageController,
 ]

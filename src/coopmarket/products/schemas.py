@@ -106,9 +106,46 @@ class SkuOut(msgspec.Struct):
 
 class ProductImageOut(msgspec.Struct):
     id: str
-    url: str
+    url: Annotated[str, Meta(description="The photo as uploaded (signed URL, or under the public base URL)")]
+    thumb_url: Annotated[str, Meta(description="The list-size variant (at most the thumbnail width wide)")]
     is_cover: bool
-    position: int
+    position: Annotated[int, Meta(description="1 is shown first")]
+    width: int
+    height: int
+
+
+class ImageUploadIn(msgspec.Struct, forbid_unknown_fields=True):
+    """What the client is about to upload; the server checks the stored object itself afterwards."""
+
+    filename: Annotated[str, Meta(min_length=1, max_length=255, description="Informative only")]
+    content_type: Annotated[
+        str, Meta(min_length=1, max_length=100, description="`image/jpeg`, `image/png` or `image/webp`")
+    ]
+    size: Annotated[int, Meta(ge=1, description="Bytes; at most the configured limit")]
+
+
+class UploadTargetOut(msgspec.Struct):
+    method: Annotated[str, Meta(description="`POST`: multipart form data, every entry of `fields`, then `file`")]
+    url: str
+    fields: dict[str, str]
+    headers: dict[str, str]
+    expires_at: datetime
+
+
+class ImageUploadOut(msgspec.Struct):
+    key: Annotated[str, Meta(description="Send it to `POST /products/{id}/images` once uploaded")]
+    upload: UploadTargetOut
+
+
+class ImageAttachIn(msgspec.Struct, forbid_unknown_fields=True):
+    key: Annotated[str, Meta(min_length=1, max_length=300)]
+
+
+class ImagePatch(msgspec.Struct, forbid_unknown_fields=True):
+    """Move an image (``position`` 1 is first; the others keep their order) or make it the cover."""
+
+    position: Annotated[int, Meta(ge=1)] | None = None
+    is_cover: bool | None = None
 
 
 class CertificationOut(msgspec.Struct):

@@ -38,6 +38,7 @@ from coopmarket.core.errors import FieldError, ValidationFailed
 from coopmarket.core.pagination import decode_cursor, encode_cursor
 from coopmarket.core.principal import Principal
 from coopmarket.products import certifications as certification_service
+from coopmarket.products import images
 from coopmarket.products.access import managed_product_for_update, require_manager_role
 from coopmarket.products.errors import (
     CooperativeNotApproved,
@@ -54,6 +55,7 @@ from coopmarket.products.schemas import (
     CooperativeRef,
     ListSort,
     ProductBrief,
+    ProductImageOut,
     ProductIn,
     ProductListItem,
     ProductOut,
@@ -67,6 +69,7 @@ from coopmarket.products.schemas import (
     VillageRef,
 )
 from coopmarket.regions import service as regions_service
+from coopmarket.storage.base import ObjectStorage
 
 log = logging.getLogger("coopmarket.products")
 
@@ -159,6 +162,7 @@ def _product_out(
     *,
     is_branded: bool = False,
     certifications: list[CertificationOut] | None = None,
+    product_images: list[ProductImageOut] | None = None,
 ) -> ProductOut:
     """The full answer from a ``Product`` or a row with the same attribute names."""
     return ProductOut(
@@ -173,7 +177,7 @@ def _product_out(
         status=product.status,
         min_price_fen=product.min_price_fen,
         skus=skus,
-        images=[],
+        images=product_images or [],
         certifications=certifications or [],
         created_at=product.created_at,
         cooperative=_cooperative_ref(brief),
@@ -311,7 +315,13 @@ async def _provenance(conn: AsyncSession | AsyncConnection, product_id: str, tod
 
 
 async def update_product(
-    session: AsyncSession, principal: Principal, product_id: str, data: ProductPatch, *, today: date
+    session: AsyncSession,
+    principal: Principal,
+    product_id: str,
+    data: ProductPatch,
+    *,
+    today: date,
+    storage: ObjectStorage,
 ) -> ProductOut:
     """Change a product's fields, SKU prices or specs, or add SKUs; ``min_price_fen`` follows."""
     product = await managed_product_for_update(session, principal, product_id)
@@ -339,11 +349,12 @@ async def update_product(
     brief = await coops_service.get_cooperative_brief(session, product.cooperative_id)
     village = await _village_ref(session, product.origin_village_code)
     provenance = await _provenance(session, product.id, today)
-    return _product_out(product, [_sku_out(s) for s in skus], brief, village, **provenance)
+    product_images = await images.images_out(session, storage, product.id)
+    return _product_out(product, [_sku_out(s) for s in skus], brief, village, product_images=product_images, **provenance)
 
 
 async def archive_product(
-    session: AsyncSession, principal: Principal, product_id: str, *, today: date
+    session: AsyncSession, principal: Principal, product_id: str, *, today: date, storage: ObjectStorage
 ) -> ProductOut:
     """Take a product off the public catalogue (idempotent); its managers still see it."""
     product = await managed_product_for_update(session, principal, product_id)
@@ -356,7 +367,8 @@ async def archive_product(
     brief = await coops_service.get_cooperative_brief(session, product.cooperative_id)
     village = await _village_ref(session, product.origin_village_code)
     provenance = await _provenance(session, product.id, today)
-    return _product_out(product, [_sku_row_out(r) for r in skus], brief, village, **provenance)
+    product_images = await images.images_out(session, storage, product.id)
+    return _product_out(product, [_sku_row_out(r) for r in skus], brief, village, product_images=product_images, **provenance)
 
 
 async def adjust_stock(
@@ -416,7 +428,7 @@ def _sku_row_out(row: Any) -> SkuOut:
 
 
 async def get_product(
-    conn: AsyncConnection, principal: Principal | None, product_id: str, *, today: date
+    conn: AsyncConnection, principal: Principal | None, product_id: str, *, today: date, storage: ObjectStorage
 ) -> ProductOut:
     """One product with SKUs, certificates, cooperative and village, branded or not on ``today``;
     hidden unless public or the caller manages it."""
@@ -442,6 +454,7 @@ async def get_product(
         village,
         is_branded=bool(row.is_branded),
         certifications=await certification_service.current_certifications(conn, product_id, today),
+        product_images=await images.images_out(conn, storage, product_id),
     )
 
 
@@ -536,7 +549,13 @@ def _list_statement(sort: str, has_after: bool, filters: frozenset[str]) -> Sele
         order_by = [P.id.desc()]
         if has_after:
             conditions.append(P.id < bindparam("after_id"))
-    return select(*columns).where(*conditions).order_by(*order_by).limit(bindparam("limit", type_=Integer))
+    return (
+        select(*columns, images.COVER_THUMB_KEY)  # the cover last: r[-1] (images.with_cover)
+        .select_from(images.with_cover(_product_table))
+        .where(*conditions)
+        .order_by(*order_by)
+        .limit(bindparam("limit", type_=Integer))
+    )
 
 
 async def list_products(
@@ -553,6 +572,7 @@ async def list_products(
     limit: int = 20,
     cursor: str | None = None,
     today: date,
+    storage: ObjectStorage,
 ) -> ProductPage:
     """Active products of approved cooperatives, filtered, sorted and keyset-paginated; branded or
     not on ``today`` (a granted licence covers them that day)."""
@@ -616,7 +636,7 @@ async def list_products(
             origin_village_code=r[5],
             is_branded=bool(r.is_branded),
             price_fen=r[6],
-            cover_image_url=None,
+            cover_image_url=images.cover_url(storage, r[-1]),
             created_at=r[7],
         )
         for r in rows
