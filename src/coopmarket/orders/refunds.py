@@ -187,10 +187,10 @@ async def _execute_refund(
         settled=terms,
     )
     if status == PAID and part_refunded == part.subtotal_fen:
-        await _close_refunded_part(session, order_id, part.id, refund.reason)
+        await _close_refunded_part(session, order_id, part.id, refund.reason, refund.decided_by)
 
 
-async def _close_refunded_part(session: AsyncSession, order_id: str, part_id: str, reason: str) -> None:
+async def _close_refunded_part(session: AsyncSession, order_id: str, part_id: str, reason: str, actor_id: str | None = None) -> None:
     """A paid part refunded in full before shipping: it is ``refunded``, its stock goes back, and
     the order closes when nothing is left open."""
     now = clock.now()
@@ -208,7 +208,7 @@ async def _close_refunded_part(session: AsyncSession, order_id: str, part_id: st
         )
     ).all():
         released[sku_id] += quantity
-    await products_service.release_stock(session, dict(released))
+    await products_service.release_stock(session, dict(released), order_id=order_id, actor_id=actor_id, reason=f"refunded: {reason}")
     statuses = (
         (await session.execute(select(col(OrderPart.status)).where(col(OrderPart.order_id) == order_id)))
         .scalars()

@@ -124,12 +124,12 @@ async def place_order(
 
     # Take stock in a fixed order (by SKU id) so that concurrent orders cannot deadlock.
     quantities = {line.sku_id: line.quantity for line in data.lines}
+    order_id = new_id()
     for sku_id in sorted(quantities):
-        if not await products_service.take_stock(conn, sku_id, quantities[sku_id]):
+        if not await products_service.take_stock(conn, sku_id, quantities[sku_id], order_id=order_id, actor_id=principal.id):
             raise Conflict("Not enough stock.", code="out_of_stock", extra={"sku_id": sku_id})
 
     now = clock.now()
-    order_id = new_id()
     expires_at = now + timedelta(seconds=settings.order_payment_timeout_seconds)
     by_cooperative: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for line in data.lines:
@@ -645,14 +645,14 @@ async def cancel_order(
             f"Nothing left to cancel in an order that is {order.status}.", code="invalid_transition"
         )
     await _cancel_parts(
-        session, order, targets, lines, reason or ("cancelled by buyer" if is_buyer else "cancelled")
+        session, order, targets, lines, reason or ("cancelled by buyer" if is_buyer else "cancelled"), principal.id
     )
     await session.commit()
     return await get_order(session, principal, order_id)
 
 
 async def _cancel_parts(
-    session: AsyncSession, order: Order, targets: list[OrderPart], lines: list[OrderLine], reason: str
+    session: AsyncSession, order: Order, targets: list[OrderPart], lines: list[OrderLine], reason: str, actor_id: str | None = None
 ) -> None:
     from coopmarket.payments import service as payments_service
 
@@ -698,7 +698,7 @@ async def _cancel_parts(
         )
         .values(status=REFUND_REJECTED, decided_at=now, decision_reason=f"part cancelled: {reason}"[:500])
     )
-    await products_service.release_stock(session, dict(released))
+    await products_service.release_stock(session, dict(released), order_id=order.id, actor_id=actor_id, reason=f"order cancelled: {reason}")
     still_open = (
         (
             await session.execute(
@@ -767,7 +767,7 @@ async def expire_overdue_orders(db: Database, *, batch: int = 200) -> int:
                 )
             ).scalars():
                 released[line.sku_id] += line.quantity
-            await products_service.release_stock(session, dict(released))
+            await products_service.release_stock(session, dict(released), order_id=order_id, actor_id=None, reason="order expired unpaid")
             await session.commit()
             expired += 1
     if expired:
