@@ -21,7 +21,8 @@ BAD_TOKEN = {"Authorization": "Bearer not-a-token"}
 Operation = tuple[str, str]  # (method, path as the document writes it)
 
 # Every endpoint of API.md that is mounted today: Accounts, Regions (the two reads), Cooperatives
-# (without brand licences), Catalogue (create, list, detail, edit, archive, stock adjustments),
+# (without brand licences), Catalogue (create, list, detail, edit, archive and unarchive, stock
+# adjustments and history, the cooperative's own catalogue, low stock, import and export),
 # Orders and payments, the ledger balances and the collective-income report.
 EXPECTED: list[Operation] = [
     ("post", "/api/v1/auth/register"),
@@ -43,11 +44,17 @@ EXPECTED: list[Operation] = [
     ("post", "/api/v1/cooperatives/{cooperative_id}/members"),
     ("patch", "/api/v1/cooperatives/{cooperative_id}/members/{member_id}"),
     ("post", "/api/v1/cooperatives/{cooperative_id}/products"),
+    ("get", "/api/v1/cooperatives/{cooperative_id}/products"),
+    ("post", "/api/v1/cooperatives/{cooperative_id}/products/import"),
+    ("get", "/api/v1/cooperatives/{cooperative_id}/products/export"),
+    ("get", "/api/v1/cooperatives/{cooperative_id}/low-stock"),
     ("get", "/api/v1/products"),
     ("get", "/api/v1/products/{product_id}"),
     ("patch", "/api/v1/products/{product_id}"),
     ("post", "/api/v1/products/{product_id}/archive"),
+    ("post", "/api/v1/products/{product_id}/unarchive"),
     ("post", "/api/v1/skus/{sku_id}/stock-adjustments"),
+    ("get", "/api/v1/skus/{sku_id}/stock-history"),
     ("post", "/api/v1/orders"),
     ("get", "/api/v1/orders"),
     ("get", "/api/v1/orders/{order_id}"),

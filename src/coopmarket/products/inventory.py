@@ -64,7 +64,9 @@ async def _require_manager_or_staff(conn: AsyncConnection, principal: Principal,
             return
         raise CooperativeNotFound(f"No cooperative {cooperative_id}.")
     if not principal.is_staff:
-        raise PermissionDenied("Only its managers and staff see a cooperative's catalogue.", code="forbidden_role")
+        raise PermissionDenied(
+            "Only its managers and staff see a cooperative's catalogue.", code="forbidden_role"
+        )
     brief = await coops_service.get_cooperative_brief(conn, cooperative_id)
     if brief is None or not principal.covers_region(brief.village_code):
         raise CooperativeNotFound(f"No cooperative {cooperative_id}.")
@@ -180,7 +182,9 @@ async def stock_history(
     if after is not None and (not isinstance(after[0], int) or isinstance(after[0], bool)):
         raise _invalid_cursor()
     before_seq = after[0] if after is not None else 2**31 - 1
-    rows = (await conn.execute(_HISTORY, {"sku_id": sku_id, "before_seq": before_seq, "limit": limit + 1})).all()
+    rows = (
+        await conn.execute(_HISTORY, {"sku_id": sku_id, "before_seq": before_seq, "limit": limit + 1})
+    ).all()
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

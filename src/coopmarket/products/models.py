@@ -54,7 +54,13 @@ _product_table.append_column(
     only_on(Column("search_grams", ARRAY(Text), Computed(SEARCH_GRAMS_SQL, persisted=True)), "postgresql")
 )
 only_on(
-    Index("ix_product_search_grams", _product_table.c.search_grams, postgresql_using="gin"), "postgresql"
+    Index(
+        "ix_product_search_grams",
+        _product_table.c.search_grams,
+        postgresql_using="gin",
+        postgresql_with={"fastupdate": "off"},
+    ),
+    "postgresql",
 )
 
 # SQLite: the same substrings as rows (gram, product), written by triggers on ``product`` in the

@@ -99,9 +99,7 @@ def _like_check() -> ColumnElement[bool]:
 def match_condition(dialect: str, query_shape: str) -> ColumnElement[bool]:
     """The WHERE condition "name or description contains q" for ``dialect``, served by its index."""
     if dialect == "postgresql":
-        contains_grams: ColumnElement[bool] = P.search_grams.contains(
-            bindparam("q_grams", type_=ARRAY(Text))
-        )
+        contains_grams: ColumnElement[bool] = P.search_grams.contains(bindparam("q_grams", type_=ARRAY(Text)))
     elif query_shape == EXACT:
         contains_grams = P.id.in_(select(G.product_id).where(G.gram == bindparam("q_gram")))
     else:

@@ -47,7 +47,18 @@ WITHIN_LIMITS = "within_limits"  # 0 <= stock + delta <= MAX_STOCK (managers)
 UNGUARDED = "unguarded"  # giving stock back
 
 REASON_MAX_LENGTH = 200
-_HISTORY_COLUMNS = ["id", "sku_id", "seq", "kind", "delta", "stock_after", "reason", "actor_id", "order_id", "created_at"]
+_HISTORY_COLUMNS = [
+    "id",
+    "sku_id",
+    "seq",
+    "kind",
+    "delta",
+    "stock_after",
+    "reason",
+    "actor_id",
+    "order_id",
+    "created_at",
+]
 
 Connection = AsyncSession | AsyncConnection
 
