@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import BigInteger, Column, Constraint, Index, Table
 from sqlmodel import Field, SQLModel
@@ -26,7 +26,7 @@ SQLModel.metadata.naming_convention = {
 
 # ``info`` key naming the only databases a table, column or index exists on (see ``only_on``).
 DIALECTS_INFO_KEY = "dialects"
-_Obj = TypeVar("_Obj", Table, Column, Index, Constraint)  # type: ignore[type-arg]
+_Obj = TypeVar("_Obj", Table, Column, Index, Constraint)
 
 
 def only_on(obj: _Obj, *dialects: str) -> _Obj:
@@ -34,7 +34,7 @@ def only_on(obj: _Obj, *dialects: str) -> _Obj:
     there alone): DDL from the metadata and the migrations-versus-models check skip it elsewhere."""
     obj.info[DIALECTS_INFO_KEY] = tuple(dialects)
     if isinstance(obj, Index | Constraint):
-        obj.ddl_if(dialect=tuple(dialects))
+        obj.ddl_if(dialect=dialects[0] if len(dialects) == 1 else cast(Any, dialects))
     return obj
 
 

@@ -208,7 +208,7 @@ def _parse_row(
             problems.add(number, None, f"a value in column {index + 1}, which has no known name in row 1")
             break
 
-    def cell(column: str) -> tabular.Cell:
+    def cell_of(column: str) -> tabular.Cell:
         index = positions.get(column)
         return cells[index] if index is not None and index < len(cells) else None
 
@@ -216,7 +216,7 @@ def _parse_row(
     ok = True
     for column in ("name", "category", "unit", "origin_village_code", "description", "sku_code", "spec"):
         try:
-            value = _text(cell(column))
+            value = _text(cell_of(column))
         except _CellError as exc:
             problems.add(number, column, str(exc))
             ok = False
@@ -243,7 +243,7 @@ def _parse_row(
         ("low_stock_threshold", 0, MAX_STOCK, False),
     ):
         try:
-            number_value = _whole_number(cell(column), column, low, high)
+            number_value = _whole_number(cell_of(column), column, low, high)
         except _CellError as exc:
             problems.add(number, column, str(exc))
             ok = False
