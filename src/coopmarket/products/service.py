@@ -22,6 +22,7 @@ from sqlalchemy import (
     bindparam,
     case,
     false,
+    literal_column,
     or_,
     select,
     tuple_,
@@ -593,12 +594,19 @@ def _list_statement(dialect: str, sort: str, has_after: bool, filters: frozenset
     columns: list[Any] = list(_LIST_COLUMNS)
     if sort in ("price_asc", "price_desc"):
         after_key = tuple_(bindparam("after_price", type_=Integer), bindparam("after_id", type_=String))
+        price: ColumnElement[int] = P.min_price_fen
+        if dialect == "postgresql" and filters & {"q_exact", "q_checked"}:
+            # Searching: sort the matches (found through the search index) rather than walk the
+            # price index until 20 match. PostgreSQL's planner assumes matches are spread evenly
+            # over prices; when they cluster (woodcut prints are all dear) that walk reads most of
+            # the catalogue (160 ms on 50,000 products, against 6 ms for the sort).
+            price = P.min_price_fen + literal_column("0")
         if sort == "price_asc":
-            order_by = [P.min_price_fen.asc(), P.id.asc()]
+            order_by = [price.asc(), P.id.asc()]
             if has_after:
                 conditions.append(tuple_(P.min_price_fen, P.id) > after_key)
         else:
-            order_by = [P.min_price_fen.desc(), P.id.desc()]
+            order_by = [price.desc(), P.id.desc()]
             if has_after:
                 conditions.append(tuple_(P.min_price_fen, P.id) < after_key)
     elif sort == "relevance":
