@@ -8,7 +8,8 @@ same transactions, as the app does for those requests (captured from PostgreSQL'
 - list: one autocommit SELECT;
 - order: the caller's row (autocommit); the idempotency claim (one autocommit INSERT); then
   ``BEGIN``, region lookup, SKUs joined to products, cooperative briefs, one conditional stock
-  UPDATE per SKU (in id order), INSERT order, parts, lines, UPDATE of the claim with the stored
+  UPDATE per SKU (in id order) that also records the change in the SKU's stock history (one
+  statement: a data-modifying CTE), INSERT order, parts, lines, UPDATE of the claim with the stored
   answer, ``COMMIT``.
 
 Served by uvicorn like the app: ``uvicorn baseline:app --app-dir bench``. Configured by
@@ -74,16 +75,40 @@ SQL_LIST = _LIST_HEAD + " ORDER BY product.id DESC \n LIMIT $5::INTEGER"
 SQL_LIST_CATEGORY = (
     _LIST_HEAD + " AND product.category = $5::VARCHAR ORDER BY product.id DESC \n LIMIT $6::INTEGER"
 )
-SQL_LIST_Q = (
-    _LIST_HEAD
-    + " AND (product.name ILIKE $5::VARCHAR ESCAPE '\\' OR product.description ILIKE $6::VARCHAR ESCAPE '\\')"
-    " ORDER BY product.id DESC \n LIMIT $7::INTEGER"
+# q: the search index holds every one- and two-character substring (Latin capitals folded); a
+# query of one or two characters is looked up as is, a longer one by its bigrams, then ILIKE.
+_GRAMS = " product.search_grams @> ${n}::TEXT[]"
+_CHECKED = (
+    " (product.search_grams @> ${n}::TEXT[]) AND (product.name ILIKE ${n1}::VARCHAR ESCAPE '\\'"
+    " OR product.description ILIKE ${n2}::VARCHAR ESCAPE '\\')"
 )
+SQL_LIST_Q = _LIST_HEAD + " AND" + _GRAMS.format(n=3) + " ORDER BY product.id DESC \n LIMIT $4::INTEGER"
 SQL_LIST_Q_CATEGORY = (
     _LIST_HEAD
-    + " AND (product.name ILIKE $5::VARCHAR ESCAPE '\\' OR product.description ILIKE $6::VARCHAR ESCAPE '\\')"
-    " AND product.category = $7::VARCHAR ORDER BY product.id DESC \n LIMIT $8::INTEGER"
+    + " AND product.category = $3::VARCHAR AND"
+    + _GRAMS.format(n=4)
+    + " ORDER BY product.id DESC \n LIMIT $5::INTEGER"
 )
+SQL_LIST_Q_LONG = (
+    _LIST_HEAD + " AND" + _CHECKED.format(n=3, n1=4, n2=5) + " ORDER BY product.id DESC \n LIMIT $6::INTEGER"
+)
+SQL_LIST_Q_LONG_CATEGORY = (
+    _LIST_HEAD
+    + " AND product.category = $3::VARCHAR AND"
+    + _CHECKED.format(n=4, n1=5, n2=6)
+    + " ORDER BY product.id DESC \n LIMIT $7::INTEGER"
+)
+_FOLD_LATIN = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def query_grams(q: str) -> list[str]:
+    """As coopmarket.products.search.query_grams."""
+    folded = q.translate(_FOLD_LATIN)
+    if len(folded) <= 2:
+        return [folded]
+    return sorted({folded[i : i + 2] for i in range(len(folded) - 1)})
+
+
 SQL_USER = (
     "SELECT user_account.id, user_account.role, user_account.display_name, user_account.region_code, "
     "user_account.is_active, user_account.token_version \n"
@@ -120,8 +145,15 @@ _SQL_COOPS_HEAD = (
     "FROM cooperative \n"
     "WHERE cooperative.id IN ("
 )
+# Taking stock and recording it in the SKU's history: one statement.
 SQL_TAKE_STOCK = (
-    "UPDATE sku SET stock=(sku.stock - $1::INTEGER) WHERE sku.id = $2::VARCHAR AND sku.stock >= $3::INTEGER"
+    "WITH changed AS \n(UPDATE sku SET stock=(sku.stock + $1::INTEGER), stock_version=(sku.stock_version + 1) "
+    "WHERE sku.id = $2::VARCHAR AND sku.stock >= $3::INTEGER RETURNING sku.id, sku.stock, sku.stock_version)\n "
+    "INSERT INTO stock_adjustment (id, sku_id, seq, kind, delta, stock_after, reason, actor_id, order_id, "
+    "created_at) SELECT $4::VARCHAR AS anon_1, changed.id, changed.stock_version, $5::VARCHAR AS anon_2, "
+    "$6::INTEGER AS anon_3, changed.stock, $7::VARCHAR AS anon_4, $8::VARCHAR AS anon_5, $9::VARCHAR AS anon_6, "
+    "$10::TIMESTAMP WITH TIME ZONE AS anon_7 \nFROM changed RETURNING stock_adjustment.stock_after, "
+    "stock_adjustment.seq"
 )
 SQL_INSERT_ORDER = (
     "INSERT INTO orders (id, buyer_id, status, total_fen, paid_fen, refunded_fen, payment_method, "
@@ -316,11 +348,18 @@ async def list_products(query_string: bytes) -> bytes:
     assert _pool is not None
     head = ("granted", datetime.now(SHANGHAI).date(), "active", "approved")
     if q:
+        grams = query_grams(q)
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        if category:
-            rows = await _pool.fetch(SQL_LIST_Q_CATEGORY, *head, pattern, pattern, category, limit + 1)
+        if len(q) <= 2 and category:
+            rows = await _pool.fetch(SQL_LIST_Q_CATEGORY, "active", "approved", category, grams, limit + 1)
+        elif len(q) <= 2:
+            rows = await _pool.fetch(SQL_LIST_Q, "active", "approved", grams, limit + 1)
+        elif category:
+            rows = await _pool.fetch(
+                SQL_LIST_Q_LONG_CATEGORY, "active", "approved", category, grams, pattern, pattern, limit + 1
+            )
         else:
-            rows = await _pool.fetch(SQL_LIST_Q, *head, pattern, pattern, limit + 1)
+            rows = await _pool.fetch(SQL_LIST_Q_LONG, "active", "approved", grams, pattern, pattern, limit + 1)
     elif category:
         rows = await _pool.fetch(SQL_LIST_CATEGORY, *head, category, limit + 1)
     else:
@@ -449,12 +488,25 @@ async def _place(conn: asyncpg.Connection, user_id: str, data: PlaceOrderIn) -> 
     coops = {r["id"]: r for r in await conn.fetch(_in_list(_SQL_COOPS_HEAD, 1, len(coop_ids)), *coop_ids)}
 
     quantities = {line.sku_id: line.quantity for line in data.lines}
-    for sku_id in sorted(quantities):
-        if await conn.execute(SQL_TAKE_STOCK, quantities[sku_id], sku_id, quantities[sku_id]) != "UPDATE 1":
-            raise Problem(409, "out_of_stock", "Not enough stock.")
-
     now = datetime.now(UTC)
     order_id = new_id(now)
+    for sku_id in sorted(quantities):
+        quantity = quantities[sku_id]
+        taken = await conn.fetchrow(
+            SQL_TAKE_STOCK,
+            -quantity,
+            sku_id,
+            quantity,
+            new_id(now),
+            "order",
+            -quantity,
+            "order placed",
+            user_id,
+            order_id,
+            now,
+        )
+        if taken is None:
+            raise Problem(409, "out_of_stock", "Not enough stock.")
     by_coop: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for line in data.lines:
         by_coop[skus[line.sku_id]["cooperative_id"]].append((line.sku_id, line.quantity))

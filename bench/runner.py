@@ -183,11 +183,14 @@ async def reset_state() -> None:
     conn = await asyncpg.connect(DSN)
     try:
         # CASCADE: and whatever the order slices hang on orders (payments, refunds, ...).
-        await conn.execute("TRUNCATE orders, order_part, order_line, idempotency_key CASCADE")
+        # The stock history too: checkout writes one row per SKU taken (the seed writes none).
+        await conn.execute("TRUNCATE orders, order_part, order_line, idempotency_key, stock_adjustment CASCADE")
         await conn.execute(
             "UPDATE sku SET stock = b.stock FROM bench_sku_stock b WHERE sku.id = b.sku_id AND sku.stock <> b.stock"
         )
-        await conn.execute("VACUUM (ANALYZE) sku, orders, order_part, order_line, idempotency_key")
+        await conn.execute(
+            "VACUUM (ANALYZE) sku, orders, order_part, order_line, idempotency_key, stock_adjustment"
+        )
     finally:
         await conn.close()
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from coopmarket.app import Overrides, create_app
 from coopmarket.core import clock
+from coopmarket.core.models import exists_on
 from coopmarket.db import Database
 from coopmarket.migrate import upgrade
 from coopmarket.models import metadata
@@ -113,7 +114,9 @@ def pg_database() -> Iterator[str]:
 
 
 def _truncate_pg(url: str) -> None:
-    tables = [t.name for t in metadata.sorted_tables if t.name not in KEEP_TABLES]
+    tables = [
+        t.name for t in metadata.sorted_tables if t.name not in KEEP_TABLES and exists_on(t, "postgresql")
+    ]
 
     async def truncate() -> None:
         engine = create_async_engine(url)

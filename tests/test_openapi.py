@@ -21,7 +21,8 @@ BAD_TOKEN = {"Authorization": "Bearer not-a-token"}
 Operation = tuple[str, str]  # (method, path as the document writes it)
 
 # Every endpoint of API.md that is mounted today: Accounts, Regions (the two reads), Cooperatives
-# and brand licences, Catalogue (create, list, detail, edit, archive, stock adjustments,
+# and brand licences, Catalogue (create, list, detail, edit, archive and unarchive, stock
+# adjustments and history, the cooperative's own catalogue, low stock, import and export,
 # certifications, batches, trace codes and their QR images, photos), Orders and payments, the ledger
 # balances and the collective-income report.
 EXPECTED: list[Operation] = [
@@ -44,10 +45,15 @@ EXPECTED: list[Operation] = [
     ("post", "/api/v1/cooperatives/{cooperative_id}/members"),
     ("patch", "/api/v1/cooperatives/{cooperative_id}/members/{member_id}"),
     ("post", "/api/v1/cooperatives/{cooperative_id}/products"),
+    ("get", "/api/v1/cooperatives/{cooperative_id}/products"),
+    ("post", "/api/v1/cooperatives/{cooperative_id}/products/import"),
+    ("get", "/api/v1/cooperatives/{cooperative_id}/products/export"),
+    ("get", "/api/v1/cooperatives/{cooperative_id}/low-stock"),
     ("get", "/api/v1/products"),
     ("get", "/api/v1/products/{product_id}"),
     ("patch", "/api/v1/products/{product_id}"),
     ("post", "/api/v1/products/{product_id}/archive"),
+    ("post", "/api/v1/products/{product_id}/unarchive"),
     ("post", "/api/v1/skus/{sku_id}/stock-adjustments"),
     ("post", "/api/v1/products/{product_id}/certifications"),
     ("post", "/api/v1/products/{product_id}/batches"),
@@ -62,6 +68,7 @@ EXPECTED: list[Operation] = [
     ("post", "/api/v1/products/{product_id}/images"),
     ("patch", "/api/v1/products/{product_id}/images/{image_id}"),
     ("delete", "/api/v1/products/{product_id}/images/{image_id}"),
+    ("get", "/api/v1/skus/{sku_id}/stock-history"),
     ("post", "/api/v1/orders"),
     ("get", "/api/v1/orders"),
     ("get", "/api/v1/orders/{order_id}"),

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from coopmarket.core.models import exists_on
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def include_object_for(dialect: str) -> Callable[..., bool]:
+    """Alembic's ``include_object`` for comparing the models with a database of ``dialect``: objects
+    that exist only on other databases (``core.models.only_on``), and what the database builds
+    from them, are left out of the comparison."""
+
+    def include_object(obj: Any, _name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if not exists_on(obj, dialect):
+            return False
+        return not (reflected and compare_to is not None and not exists_on(compare_to, dialect))
+
+    return include_object
 
 
 def alembic_config() -> Config:

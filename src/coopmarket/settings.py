@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # Collective-income bands in fen: below the first is "shell" (空壳村), then each next band.
     income_band_limits_fen: list[int] = [5_000_000, 10_000_000, 50_000_000]
     request_max_body_bytes: int = 1_048_576
+    # Bulk product import (CSV or XLSX): the largest file, and the most data rows in it.
+    import_max_bytes: int = Field(default=5 * 1_048_576, ge=1024)
+    import_max_rows: int = Field(default=5000, ge=1)
 
     payment_providers: list[Literal["offline", "stripe"]] = ["offline"]
     stripe_secret_key: SecretStr | None = None

@@ -34,7 +34,16 @@ async def test_create_answers_the_full_product(client: AsyncTestClient[Any], sel
         "is_branded": False,
         "status": "active",
         "min_price_fen": 3990,
-        "skus": [{"id": sku_id, "code": "YS-5KG", "spec": "5斤装", "price_fen": 3990, "stock": 100}],
+        "skus": [
+            {
+                "id": sku_id,
+                "code": "YS-5KG",
+                "spec": "5斤装",
+                "price_fen": 3990,
+                "stock": 100,
+                "low_stock_threshold": 0,
+            }
+        ],
         "images": [],
         "certifications": [],
         "created_at": body["created_at"],

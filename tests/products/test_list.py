@@ -175,23 +175,25 @@ async def test_q_takes_like_wildcards_literally(client: AsyncTestClient[Any], se
     assert await listed(client, q="_") == [graded["id"]]
 
 
-async def test_relevance_puts_name_matches_before_description_matches(
+async def test_relevance_ranks_exact_name_then_prefix_then_name_then_description(
     client: AsyncTestClient[Any], seller: Seller
 ) -> None:
-    # Given two name matches and a newer description-only match
-    old_name = await create_product(
-        client, seller.manager, seller.coop["id"], name="烟薯礼盒", description=""
-    )
-    new_name = await create_product(
-        client, seller.manager, seller.coop["id"], name="坊子烟薯", description=""
-    )
+    # Given, oldest first: a description-only match, a name containing q, a name starting with q,
+    # the exact name, and a second name containing q
     text_only = await create_product(
         client, seller.manager, seller.coop["id"], name="红心地瓜", description="与烟薯同田种植"
     )
-    # Then name matches come first, newest first within each group
+    old_inside = await create_product(client, seller.manager, seller.coop["id"], name="坊子烟薯", description="")
+    prefix = await create_product(client, seller.manager, seller.coop["id"], name="烟薯礼盒", description="")
+    exact = await create_product(client, seller.manager, seller.coop["id"], name="烟薯", description="")
+    new_inside = await create_product(client, seller.manager, seller.coop["id"], name="红心烟薯", description="")
+    # Then the exact name comes first, then the prefix, then names containing it (newest first
+    # within a group), then the description-only match
     assert await listed(client, q="烟薯", sort="relevance") == [
-        new_name["id"],
-        old_name["id"],
+        exact["id"],
+        prefix["id"],
+        new_inside["id"],
+        old_inside["id"],
         text_only["id"],
     ]
 

@@ -14,6 +14,7 @@ from coopmarket.products.schemas import SkuForOrder
 from tests.factories import Actor, create_product
 from tests.products.builders import PRODUCTS, Seller, sku_stock, suspend
 
+ORDER_ID = "01ordernotwrittenbythetest"  # take_stock records the order id; the order row is the caller's
 SKUS = [
     {"code": "A", "spec": "5斤", "price_fen": 3990, "stock": 100},
     {"code": "B", "spec": "10斤", "price_fen": 6990, "stock": 7},
@@ -139,7 +140,7 @@ async def test_take_stock_takes_when_enough(
 ) -> None:
     sku = (await create_product(client, seller.manager, seller.coop["id"], skus=SKUS))["skus"][1]
     async with db.session() as session:
-        taken = await service.take_stock(session, sku["id"], 7)
+        taken = await service.take_stock(session, sku["id"], 7, order_id=ORDER_ID, actor_id=None)
         await session.commit()
     assert taken is True
     assert await sku_stock(db, sku["id"]) == 0
@@ -150,7 +151,7 @@ async def test_take_stock_refuses_more_than_there_is(
 ) -> None:
     sku = (await create_product(client, seller.manager, seller.coop["id"], skus=SKUS))["skus"][1]
     async with db.session() as session:
-        taken = await service.take_stock(session, sku["id"], 8)
+        taken = await service.take_stock(session, sku["id"], 8, order_id=ORDER_ID, actor_id=None)
         await session.commit()
     assert taken is False
     assert await sku_stock(db, sku["id"]) == 7
@@ -161,7 +162,7 @@ async def test_take_stock_joins_the_callers_transaction(
 ) -> None:
     sku = (await create_product(client, seller.manager, seller.coop["id"], skus=SKUS))["skus"][1]
     async with db.session() as session:
-        assert await service.take_stock(session, sku["id"], 5) is True
+        assert await service.take_stock(session, sku["id"], 5, order_id=ORDER_ID, actor_id=None) is True
         await session.rollback()
     assert await sku_stock(db, sku["id"]) == 7
 
@@ -171,7 +172,9 @@ async def test_release_stock_gives_stock_back(
 ) -> None:
     a, b = (await create_product(client, seller.manager, seller.coop["id"], skus=SKUS))["skus"]
     async with db.session() as session:
-        await service.release_stock(session, {b["id"]: 3, a["id"]: 10})
+        await service.release_stock(
+            session, {b["id"]: 3, a["id"]: 10}, order_id=ORDER_ID, actor_id=None, reason="order expired"
+        )
         await session.commit()
     assert await sku_stock(db, a["id"]) == 110
     assert await sku_stock(db, b["id"]) == 10
@@ -181,7 +184,8 @@ async def adjustments(db: Database, sku_id: str) -> list[tuple[int, int, str, st
     async with db.read() as conn:
         rows = await conn.execute(
             text(
-                "SELECT delta, stock_after, reason, actor_id FROM stock_adjustment WHERE sku_id = :s ORDER BY id"
+                "SELECT delta, stock_after, reason, actor_id FROM stock_adjustment"
+                " WHERE sku_id = :s AND kind = 'adjustment' ORDER BY seq"
             ),
             {"s": sku_id},
         )

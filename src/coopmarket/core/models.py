@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import BigInteger
+from sqlalchemy import BigInteger, Column, Constraint, Index, Table
 from sqlmodel import Field, SQLModel
 
 from coopmarket.core import clock
@@ -22,6 +22,26 @@ SQLModel.metadata.naming_convention = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# ``info`` key naming the only databases a table, column or index exists on (see ``only_on``).
+DIALECTS_INFO_KEY = "dialects"
+_Obj = TypeVar("_Obj", Table, Column, Index, Constraint)
+
+
+def only_on(obj: _Obj, *dialects: str) -> _Obj:
+    """Mark a table, column or index as existing only on ``dialects`` (the migration creates it
+    there alone): DDL from the metadata and the migrations-versus-models check skip it elsewhere."""
+    obj.info[DIALECTS_INFO_KEY] = tuple(dialects)
+    if isinstance(obj, Index | Constraint):
+        obj.ddl_if(dialect=dialects[0] if len(dialects) == 1 else cast(Any, dialects))
+    return obj
+
+
+def exists_on(obj: Any, dialect: str) -> bool:
+    """False for an object ``only_on`` other databases."""
+    wanted = getattr(obj, "info", {}).get(DIALECTS_INFO_KEY)
+    return wanted is None or dialect in wanted
 
 
 def id_field(**kwargs: Any) -> Any:
@@ -53,4 +73,14 @@ def time_field(*, nullable: bool = False, index: bool = False, default_now: bool
     return Field(sa_type=UTCDateTime, nullable=False, index=index)
 
 
-__all__ = ["ID_LENGTH", "datetime", "id_field", "money_field", "ref_field", "time_field"]
+__all__ = [
+    "DIALECTS_INFO_KEY",
+    "ID_LENGTH",
+    "datetime",
+    "exists_on",
+    "id_field",
+    "money_field",
+    "only_on",
+    "ref_field",
+    "time_field",
+]

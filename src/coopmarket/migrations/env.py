@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from coopmarket.db import create_engine
+from coopmarket.migrate import include_object_for
 from coopmarket.models import metadata
 from coopmarket.settings import get_settings
 
@@ -21,6 +22,7 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         compare_server_default=False,
+        include_object=include_object_for(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

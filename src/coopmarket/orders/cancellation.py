@@ -38,12 +38,16 @@ async def cancel(
     if not targets:
         raise InvalidTransition(f"Nothing left to cancel in an order that is {order.status}.")
     return await _cancel_parts(
-        session, order, targets, reason or ("cancelled by buyer" if is_buyer else "cancelled")
+        session,
+        order,
+        targets,
+        reason or ("cancelled by buyer" if is_buyer else "cancelled"),
+        actor_id=principal.id,
     )
 
 
 async def _cancel_parts(
-    session: AsyncSession, order: Order, targets: list[OrderPart], reason: str
+    session: AsyncSession, order: Order, targets: list[OrderPart], reason: str, *, actor_id: str
 ) -> list[RefundDue]:
     now = clock.now()
     due: list[RefundDue] = []
@@ -79,11 +83,14 @@ async def _cancel_parts(
                     cooperative_id=part.cooperative_id,
                     amount_fen=remaining,
                     reason=reason,
+                    actor_id=actor_id,
                 )
             )
     target_ids = [p.id for p in targets]
     await refunds.reject_open_requests(session, target_ids, reason)
-    await stock.release_parts(session, order.id, target_ids)
+    await stock.release_parts(
+        session, order.id, target_ids, actor_id=actor_id, reason=f"order cancelled: {reason}"
+    )
     others = (
         (
             await session.execute(

@@ -89,14 +89,17 @@ async def place_order(
         )
     cooperatives = await coops_service.cooperative_briefs(conn, {skus[s].cooperative_id for s in sku_ids})
 
-    # Take stock in a fixed order (by SKU id) so that concurrent orders cannot deadlock.
+    # Take stock in a fixed order (by SKU id) so that concurrent orders cannot deadlock; each
+    # change is recorded in the SKU's stock history under the order's id.
+    order_id = new_id()
     quantities = {line.sku_id: line.quantity for line in data.lines}
     for sku_id in sorted(quantities):
-        if not await products_service.take_stock(conn, sku_id, quantities[sku_id]):
+        if not await products_service.take_stock(
+            conn, sku_id, quantities[sku_id], order_id=order_id, actor_id=principal.id
+        ):
             raise OutOfStock("Not enough stock.", extra={"sku_id": sku_id})
 
     now = clock.now()
-    order_id = new_id()
     expires_at = now + timedelta(seconds=settings.order_payment_timeout_seconds)
     by_cooperative: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for line in data.lines:

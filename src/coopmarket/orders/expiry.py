@@ -75,5 +75,7 @@ async def _expire(session: AsyncSession, order_id: str, now: datetime) -> int:
         .all()
     )
     # Only the stock of parts cancelled here: a part cancelled earlier gave its stock back then.
-    await stock.release_parts(session, order_id, list(cancelled_parts))
+    await stock.release_parts(
+        session, order_id, list(cancelled_parts), actor_id=None, reason="order expired unpaid"
+    )
     return 1

@@ -53,6 +53,7 @@ class RefundDue:
     refund_id: str | None = None
     settled: posting.SplitTerms | None = None
     closes_part: bool = False
+    actor_id: str | None = None  # who decided it (stock given back is recorded in their name)
 
 
 def refund_out(refund: RefundRequest) -> RefundOut:
@@ -198,6 +199,7 @@ async def _take_refund(
         reason=refund.reason,
         refund_id=refund.id,
         settled=terms,
+        actor_id=refund.decided_by,
         closes_part=paid_in_full_before_shipping and part_refunded == part.subtotal_fen,
     )
 
@@ -214,7 +216,9 @@ async def close_refunded_part(session: AsyncSession, due: RefundDue) -> None:
     )
     if rowcount(result) != 1:
         raise ConcurrentUpdate("The order changed meanwhile; try again.")
-    await stock.release_parts(session, due.order_id, [due.part_id])
+    await stock.release_parts(
+        session, due.order_id, [due.part_id], actor_id=due.actor_id, reason=f"refunded: {due.reason}"
+    )
     statuses = (
         (await session.execute(select(col(OrderPart.status)).where(col(OrderPart.order_id) == due.order_id)))
         .scalars()

@@ -17,11 +17,14 @@ from coopmarket.orders.models import OrderLine
 from coopmarket.products import service as products_service
 
 
-async def release_parts(session: AsyncSession, order_id: str, part_ids: Sequence[str]) -> None:
+async def release_parts(
+    session: AsyncSession, order_id: str, part_ids: Sequence[str], *, actor_id: str | None, reason: str
+) -> None:
     """Give back the stock of the lines of ``part_ids`` (parts of ``order_id`` closing now).
 
     Only parts that close in the caller's transaction: a part closed earlier gave its stock back
-    then. Joins the caller's transaction.
+    then. ``actor_id`` (``None`` for the system) and ``reason`` go into each SKU's stock history.
+    Joins the caller's transaction.
     """
     if not part_ids:
         return
@@ -34,4 +37,6 @@ async def release_parts(session: AsyncSession, order_id: str, part_ids: Sequence
         )
     ).all():
         released[sku_id] += quantity
-    await products_service.release_stock(session, dict(released))
+    await products_service.release_stock(
+        session, dict(released), order_id=order_id, actor_id=actor_id, reason=reason
+    )

@@ -77,3 +77,22 @@ class InvalidImageChange(ValidationFailed):
     """``invalid_position``, ``cover_required``."""
 
     default_code = "invalid_image_change"
+
+
+class ImportRejected(ValidationFailed):
+    """Rows of an import file (or its header) are bad; ``errors`` names each as ``rows[N].column``
+    (or ``rows[N]``), the header being row 1. Nothing was imported."""
+
+    default_code = "import_rows_invalid"
+
+
+class UnreadableImport(ValidationFailed):
+    """Not a CSV (UTF-8 or GB18030) or XLSX table."""
+
+    default_code = "import_file_unreadable"
+
+
+class ImportTooLarge(ValidationFailed):
+    """More data rows than ``COOPMARKET_IMPORT_MAX_ROWS``."""
+
+    default_code = "import_too_many_rows"

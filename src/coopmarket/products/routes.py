@@ -10,16 +10,19 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from coopmarket.core.http import Caller, Db, MaybeCaller, Session, Today
 from coopmarket.core.openapi import NO_TOKEN_NEEDED, TOKEN_OPTIONAL, problems
 from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from coopmarket.products import certification_routes, service, trace_routes
+from coopmarket.products import certification_routes, inventory, inventory_routes, service, trace_routes
 from coopmarket.products.image_routes import ProductImageController
+from coopmarket.products.inventory_routes import Cursor, Limit
 from coopmarket.products.schemas import (
     MAX_PRICE_FEN,
     Category,
     ListSort,
+    ManagedProductPage,
     ProductIn,
     ProductOut,
     ProductPage,
     ProductPatch,
+    ProductStatusFilter,
     StockAdjustmentIn,
     StockOut,
 )
@@ -51,6 +54,29 @@ class CooperativeProductsController(Controller):
     ) -> ProductOut:
         """Create a product with its SKUs for an approved cooperative the caller manages."""
         return await service.create_product(session, principal, cooperative_id, data)
+
+    @get(
+        "/",
+        summary="The cooperative's own catalogue, archived products included (its managers, staff)",
+        responses=problems(
+            400, 401, codes={403: ["forbidden_role"], 404: ["cooperative_not_found"], 422: ["invalid_cursor"]}
+        ),
+    )
+    async def list_cooperative_products(
+        self,
+        cooperative_id: FromPath[str],
+        db: Db,
+        principal: Caller,
+        today: Today,
+        status: Annotated[ProductStatusFilter, QueryParameter(name="status")] = "all",
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> ManagedProductPage:
+        """Every product of the cooperative with its SKUs and stock, newest first."""
+        async with db.read() as conn:
+            return await inventory.list_cooperative_products(
+                conn, principal, cooperative_id, status=status, limit=limit, cursor=cursor, today=today
+            )
 
 
 class ProductController(Controller):
@@ -165,6 +191,18 @@ class ProductController(Controller):
         """Take a product off the public catalogue."""
         return await service.archive_product(session, principal, product_id, today=today, storage=storage)
 
+    @post(
+        "/{product_id:str}/unarchive",
+        status_code=200,
+        summary="Bring an archived product back (its manager)",
+        responses=problems(400, 401, codes={403: ["forbidden_role"], 404: ["product_not_found"]}),
+    )
+    async def unarchive_product(
+        self, product_id: FromPath[str], session: Session, principal: Caller, today: Today, storage: Storage
+    ) -> ProductOut:
+        """Put an archived product back on the public catalogue."""
+        return await service.unarchive_product(session, principal, product_id, today=today, storage=storage)
+
 
 class SkuController(Controller):
     path = "/api/v1/skus"
@@ -200,4 +238,5 @@ routes = [
     *certification_routes.routes,
     *trace_routes.routes,
     ProductImageController,
+    *inventory_routes.routes,
 ]

@@ -47,6 +47,9 @@ SkuCode = Annotated[str, Meta(min_length=1, max_length=64)]
 SkuSpec = Annotated[str, Meta(min_length=1, max_length=100)]
 PriceFen = Annotated[int, Meta(ge=1, le=MAX_PRICE_FEN, description="Price in fen (1/100 yuan)")]
 Stock = Annotated[int, Meta(ge=0, le=MAX_STOCK)]
+LowStockThreshold = Annotated[
+    int, Meta(ge=0, le=MAX_STOCK, description="The SKU counts as low on stock while its stock is at or below this")
+]
 
 
 class SkuIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -54,6 +57,7 @@ class SkuIn(msgspec.Struct, forbid_unknown_fields=True):
     spec: SkuSpec
     price_fen: PriceFen
     stock: Stock
+    low_stock_threshold: LowStockThreshold = 0
 
 
 class ProductIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -66,13 +70,15 @@ class ProductIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class SkuChangeIn(msgspec.Struct, forbid_unknown_fields=True):
-    """With ``id``: change that SKU's price or spec. Without: a new SKU (code, spec, price, stock)."""
+    """With ``id``: change that SKU's price, spec or low-stock threshold. Without: a new SKU (code,
+    spec, price, stock; threshold optional)."""
 
     id: str | None = None
     code: SkuCode | None = None
     spec: SkuSpec | None = None
     price_fen: PriceFen | None = None
     stock: Stock | None = None
+    low_stock_threshold: LowStockThreshold | None = None
 
 
 class ProductPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -102,6 +108,7 @@ class SkuOut(msgspec.Struct):
     spec: str
     price_fen: int
     stock: int
+    low_stock_threshold: int
 
 
 class ProductImageOut(msgspec.Struct):
@@ -367,3 +374,85 @@ class TraceOut(msgspec.Struct):
     certifications: list[CertificationOut]  # those valid on the batch date
     is_branded: bool  # today
     brand: str | None
+
+
+# --- what a manager sees: the cooperative's own catalogue, stock history, low stock ----------------
+
+ProductStatusFilter = Literal["active", "archived", "all"]
+StockChangeKind = Literal["adjustment", "created", "import", "order", "order_release"]
+
+
+class ManagedProductItem(msgspec.Struct):
+    """One product of the cooperative's own catalogue, archived or hidden ones included."""
+
+    id: str
+    name: str
+    category: str
+    unit: str
+    status: str
+    origin_village_code: str
+    is_branded: bool
+    price_fen: int  # the lowest SKU price
+    skus: list[SkuOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ManagedProductPage(msgspec.Struct):
+    items: list[ManagedProductItem]
+    next_cursor: str | None
+
+
+class StockChangeOut(msgspec.Struct):
+    """One change of a SKU's stock."""
+
+    seq: Annotated[int, Meta(description="Its place in the SKU's history: 1, 2, 3, … (exact order)")]
+    at: datetime
+    kind: Annotated[
+        StockChangeKind,
+        Meta(
+            description="`adjustment` (manual), `created` (opening stock), `import`, `order` (taken by an"
+            " order), `order_release` (given back: cancellation, expiry, refund)"
+        ),
+    ]
+    delta: int
+    stock_after: int
+    reason: str
+    actor_id: Annotated[str | None, Meta(description="Who made it; null for the system (an order that expired)")]
+    order_id: str | None
+
+
+class StockHistoryPage(msgspec.Struct):
+    items: list[StockChangeOut]
+    next_cursor: str | None
+
+
+class LowStockItem(msgspec.Struct):
+    sku_id: str
+    sku_code: str
+    spec: str
+    stock: int
+    low_stock_threshold: int
+    product_id: str
+    product_name: str
+
+
+class LowStockPage(msgspec.Struct):
+    items: list[LowStockItem]
+    next_cursor: str | None
+
+
+ExportFormat = Literal["csv", "xlsx"]
+
+
+class ImportResult(msgspec.Struct):
+    """What an import changed; every row was valid, so all of it was applied in one transaction."""
+
+    rows: Annotated[int, Meta(description="Data rows read (the header and blank rows not counted)")]
+    created_products: int
+    updated_products: int
+    unchanged_products: int
+    created_skus: int
+    updated_skus: int
+    unchanged_skus: int
+    product_ids: Annotated[list[str], Meta(description="The products the file names, in file order")]
