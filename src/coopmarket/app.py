@@ -51,6 +51,7 @@ from coopmarket.products import routes as products_routes
 from coopmarket.regions import routes as regions_routes
 from coopmarket.reports import routes as reports_routes
 from coopmarket.settings import Settings, get_settings
+from coopmarket.villages import routes as villages_routes
 
 log = logging.getLogger("coopmarket")
 PROBLEM_JSON = "application/problem+json"
@@ -222,6 +223,7 @@ def _route_handlers() -> Sequence[Any]:
         ledger_routes,
         reports_routes,
         audit_routes,
+        villages_routes,
     ):
         handlers.extend(module.routes)
     return handlers
