@@ -60,7 +60,7 @@ def asset_payload(**overrides: Any) -> dict[str, Any]:
         "location": "村东南，北邻潍坊大道",
         "status": "idle",
         "valuation_fen": 50_000_000,
-        "valued_on": "2025-12-31",
+        "valued_on": "2025-06-30",
     }
     payload.update(overrides)
     return payload
