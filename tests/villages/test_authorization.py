@@ -244,4 +244,3 @@ async def test_staff_in_scope_are_served(
     ]
     response = await _call(client, world, call, actor.headers)
     assert response.status_code in (200, 201), (call.name, response.text)
-
