@@ -1,5 +1,6 @@
-"""Demonstration data for ``coopmarket seed-demo``: a district staff login and a few approved
-cooperatives of Fangzi District with products, created through the slices' own services.
+"""Demonstration data for ``coopmarket seed-demo``: a district staff login, a few approved
+cooperatives of Fangzi District with products, and three villages' registers of assets and
+contracts (``villages/demo.py``), created through the slices' own services.
 
 Idempotent: when the demo staff phone already exists nothing is created. The random passwords
 are printed once and only their hashes are stored; they are never logged.
@@ -22,6 +23,7 @@ from coopmarket.core.principal import BUYER, COOP_MANAGER, DISTRICT_STAFF, Princ
 from coopmarket.db import Database
 from coopmarket.products import service as products_service
 from coopmarket.products.schemas import ProductIn, SkuIn
+from coopmarket.villages import demo as villages_demo
 
 DISTRICT_CODE = "370704"
 STAFF_PHONE = "13800000000"
@@ -190,8 +192,8 @@ def _new_password() -> str:
 
 async def _seed_cooperative(
     db: Database, staff: Principal, spec: DemoCooperative, password: str
-) -> tuple[int, int]:
-    """Register, approve and stock one cooperative; (products, skus) created."""
+) -> tuple[str, int, int]:
+    """Register, approve and stock one cooperative; (its id, products, skus) created."""
     async with db.session() as session:
         token = await accounts_service.register(
             session,
@@ -258,7 +260,7 @@ async def _seed_cooperative(
                 ),
             )
         skus += len(product.skus)
-    return len(spec.products), skus
+    return cooperative.id, len(spec.products), skus
 
 
 async def seed(db: Database, out: Callable[[str], object] = print) -> bool:
@@ -284,13 +286,17 @@ async def seed(db: Database, out: Callable[[str], object] = print) -> bool:
     )
     logins = [Login("district staff (approves cooperatives)", STAFF_PHONE, staff_password)]
     products = skus = 0
+    cooperatives: dict[str, tuple[str, str]] = {}
     try:
         for spec in COOPERATIVES:
             password = _new_password()
-            made_products, made_skus = await _seed_cooperative(db, staff, spec, password)
+            cooperative_id, made_products, made_skus = await _seed_cooperative(db, staff, spec, password)
+            cooperatives[spec.village_code] = (cooperative_id, spec.name)
             products += made_products
             skus += made_skus
             logins.append(Login(f"manager of {spec.name}", spec.manager_phone, password))
+        village_logins = await villages_demo.seed_villages(db, staff, cooperatives, _new_password)
+        logins += [Login(label, phone, password) for label, phone, password in village_logins]
     except Exception:
         out(
             "Seeding stopped half-way. Remove the demo database (./var/ by default) and run "
@@ -300,6 +306,10 @@ async def seed(db: Database, out: Callable[[str], object] = print) -> bool:
     out(
         f"Demo data loaded: {len(COOPERATIVES)} approved cooperatives of Fangzi District, "
         f"{products} products, {skus} SKUs."
+    )
+    out(
+        f"Village registers: {len(villages_demo.VILLAGES)} villages with assets and contracts, "
+        "receipts, arrears, a write-off, findings and idle assets (see GET /api/v1/contract-campaign)."
     )
     out("Demo logins (shown only now; only password hashes are stored):")
     for login in logins:

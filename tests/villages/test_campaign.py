@@ -240,6 +240,7 @@ async def test_the_campaign_downloads_as_csv_and_xlsx(client: AsyncTestClient[An
     [
         ({"from": "2026-07-01", "to": "2026-06-30"}, "invalid_date_range"),
         ({"from": "2020-01-01", "to": "2026-06-30"}, "invalid_date_range"),
+        ({"from": "2099-01-01", "to": "2099-02-01"}, "invalid_date_range"),
     ],
 )
 async def test_a_period_backwards_or_over_three_years_is_refused(
@@ -255,7 +256,10 @@ async def test_campaign_figures_for_the_dashboard_are_the_endpoints(
 ) -> None:
     await run_campaign(client, db)
     async with db.read() as conn:
-        report = await campaign_service.campaign_figures(conn, STREET, date(2026, 4, 1), date(2026, 6, 30))
+        report = await campaign_service.campaign_figures(
+            conn, STREET, date(2026, 4, 1), date(2026, 9, 30), today=date(2026, 6, 30)
+        )
+    assert report.to == date(2026, 6, 30)
     assert report.total.arrears_closing_fen == STREET_FIGURES[5]
     assert [v.region_code for v in report.streets[0].villages] == [VILLAGE, SAME_STREET_VILLAGE]
 

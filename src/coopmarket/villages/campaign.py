@@ -186,14 +186,18 @@ async def _idle(
 
 
 async def campaign_figures(
-    conn: access.Conn, region_code: str, date_from: date, date_to: date
+    conn: access.Conn, region_code: str, date_from: date, date_to: date, *, today: date
 ) -> CampaignReport:
     """The campaign's figures for the district, a street or a village over ``date_from..date_to``
-    (local dates, inclusive): per street, with the villages that have any figure.
+    (local dates, inclusive; a period reaching past ``today`` stops at today, the answer's ``to``):
+    per street, with the villages that have any figure.
 
     Plain data for the staff dashboard (issue 8); no caller check here. Joins the caller's transaction.
     """
     check_period(date_from, date_to)
+    if date_from > today:
+        raise InvalidDateRange("The period starts after today.", errors=[FieldError("from", "after today")])
+    date_to = min(date_to, today)
     tallies: dict[str, _Tally] = defaultdict(_Tally)
     await _arrears_movements(conn, region_code, date_from, date_to, tallies)
     await _flags(conn, region_code, date_from, date_to, tallies)
@@ -239,8 +243,14 @@ async def campaign_figures(
 
 
 async def campaign_report(
-    conn: AsyncConnection, principal: Principal, region_code: str | None, date_from: date, date_to: date
+    conn: AsyncConnection,
+    principal: Principal,
+    region_code: str | None,
+    date_from: date,
+    date_to: date,
+    *,
+    timezone: str,
 ) -> CampaignReport:
     """The campaign for staff in scope (default: their own region)."""
     root = await access.require_region(conn, principal, region_code)
-    return await campaign_figures(conn, root, date_from, date_to)
+    return await campaign_figures(conn, root, date_from, date_to, today=access.today(timezone))

@@ -552,15 +552,20 @@ class CampaignController(Controller):
     async def campaign(
         self,
         db: Db,
+        settings: AppSettings,
         principal: Caller,
         date_from: Annotated[date, QueryParameter(name="from", description="First local date (inclusive)")],
-        date_to: Annotated[date, QueryParameter(name="to", description="Last local date (inclusive)")],
+        date_to: Annotated[
+            date, QueryParameter(name="to", description="Last local date (inclusive); figures stop at today")
+        ],
         region_code: RegionCode = None,
         export_format: Annotated[ExportFormat, QueryParameter(name="format")] = "json",
     ) -> Response[Any]:
         """Arrears at the start, arisen, recovered, written off, cancelled and at the end; findings; idle assets."""
         async with db.read() as conn:
-            report = await campaign.campaign_report(conn, principal, region_code, date_from, date_to)
+            report = await campaign.campaign_report(
+                conn, principal, region_code, date_from, date_to, timezone=settings.report_timezone
+            )
         if export_format == "csv":
             return _download(
                 export.campaign_csv(report), export.CSV_MEDIA_TYPE, export.campaign_filename(report, "csv")
