@@ -59,7 +59,7 @@ async def test_village_staff_register_an_asset_and_staff_in_scope_read_it(
     assert (asset["status_since"], asset["valuation_fen"], asset["valued_on"]) == (
         "2026-06-15",
         8_800_000,
-        "2025-12-31",
+        "2025-06-30",
     )
     # And street staff read it in the village's register
     listed = await client.get(f"/api/v1/villages/{VILLAGE}/assets", headers=street.headers)

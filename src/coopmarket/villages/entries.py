@@ -21,7 +21,7 @@ from coopmarket.core.errors import FieldError
 from coopmarket.core.ids import new_id
 from coopmarket.core.principal import Principal
 from coopmarket.settings import Settings
-from coopmarket.villages import access, assets, contracts, flags, schedule
+from coopmarket.villages import access, assets, contracts, flags, reads, schedule
 from coopmarket.villages.errors import AmendmentOverlapsSettledPeriod, ContractNotCurrent, InvalidTerm
 from coopmarket.villages.models import (
     ContractInstalment,
@@ -62,7 +62,7 @@ def _not_current(row: Any) -> ContractNotCurrent:
 
 async def _head(session: AsyncSession, principal: Principal, contract_id: str) -> Any:
     """The entry, for its village's staff, if nothing follows it yet (409 otherwise)."""
-    row = await contracts.visible_contract(session, principal, contract_id, roles=access.KEEPERS)
+    row = await reads.visible_contract(session, principal, contract_id, roles=access.KEEPERS)
     if not _is_current(row):
         raise _not_current(row)
     return row
@@ -249,7 +249,7 @@ async def amend_contract(
         region_code=row.village_code,
     )
     await session.commit()
-    return await contracts.get_contract(session, principal, entry_id, timezone=settings.report_timezone)
+    return await reads.get_contract(session, principal, entry_id, timezone=settings.report_timezone)
 
 
 async def renew_contract(
@@ -297,7 +297,7 @@ async def renew_contract(
         region_code=row.village_code,
     )
     await session.commit()
-    return await contracts.get_contract(session, principal, entry_id, timezone=settings.report_timezone)
+    return await reads.get_contract(session, principal, entry_id, timezone=settings.report_timezone)
 
 
 async def _asset_still_let(session: AsyncSession, asset_id: str, contract_id: str, today: date) -> bool:
@@ -391,4 +391,4 @@ async def terminate_contract(
         region_code=row.village_code,
     )
     await session.commit()
-    return await contracts.get_contract(session, principal, row.id, timezone=settings.report_timezone)
+    return await reads.get_contract(session, principal, row.id, timezone=settings.report_timezone)

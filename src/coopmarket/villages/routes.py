@@ -1,47 +1,37 @@
-"""HTTP routes of the villages slice: assets, contracts, instalments, arrears and the campaign view."""
+"""HTTP routes of the villages slice: assets, contracts and their entries; ``routes`` also mounts
+``collection_routes`` (receipts, write-offs, arrears, the campaign view)."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
-from litestar import Controller, MediaType, Response, get, patch, post
-from litestar.openapi.datastructures import ResponseSpec
+from litestar import Controller, Response, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from coopmarket.core.http import AppSettings, Caller, Db, Session
 from coopmarket.core.openapi import problems
 from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from coopmarket.idempotency.http import IdempotencyKeyHeader, run_idempotently
-from coopmarket.villages import arrears, assets, campaign, collection, contracts, entries, export
+from coopmarket.villages import assets, collection, collection_routes, contracts, entries, history, reads
 from coopmarket.villages.schemas import (
     AmendmentIn,
-    ArrearsReport,
     AssetIn,
     AssetKind,
     AssetList,
     AssetOut,
     AssetPatch,
     AssetStatus,
-    CampaignReport,
     CollectionHistory,
     ContractIn,
     ContractList,
     ContractOut,
     ContractState,
-    ExportFormat,
     FlagResolveIn,
     IdleAssetReport,
     InstalmentList,
-    ReceiptIn,
-    ReceiptOut,
     ReminderIn,
     ReminderOut,
     RenewalIn,
     TerminationIn,
-    WriteOffIn,
-    WriteOffOut,
 )
 
 Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=MAX_LIMIT)]
@@ -155,7 +145,7 @@ class VillageRegisterController(Controller):
     ) -> ContractList:
         """Entries in the order they were registered; identity numbers masked but for the village's staff."""
         async with db.read() as conn:
-            return await contracts.list_contracts(
+            return await reads.list_contracts(
                 conn,
                 principal,
                 code,
@@ -264,9 +254,7 @@ class ContractController(Controller):
     ) -> ContractOut:
         """The entry with its findings and what is paid and in arrears today."""
         async with db.read() as conn:
-            return await contracts.get_contract(
-                conn, principal, contract_id, timezone=settings.report_timezone
-            )
+            return await reads.get_contract(conn, principal, contract_id, timezone=settings.report_timezone)
 
     @get(
         "/{contract_id:str}/instalments",
@@ -363,7 +351,7 @@ class ContractController(Controller):
         contract_id: FromPath[str],
     ) -> ReminderOut:
         """201 with the reminder and what was in arrears when it was recorded; audited."""
-        return await collection.send_reminder(
+        return await history.send_reminder(
             session, principal, contract_id, data, timezone=settings.report_timezone
         )
 
@@ -377,7 +365,7 @@ class ContractController(Controller):
     ) -> CollectionHistory:
         """Reminders, money recovered, write-offs and amounts cut, oldest first."""
         async with db.read() as conn:
-            return await collection.collection_history(
+            return await history.collection_history(
                 conn, principal, contract_id, timezone=settings.report_timezone
             )
 
@@ -404,185 +392,10 @@ class ContractController(Controller):
         )
 
 
-class InstalmentController(Controller):
-    path = "/api/v1/instalments"
-    tags = TAGS
-
-    @post(
-        "/{instalment_id:str}/receipts",
-        status_code=201,
-        summary="Record rent received for an instalment (its village staff; Idempotency-Key required)",
-        responses={
-            201: ResponseSpec(
-                data_container=ReceiptOut, description="The receipt; contracting income is posted"
-            ),
-            **problems(
-                401,
-                413,
-                idempotent=True,
-                codes={
-                    403: ["forbidden_role"],
-                    404: ["instalment_not_found"],
-                    409: ["receipt_exceeds_due", "instalment_cancelled", "duplicate_receipt_reference"],
-                    422: ["date_in_future"],
-                },
-            ),
-        },
-    )
-    async def record_receipt(
-        self,
-        instalment_id: FromPath[str],
-        data: JSONBody[ReceiptIn],
-        db: Db,
-        settings: AppSettings,
-        principal: Caller,
-        idempotency_key: IdempotencyKeyHeader = None,
-    ) -> Response[Any]:
-        """201 with the receipt; never above what is due; the same key gives the first answer again."""
-
-        async def run(session: AsyncSession) -> tuple[int, ReceiptOut]:
-            return 201, await collection.record_receipt(
-                session, principal, instalment_id, data, timezone=settings.report_timezone
-            )
-
-        return await run_idempotently(
-            db,
-            settings,
-            principal,
-            idempotency_key,
-            f"POST /api/v1/instalments/{instalment_id}/receipts",
-            data,
-            run,
-        )
-
-    @post(
-        "/{instalment_id:str}/write-off",
-        status_code=201,
-        summary="Write off what is left of an instalment in arrears (street or district staff)",
-        responses=problems(
-            400,
-            401,
-            413,
-            422,
-            codes={
-                403: ["forbidden_role"],
-                404: ["instalment_not_found"],
-                409: [
-                    "instalment_cancelled",
-                    "instalment_settled",
-                    "instalment_not_in_arrears",
-                    "concurrent_update",
-                ],
-            },
-        ),
-    )
-    async def write_off(
-        self,
-        data: JSONBody[WriteOffIn],
-        session: Session,
-        settings: AppSettings,
-        principal: Caller,
-        instalment_id: FromPath[str],
-    ) -> WriteOffOut:
-        """201 with the write-off, its reason and approver; nothing is posted; audited."""
-        return await collection.write_off(
-            session, principal, instalment_id, data, timezone=settings.report_timezone
-        )
-
-
-class ArrearsController(Controller):
-    path = "/api/v1/arrears"
-    tags = TAGS
-
-    @get(
-        "",
-        summary="Arrears per village, aged (staff in scope)",
-        responses={
-            200: ResponseSpec(
-                data_container=ArrearsReport,
-                description="JSON; format=csv: one row per village; format=xlsx: villages and instalments",
-            ),
-            **problems(400, 401, codes={**REGION_PROBLEMS, 422: ["date_in_future", "invalid_region_level"]}),
-        },
-    )
-    async def arrears(
-        self,
-        db: Db,
-        settings: AppSettings,
-        principal: Caller,
-        region_code: RegionCode = None,
-        as_of: Annotated[
-            date | None, QueryParameter(name="as_of", description="Local date, end of day (default: today)")
-        ] = None,
-        export_format: Annotated[ExportFormat, QueryParameter(name="format")] = "json",
-    ) -> Response[Any]:
-        """Unpaid instalments past their due date per village, by age band, with the instalments behind them."""
-        async with db.read() as conn:
-            report = await arrears.arrears_report(
-                conn, principal, region_code, as_of, timezone=settings.report_timezone
-            )
-        if export_format == "csv":
-            return _download(
-                export.arrears_csv(report), export.CSV_MEDIA_TYPE, export.arrears_filename(report, "csv")
-            )
-        if export_format == "xlsx":
-            return _download(
-                export.arrears_xlsx(report), export.XLSX_MEDIA_TYPE, export.arrears_filename(report, "xlsx")
-            )
-        return Response(report, media_type=MediaType.JSON)
-
-
-class CampaignController(Controller):
-    path = "/api/v1/contract-campaign"
-    tags = TAGS
-
-    @get(
-        "",
-        summary="The clean-up of village contracts, arrears and idle assets per street and village (staff in scope)",
-        responses={
-            200: ResponseSpec(
-                data_container=CampaignReport,
-                description="JSON, or with format=csv|xlsx one row per street and village",
-            ),
-            **problems(
-                400, 401, codes={**REGION_PROBLEMS, 422: ["invalid_date_range", "invalid_region_level"]}
-            ),
-        },
-    )
-    async def campaign(
-        self,
-        db: Db,
-        settings: AppSettings,
-        principal: Caller,
-        date_from: Annotated[date, QueryParameter(name="from", description="First local date (inclusive)")],
-        date_to: Annotated[
-            date, QueryParameter(name="to", description="Last local date (inclusive); figures stop at today")
-        ],
-        region_code: RegionCode = None,
-        export_format: Annotated[ExportFormat, QueryParameter(name="format")] = "json",
-    ) -> Response[Any]:
-        """Arrears at the start, arisen, recovered, written off, cancelled and at the end; findings; idle assets."""
-        async with db.read() as conn:
-            report = await campaign.campaign_report(
-                conn, principal, region_code, date_from, date_to, timezone=settings.report_timezone
-            )
-        if export_format == "csv":
-            return _download(
-                export.campaign_csv(report), export.CSV_MEDIA_TYPE, export.campaign_filename(report, "csv")
-            )
-        if export_format == "xlsx":
-            return _download(
-                export.campaign_xlsx(report), export.XLSX_MEDIA_TYPE, export.campaign_filename(report, "xlsx")
-            )
-        return Response(report, media_type=MediaType.JSON)
-
-
 routes = [
     VillageRegisterController,
     AssetController,
     IdleAssetController,
     ContractController,
-    InstalmentController,
-    ArrearsController,
-    CampaignController,
+    *collection_routes.routes,
 ]
