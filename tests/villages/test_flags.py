@@ -152,6 +152,9 @@ async def test_street_staff_resolve_a_finding_with_a_reason_and_village_staff_ma
     assert response.status_code == 200, response.text
     [flag] = response.json()["flags"]
     assert (flag["resolved_on"], flag["resolution"]) == ("2026-06-15", "已补开村民代表会议并形成决议")
+    # The answer to street staff masks the counterparty's identity number
+    number = contract["counterparty"]["id_number"]
+    assert response.json()["counterparty"]["id_number"] == number[:4] + "*" * 10 + number[-4:]
     again = await client.post(url, json={"resolution": "重复"}, headers=street.headers)
     assert (again.status_code, again.json()["code"]) == (404, "flag_not_found")
     async with db.read() as conn:
