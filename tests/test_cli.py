@@ -221,7 +221,7 @@ def test_seed_demo_loads_approved_cooperatives_and_a_staff_login(
 
     # Then the printed district staff login works
     logins = _printed_logins(capsys.readouterr().out)
-    assert sorted(logins) == ["13800000000", "13800000001", "13800000002", "13800000003", "13800000004"]
+    assert sorted(logins) == [f"1380000000{n}" for n in range(8)]
     status, me = _login(database_url, "13800000000", logins["13800000000"])
     assert status == 200
     assert (me["role"], me["region_code"]) == ("district_staff", "370704")
@@ -319,7 +319,7 @@ def test_seed_demo_stores_no_password_in_plain_text(
     stored = b"".join(path.read_bytes() for path in tmp_path.glob("demo.sqlite3*"))
 
     # Then none of the printed passwords is in them
-    assert len(passwords) == 5
+    assert len(passwords) == 8
     assert [p for p in passwords if p.encode() in stored] == []
 
 
@@ -371,3 +371,44 @@ def test_expire_orders_cancels_an_overdue_unpaid_order_and_releases_its_stock(
         assert client.get(f"/api/v1/orders/{order_id}", headers=headers).json()["status"] == "cancelled"
         skus = client.get(f"/api/v1/products/{product_id}").json()["skus"]
         assert next(s["stock"] for s in skus if s["id"] == sku["id"]) == sku["stock"]
+
+
+def test_seed_demo_fills_the_village_contracts_campaign(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the demo data
+    _use_database(monkeypatch, database_url)
+    assert main(["seed-demo"]) == 0
+    logins = _printed_logins(capsys.readouterr().out)
+    settings = Settings(
+        environment="test", database_url=database_url, jwt_secret=JWT_SECRET, run_background_jobs=False
+    )
+    with TestClient(app=create_app(settings)) as client:
+        token = client.post(
+            "/api/v1/auth/login", json={"phone": "13800000000", "password": logins["13800000000"]}
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        # When district staff open this year's campaign, the arrears and the idle assets
+        year = clock.today(settings.report_timezone).year
+        campaign = client.get(
+            "/api/v1/contract-campaign",
+            params={"from": f"{year}-01-01", "to": f"{year}-12-31"},
+            headers=headers,
+        )
+        arrears = client.get("/api/v1/arrears", headers=headers).json()
+        idle = client.get("/api/v1/idle-assets", headers=headers).json()
+        village = client.post(
+            "/api/v1/auth/login", json={"phone": "13800000005", "password": logins["13800000005"]}
+        )
+    # Then three villages in three streets show arrears, recoveries, a write-off, findings and idle assets
+    assert campaign.status_code == 200, campaign.text
+    total = campaign.json()["total"]
+    villages = [v["region_code"] for s in campaign.json()["streets"] for v in s["villages"]]
+    assert villages == ["370704005201", "370704007201", "370704008203"]
+    for figure in ("arrears_closing_fen", "arrears_recovered_fen", "arrears_written_off_fen"):
+        assert total[figure] > 0, figure
+    assert (total["irregular_found"], total["irregular_resolved"], total["idle_assets_put_back"]) == (2, 1, 1)
+    assert arrears["total_fen"] == total["arrears_closing_fen"]  # the campaign stops at today
+    assert {item["name"] for item in idle["items"]} == {"老村委会办公楼", "北岭林地"}
+    # And the village staff login works
+    assert (village.status_code, village.json()["user"]["role"]) == (200, "village_staff")

@@ -24,7 +24,7 @@ Operation = tuple[str, str]  # (method, path as the document writes it)
 # and brand licences, Catalogue (create, list, detail, edit, archive and unarchive, stock
 # adjustments and history, the cooperative's own catalogue, low stock, import and export,
 # certifications, batches, trace codes and their QR images, photos), Orders and payments, the ledger
-# balances and the collective-income report.
+# balances, the collective-income report, the audit log, and village assets and contracts.
 EXPECTED: list[Operation] = [
     ("post", "/api/v1/auth/register"),
     ("post", "/api/v1/auth/login"),
@@ -82,6 +82,26 @@ EXPECTED: list[Operation] = [
     ("get", "/api/v1/ledger/balances"),
     ("get", "/api/v1/reports/collective-income"),
     ("get", "/api/v1/audit"),
+    # Village assets and contracts (issue 9)
+    ("get", "/api/v1/villages/{code}/assets"),
+    ("post", "/api/v1/villages/{code}/assets"),
+    ("get", "/api/v1/villages/{code}/contracts"),
+    ("post", "/api/v1/villages/{code}/contracts"),
+    ("get", "/api/v1/contracts/{contract_id}"),
+    ("get", "/api/v1/contracts/{contract_id}/instalments"),
+    ("post", "/api/v1/instalments/{instalment_id}/receipts"),
+    ("post", "/api/v1/instalments/{instalment_id}/write-off"),
+    ("get", "/api/v1/arrears"),
+    # ... and what the code adds to them (docs/API-NOTES.md)
+    ("patch", "/api/v1/assets/{asset_id}"),
+    ("get", "/api/v1/idle-assets"),
+    ("post", "/api/v1/contracts/{contract_id}/amendments"),
+    ("post", "/api/v1/contracts/{contract_id}/renewals"),
+    ("post", "/api/v1/contracts/{contract_id}/termination"),
+    ("post", "/api/v1/contracts/{contract_id}/reminders"),
+    ("get", "/api/v1/contracts/{contract_id}/collection"),
+    ("post", "/api/v1/contracts/{contract_id}/flags/{code}/resolve"),
+    ("get", "/api/v1/contract-campaign"),
 ]
 
 # In API.md but not mounted yet: the slices that serve them have not landed. Skipped (not failed)
@@ -122,6 +142,7 @@ IDEMPOTENT: list[Operation] = [
     ("post", "/api/v1/orders"),
     ("post", "/api/v1/orders/{order_id}/payments"),
     ("post", "/api/v1/orders/{order_id}/refunds"),
+    ("post", "/api/v1/instalments/{instalment_id}/receipts"),
 ]
 
 

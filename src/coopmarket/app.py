@@ -67,6 +67,7 @@ from coopmarket.settings import Settings, get_settings
 from coopmarket.storage import routes as storage_routes
 from coopmarket.storage.base import ObjectStorage, StorageConfigurationError
 from coopmarket.storage.deps import build_storage, provide_storage
+from coopmarket.villages import routes as villages_routes
 
 log = logging.getLogger("coopmarket")
 PROBLEM_JSON = "application/problem+json"
@@ -240,6 +241,7 @@ def _route_handlers() -> Sequence[Any]:
         reports_routes,
         audit_routes,
         storage_routes,
+        villages_routes,
     ):
         handlers.extend(module.routes)
     return handlers

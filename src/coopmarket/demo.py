@@ -1,7 +1,8 @@
-"""Demonstration data for ``coopmarket seed-demo``: a district staff login and a few approved
-cooperatives of Fangzi District with products, generated photos, their certificates, a harvest batch
-with its trace code and a granted brand licence, all created through the slices' own services
-(photos go through the same upload target, store and checked attach as a client's).
+"""Demonstration data for ``coopmarket seed-demo``: a district staff login, a few approved
+cooperatives of Fangzi District with products, generated photos, their certificates, a harvest
+batch with its trace code and a granted brand licence, and three villages' registers of assets
+and contracts (``villages/demo.py``), all created through the slices' own services (photos go
+through the same upload target, store and checked attach as a client's).
 
 Idempotent: when the demo staff phone already exists nothing is created. The random passwords
 are printed once and only their hashes are stored; they are never logged.
@@ -39,6 +40,7 @@ from coopmarket.products.schemas import (
     SkuIn,
 )
 from coopmarket.storage.base import ObjectStorage
+from coopmarket.villages import demo as villages_demo
 
 DISTRICT_CODE = "370704"
 STAFF_PHONE = "13800000000"
@@ -240,6 +242,7 @@ class Seeded:
     trace_urls: list[str] = field(default_factory=list)
     licences: list[str] = field(default_factory=list)  # "number (product, product)"
     photos: int = 0
+    cooperative_id: str = ""
 
 
 PHOTOS_PER_PRODUCT = 2
@@ -324,7 +327,7 @@ async def _seed_cooperative(
             member_ids[member.name] = (
                 await coops_service.add_member(session, manager, cooperative.id, member)
             ).id
-    seeded = Seeded()
+    seeded = Seeded(cooperative_id=cooperative.id)
     product_ids: dict[str, str] = {}
     for product in spec.products:
         async with db.unit_of_work() as session:
@@ -459,10 +462,12 @@ async def seed(db: Database, storage: ObjectStorage, out: Callable[[str], object
     )
     logins = [Login("district staff (approves cooperatives)", STAFF_PHONE, staff_password)]
     total = Seeded()
+    cooperatives: dict[str, tuple[str, str]] = {}
     try:
         for spec in COOPERATIVES:
             password = _new_password()
             seeded = await _seed_cooperative(db, storage, staff, spec, password)
+            cooperatives[spec.village_code] = (seeded.cooperative_id, spec.name)
             total.products += seeded.products
             total.skus += seeded.skus
             total.photos += seeded.photos
@@ -470,6 +475,8 @@ async def seed(db: Database, storage: ObjectStorage, out: Callable[[str], object
             total.trace_urls += seeded.trace_urls
             total.licences += seeded.licences
             logins.append(Login(f"manager of {spec.name}", spec.manager_phone, password))
+        village_logins = await villages_demo.seed_villages(db, staff, cooperatives, _new_password)
+        logins += [Login(label, phone, password) for label, phone, password in village_logins]
     except Exception:
         out(
             "Seeding stopped half-way. Remove the demo database (./var/ by default) and run "
@@ -484,6 +491,10 @@ async def seed(db: Database, storage: ObjectStorage, out: Callable[[str], object
         out(f"Brand licence granted: {licence}; these products show is_branded.")
     for url in total.trace_urls:
         out(f"Trace a harvest batch: {url}")
+    out(
+        f"Village registers: {len(villages_demo.VILLAGES)} villages with assets and contracts, "
+        "receipts, arrears, a write-off, findings and idle assets (see GET /api/v1/contract-campaign)."
+    )
     out("Demo logins (shown only now; only password hashes are stored):")
     for login in logins:
         out(f"  {login.phone}  password {login.password}  {login.label}")

@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     # Bulk product import (CSV or XLSX): the largest file, and the most data rows in it.
     import_max_bytes: int = Field(default=5 * 1_048_576, ge=1024)
     import_max_rows: int = Field(default=5000, ge=1)
+    # Village contracts (issue 9): a contract is flagged irregular when its term is longer than
+    # this many years (Civil Code Art. 705 caps a lease at 20), or when its rent per unit of size
+    # is below this share (basis points) of the median of at least ``contract_rent_min_peers`` other
+    # contracts of the village for the same kind of asset.
+    contract_max_term_years: int = Field(default=20, ge=1, le=70)
+    contract_rent_floor_bps: int = Field(default=5000, ge=0, le=10_000)
+    contract_rent_min_peers: int = Field(default=3, ge=1)
 
     payment_providers: list[Literal["offline", "stripe"]] = ["offline"]
     stripe_secret_key: SecretStr | None = None

@@ -52,6 +52,13 @@ class Problem(msgspec.Struct):
     expected_fen: Annotated[
         int | None, Meta(description="With 422 `amount_mismatch`: the amount outstanding, in fen")
     ] = None
+    outstanding_fen: Annotated[
+        int | None, Meta(description="With 409 `receipt_exceeds_due`: what the instalment still owes, in fen")
+    ] = None
+    earliest_effective_on: Annotated[
+        str | None,
+        Meta(description="With 409 `amendment_overlaps_settled_period`: the first day an amendment may take effect"),
+    ] = None
 
 
 DESCRIPTIONS: dict[int, str] = {

@@ -1,7 +1,7 @@
 """Double-entry rules: entries, balanced transactions, the chart of accounts and the splits. Pure.
 
 Sign convention: debit positive, credit negative, never zero; a transaction's entries sum to 0.
-The chart of accounts and the three transaction kinds are fixed in ``docs/PLAN.md``.
+The chart of accounts and the transaction kinds are fixed in ``docs/PLAN.md``.
 """
 
 from __future__ import annotations
@@ -18,13 +18,18 @@ PAYMENT_RECEIVED = "payment_received"
 PART_SETTLED = "part_settled"
 REFUND = "refund"
 
+# A receipt of rent under a village contract (dedupe ``contract_receipt:{receipt_id}``).
+CONTRACT_RECEIPT = "contract_receipt"
+
 PLATFORM_FEE = "revenue:platform_fee"
 COLLECTIVE_INCOME_PREFIX = "collective_income:"
+COLLECTIVE_FUNDS_PREFIX = "collective_funds:"
 # Village collective income categories (财农〔2021〕121号): 经营收入, 发包及上交收入, 投资收益, 补助收入, 其他收入.
 OPERATING_INCOME = "operating_income"
+CONTRACTING_INCOME = "contracting_income"
 INCOME_CATEGORIES: tuple[str, ...] = (
     OPERATING_INCOME,
-    "contracting_income",
+    CONTRACTING_INCOME,
     "investment_income",
     "subsidy_income",
     "other_income",
@@ -120,6 +125,13 @@ def collective_income(village_code: str, category: str = OPERATING_INCOME) -> st
     return f"{COLLECTIVE_INCOME_PREFIX}{village_code}:{category}"
 
 
+def collective_funds(village_code: str) -> str:
+    """Money held by the village collective itself, outside the platform (its bank account or cash)."""
+    if not _VILLAGE_CODE.match(village_code):
+        raise InvalidAccount(f"Not a 12-digit village code: {village_code!r}.")
+    return f"{COLLECTIVE_FUNDS_PREFIX}{village_code}"
+
+
 def parse_collective_income(account: str) -> tuple[str, str] | None:
     """``collective_income:{village}:{category}`` → ``(village, category)``; ``None`` otherwise."""
     if not account.startswith(COLLECTIVE_INCOME_PREFIX):
@@ -185,6 +197,21 @@ def refund_entries(provider: str, cooperative_id: str, amount_fen: int) -> list[
     )
 
 
+def contract_receipt_entries(village_code: str, amount_fen: int) -> list[Entry]:
+    """Rent received by a village collective under one of its contracts: Dr
+    ``collective_funds:{village}``, Cr ``collective_income:{village}:contracting_income``."""
+    if amount_fen <= 0:
+        raise LedgerUnbalanced(f"A receipt must be a positive amount, got {amount_fen} fen.")
+    return list(
+        build_transaction(
+            [
+                Entry(collective_funds(village_code), amount_fen),
+                Entry(collective_income(village_code, CONTRACTING_INCOME), -amount_fen),
+            ]
+        ).entries
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class SplitTerms:
     """How a received part was settled, and how much of each share refunds already took back."""
@@ -239,6 +266,8 @@ def settled_refund_entries(
 
 
 __all__ = [
+    "CONTRACTING_INCOME",
+    "CONTRACT_RECEIPT",
     "INCOME_CATEGORIES",
     "OPERATING_INCOME",
     "PART_SETTLED",
@@ -252,7 +281,9 @@ __all__ = [
     "SplitTerms",
     "build_transaction",
     "cash",
+    "collective_funds",
     "collective_income",
+    "contract_receipt_entries",
     "coop_payable",
     "escrow",
     "parse_collective_income",
