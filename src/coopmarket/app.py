@@ -31,7 +31,9 @@ from coopmarket.core.deps import (
 )
 from coopmarket.core.errors import DomainError
 from coopmarket.core.ids import new_id
+from coopmarket.core.inputs import InputGuard, StrictRequest, body_refusal
 from coopmarket.core.openapi import BEARER_SCHEME, NO_TOKEN_NEEDED, problem
+from coopmarket.core.pagination import configure_cursor_key
 from coopmarket.core.ratelimit import auth_rate_limit
 from coopmarket.db import Database
 from coopmarket.ledger import routes as ledger_routes
@@ -115,7 +117,10 @@ def _field_name(key: Any) -> str:
     return text_key.removeprefix("$.") if text_key.startswith("$.") else text_key
 
 
-def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+    if (refusal := body_refusal(request)) is not None:
+        # The body was refused while it was read (core/inputs.py); say why, now the caller is known.
+        return _domain_error(request, refusal)
     errors: list[dict[str, str]] = []
     extra = exc.extra if isinstance(exc.extra, list) else ([exc.extra] if exc.extra else [])
     for item in extra:
@@ -195,6 +200,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     configure_password_hashing(
         time_cost=settings.password_hash_time_cost, memory_kib=settings.password_hash_memory_kib
     )
+    configure_cursor_key(settings.jwt_secret.get_secret_value().encode())
     # httpx logs request URLs at INFO; WeChat's carries the app secret in its query string.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
@@ -272,7 +278,9 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         },
         openapi_config=openapi,
         request_max_body_size=settings.request_max_body_bytes,
-        middleware=rate_limit.middleware,
+        # Every body, query value and path id is checked in one place (core/inputs.py).
+        request_class=StrictRequest,
+        middleware=[*rate_limit.middleware, InputGuard()],
         on_shutdown=rate_limit.on_shutdown,
         debug=False,
     )

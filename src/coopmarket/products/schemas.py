@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from coopmarket.core.text import MultilineText, Name, Text
+
 CATEGORIES = (
     "fruit",
     "vegetables",
@@ -37,12 +39,12 @@ MAX_SKUS = 50
 MAX_PRICE_FEN = 1_000_000_000
 MAX_STOCK = 10_000_000
 
-ProductName = Annotated[str, Meta(min_length=1, max_length=100)]
-Description = Annotated[str, Meta(max_length=5000)]
-Unit = Annotated[str, Meta(min_length=1, max_length=32, description="Selling unit, e.g. box, jin, bottle")]
+ProductName = Annotated[Name, Meta(min_length=1, max_length=100)]
+Description = Annotated[MultilineText, Meta(max_length=5000)]
+Unit = Annotated[Text, Meta(min_length=1, max_length=32, description="Selling unit, e.g. box, jin, bottle")]
 VillageCode = Annotated[str, Meta(pattern=r"^[0-9]{12}$", description="A village-level region code")]
-SkuCode = Annotated[str, Meta(min_length=1, max_length=64)]
-SkuSpec = Annotated[str, Meta(min_length=1, max_length=100)]
+SkuCode = Annotated[Text, Meta(min_length=1, max_length=64)]
+SkuSpec = Annotated[Text, Meta(min_length=1, max_length=100)]
 PriceFen = Annotated[int, Meta(ge=1, le=MAX_PRICE_FEN, description="Price in fen (1/100 yuan)")]
 Stock = Annotated[int, Meta(ge=0, le=MAX_STOCK)]
 
@@ -66,7 +68,7 @@ class ProductIn(msgspec.Struct, forbid_unknown_fields=True):
 class SkuChangeIn(msgspec.Struct, forbid_unknown_fields=True):
     """With ``id``: change that SKU's price or spec. Without: a new SKU (code, spec, price, stock)."""
 
-    id: str | None = None
+    id: Annotated[Text, Meta(min_length=1, max_length=26)] | None = None
     code: SkuCode | None = None
     spec: SkuSpec | None = None
     price_fen: PriceFen | None = None
@@ -86,7 +88,7 @@ class ProductPatch(msgspec.Struct, forbid_unknown_fields=True):
 
 class StockAdjustmentIn(msgspec.Struct, forbid_unknown_fields=True):
     delta: Annotated[int, Meta(ge=-MAX_STOCK, le=MAX_STOCK, description="Units added (negative: removed)")]
-    reason: Annotated[str, Meta(min_length=1, max_length=200)]
+    reason: Annotated[Text, Meta(min_length=1, max_length=200)]
 
 
 class StockOut(msgspec.Struct):
