@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     database_pool_recycle_seconds: int = Field(default=3600, ge=60)
     database_echo: bool = False
     sqlite_busy_timeout_ms: int = 10_000
+    # SQLite: how long a write transaction may wait for its turn behind this process's other
+    # writers (they queue; see db.py) before the request answers 503 database_busy.
+    sqlite_write_queue_timeout_seconds: float = Field(default=30.0, gt=0)
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_ttl_seconds: int = 7 * 24 * 3600
