@@ -256,7 +256,7 @@ async def test_placing_an_order_documents_its_conflicts(client: AsyncTestClient[
 
     # Then POST /orders lists the statuses it answers and its 409 codes
     errors = sorted(int(status) for status in operation["responses"] if int(status) >= 400)
-    assert errors == [400, 401, 403, 409, 413, 422]
+    assert errors == [400, 401, 403, 409, 413, 415, 422]
     conflicts = _documented_problem(operation, 409)
     for code in ("out_of_stock", "idempotency_request_in_progress"):
         assert f"`{code}`" in conflicts

@@ -14,7 +14,6 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy import text
 
@@ -22,6 +21,7 @@ from coopmarket.accounts import routes as accounts_routes
 from coopmarket.accounts.security import configure_password_hashing
 from coopmarket.accounts.wechat import HttpxWechatClient, WechatClient
 from coopmarket.coops import routes as coops_routes
+from coopmarket.core.allow import AllowHeader
 from coopmarket.core.deps import (
     provide_db,
     provide_optional_principal,
@@ -32,7 +32,14 @@ from coopmarket.core.deps import (
 from coopmarket.core.errors import DomainError
 from coopmarket.core.ids import new_id
 from coopmarket.core.inputs import InputGuard, StrictRequest, body_refusal
-from coopmarket.core.openapi import BEARER_SCHEME, NO_TOKEN_NEEDED, problem
+from coopmarket.core.openapi import (
+    BEARER_SCHEME,
+    NO_TOKEN_NEEDED,
+    DocumentJsonPlugin,
+    DocumentSwaggerPlugin,
+    StrictStructSchemaPlugin,
+    problem,
+)
 from coopmarket.core.pagination import configure_cursor_key
 from coopmarket.core.ratelimit import auth_rate_limit
 from coopmarket.db import Database
@@ -250,7 +257,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         version="1.0.0",
         description=f"Marketplace of Fangzi District's party-led cooperatives ({settings.brand_name}).",
         path="/schema",
-        render_plugins=[SwaggerRenderPlugin(path="/swagger"), JsonRenderPlugin(path="/openapi.json")],
+        render_plugins=[DocumentSwaggerPlugin(path="/swagger"), DocumentJsonPlugin(path="/openapi.json")],
         components=Components(
             security_schemes={
                 BEARER_SCHEME: SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
@@ -280,7 +287,8 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         request_max_body_size=settings.request_max_body_bytes,
         # Every body, query value and path id is checked in one place (core/inputs.py).
         request_class=StrictRequest,
-        middleware=[*rate_limit.middleware, InputGuard()],
+        plugins=[StrictStructSchemaPlugin()],
+        middleware=[AllowHeader(), *rate_limit.middleware, InputGuard()],
         on_shutdown=rate_limit.on_shutdown,
         debug=False,
     )

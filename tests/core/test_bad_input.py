@@ -249,7 +249,7 @@ async def _approved_manager(client: AsyncTestClient[Any], db: Database) -> tuple
     return manager, product
 
 
-@pytest.mark.parametrize("delta", ["1", 1.0, 1e2, True])
+@pytest.mark.parametrize("delta", ["1", "1.0", 1.5, True, None, [1]])
 async def test_a_body_integer_must_be_an_integer(
     client: AsyncTestClient[Any], db: Database, delta: Any
 ) -> None:
@@ -257,7 +257,7 @@ async def test_a_body_integer_must_be_an_integer(
     manager, product = await _approved_manager(client, db)
     sku_id = product["skus"][0]["id"]
 
-    # When they adjust stock with a string, a float or a boolean
+    # When they adjust stock with a string, a fraction, a boolean, null or a list
     response = await client.post(
         f"/api/v1/skus/{sku_id}/stock-adjustments",
         json={"delta": delta, "reason": "盘点"},
@@ -284,6 +284,26 @@ async def test_a_query_boolean_must_be_true_or_false(client: AsyncTestClient[Any
     refused = await client.get("/api/v1/products", params={"branded": "1"})
     assert ok.status_code == 200, ok.text
     assert _problem(refused, 422, "validation_error")["errors"][0]["field"] == "branded"
+
+
+@pytest.mark.parametrize("delta", [2.0, 2e0, 0.2e1])
+async def test_a_json_number_with_an_integral_value_is_that_integer(
+    client: AsyncTestClient[Any], db: Database, delta: float
+) -> None:
+    # Given a manager and a SKU with stock 100 (JSON Schema 2020-12: 2.0 is the integer 2)
+    manager, product = await _approved_manager(client, db)
+    sku_id = product["skus"][0]["id"]
+
+    # When they add 2.0 units
+    response = await client.post(
+        f"/api/v1/skus/{sku_id}/stock-adjustments",
+        json={"delta": delta, "reason": "盘点"},
+        headers=manager.headers,
+    )
+
+    # Then 2 units were added
+    assert response.status_code == 200, response.text
+    assert response.json()["stock"] == 102
 
 
 # --- cursors --------------------------------------------------------------------------------
@@ -360,3 +380,8 @@ async def test_an_order_with_strict_types_is_placed(client: AsyncTestClient[Any]
         headers={**buyer.headers, "Idempotency-Key": new_key()},
     )
     assert _problem(refused, 422, "validation_error")["errors"][0]["field"] == "lines[0].quantity"
+
+
+async def test_a_cursor_that_is_not_ascii_is_refused(client: AsyncTestClient[Any]) -> None:
+    response = await client.get("/api/v1/cooperatives", params={"cursor": "}éĵÞ£.Ĳ"})
+    _problem(response, 422, "invalid_cursor")

@@ -7,8 +7,9 @@
   ``invalid_encoding``), nested at most ``MAX_JSON_DEPTH`` deep (400 ``json_too_deep``), with no
   U+0000 in any string or key and integers within 64 bits (422); every string is normalised to
   NFC; then the value is converted to the handler's ``data`` type with msgspec in strict mode, so
-  ``"1"``, ``1.0`` and ``1e2`` are not integers and ``true`` is not ``1`` (422
-  ``validation_error`` naming the field). Litestar's own conversion afterwards is lax, but it only
+  ``"1"`` and ``2.5`` are not integers and ``true`` is not ``1`` (422 ``validation_error`` naming
+  the field). A JSON number with an integral value (``2.0``, ``2e0``) is the integer 2: JSON has
+  one number type and the document's JSON Schema (OpenAPI 3.1) says so. Litestar's own conversion afterwards is lax, but it only
   sees the already-typed value.
 - ``InputGuard`` (a middleware, so after routing and before the handler): a path parameter with
   a control character is 404 (no such thing exists); a query value that is not UTF-8 or holds a
@@ -136,6 +137,10 @@ def _clean(value: Any, path: str) -> Any:
         return cleaned
     if isinstance(value, list):
         return [_clean(item, f"{path}[{index}]") for index, item in enumerate(value)]
+    if isinstance(value, float) and value.is_integer():
+        # JSON has one number type, and JSON Schema 2020-12 (OpenAPI 3.1) calls 2.0 an integer;
+        # "2" (a string), true and 2.5 stay what they are and are refused where an integer belongs.
+        value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and not _INT64_MIN <= value <= _INT64_MAX:
         raise ValidationFailed(
             "The request is not valid.", errors=[FieldError(path or "body", "integer out of range")]

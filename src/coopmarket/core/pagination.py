@@ -67,7 +67,11 @@ def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
     if cursor is None or cursor == "":
         return None
     payload, _, signature = cursor.rpartition(".")
-    if not payload or not hmac.compare_digest(signature.encode(), _signature(payload).encode()):
+    if (
+        not payload
+        or not cursor.isascii()
+        or not hmac.compare_digest(signature.encode(), _signature(payload).encode())
+    ):
         raise _invalid("malformed or altered cursor")
     try:
         values = json.loads(_unb64(payload))

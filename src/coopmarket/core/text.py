@@ -67,6 +67,11 @@ Name = Annotated[
 _TEXT_RE = re.compile(TEXT_PATTERN)
 
 
+def refused_characters(pattern: str) -> str:
+    """The class body of characters one of the patterns above refuses (for the OpenAPI document)."""
+    return pattern.removeprefix(r"^(?![\s\S]*[").removesuffix("])")
+
+
 def is_single_line_text(value: str) -> bool:
     """``value`` has no control character (the ``Text`` rule)."""
     return _TEXT_RE.search(value) is not None
@@ -88,4 +93,5 @@ __all__ = [
     "Text",
     "is_single_line_text",
     "normalise",
+    "refused_characters",
 ]

@@ -87,7 +87,15 @@ class ProductPatch(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class StockAdjustmentIn(msgspec.Struct, forbid_unknown_fields=True):
-    delta: Annotated[int, Meta(ge=-MAX_STOCK, le=MAX_STOCK, description="Units added (negative: removed)")]
+    delta: Annotated[
+        int,
+        Meta(
+            ge=-MAX_STOCK,
+            le=MAX_STOCK,
+            description="Units added (negative: removed); never 0",
+            extra_json_schema={"extra": {"not": {"const": 0}}},
+        ),
+    ]
     reason: Annotated[Text, Meta(min_length=1, max_length=200)]
 
 

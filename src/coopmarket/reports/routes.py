@@ -10,7 +10,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 
 from coopmarket.core.http import AppSettings, Caller, Db
-from coopmarket.core.openapi import problems
+from coopmarket.core.openapi import ALTERNATIVE_MEDIA_TYPES, problems
 from coopmarket.reports import export, service
 from coopmarket.reports.schemas import CollectiveIncomeReport, ExportFormat, GroupBy
 
@@ -22,6 +22,16 @@ class ReportsController(Controller):
     @get(
         "/collective-income",
         summary="Village collective income by village, street, community or district (staff)",
+        opt={
+            ALTERNATIVE_MEDIA_TYPES: {
+                export.CSV_MEDIA_TYPE: {"type": "string", "description": "With format=csv"},
+                export.XLSX_MEDIA_TYPE: {
+                    "type": "string",
+                    "format": "binary",
+                    "description": "With format=xlsx",
+                },
+            }
+        },
         responses={
             200: ResponseSpec(
                 data_container=CollectiveIncomeReport,
