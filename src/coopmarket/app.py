@@ -23,6 +23,7 @@ from coopmarket.accounts.wechat import HttpxWechatClient, WechatClient
 from coopmarket.coops import routes as coops_routes
 from coopmarket.core.allow import AllowHeader
 from coopmarket.core.deps import (
+    authenticate_first,
     provide_db,
     provide_optional_principal,
     provide_principal,
@@ -31,7 +32,7 @@ from coopmarket.core.deps import (
 )
 from coopmarket.core.errors import DomainError
 from coopmarket.core.ids import new_id
-from coopmarket.core.inputs import InputGuard, StrictRequest, body_refusal
+from coopmarket.core.inputs import StrictRequest, check_path_and_query
 from coopmarket.core.openapi import (
     BEARER_SCHEME,
     NO_TOKEN_NEEDED,
@@ -124,10 +125,7 @@ def _field_name(key: Any) -> str:
     return text_key.removeprefix("$.") if text_key.startswith("$.") else text_key
 
 
-def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
-    if (refusal := body_refusal(request)) is not None:
-        # The body was refused while it was read (core/inputs.py); say why, now the caller is known.
-        return _domain_error(request, refusal)
+def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
     errors: list[dict[str, str]] = []
     extra = exc.extra if isinstance(exc.extra, list) else ([exc.extra] if exc.extra else [])
     for item in extra:
@@ -288,7 +286,9 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         # Every body, query value and path id is checked in one place (core/inputs.py).
         request_class=StrictRequest,
         plugins=[StrictStructSchemaPlugin()],
-        middleware=[AllowHeader(), *rate_limit.middleware, InputGuard()],
+        middleware=[AllowHeader(), *rate_limit.middleware],
+        # The caller first (401), then path ids and query values, then (while reading) the body.
+        guards=[authenticate_first, check_path_and_query],
         on_shutdown=rate_limit.on_shutdown,
         debug=False,
     )

@@ -239,6 +239,20 @@ async def test_the_token_is_checked_before_the_body(
     assert await _count(db, "orders") == 0
 
 
+@pytest.mark.parametrize("query", ["limit=1e2", "cursor=%00", "status=%ff", "limit=500"])
+async def test_the_token_is_checked_before_the_query(client: AsyncTestClient[Any], query: str) -> None:
+    # When an anonymous caller lists orders with a bad query; Then 401, not 422
+    response = await client.get(f"/api/v1/orders?{query}")
+    _problem(response, 401, "not_authenticated")
+
+
+async def test_a_bad_token_is_checked_before_the_body(client: AsyncTestClient[Any]) -> None:
+    response = await client.post(
+        "/api/v1/orders", content=b"[" * 100, headers={**JSON, "Authorization": "Bearer not-a-token"}
+    )
+    assert response.status_code == 401, response.text
+
+
 # --- strict typing --------------------------------------------------------------------------
 
 

@@ -1,10 +1,20 @@
-"""Dependencies every route may ask for: settings, database, session, the caller."""
+"""Dependencies every route may ask for: settings, database, session, the caller.
+
+The caller is authenticated by ``authenticate_first``, an app-wide guard, before anything else of
+the request is read (its query, its body): an anonymous or badly signed request to a guarded route
+is 401 whatever else is wrong with it. The guard keeps the principal on the request's scope and
+``provide_principal`` hands that one to the route (one lookup per request).
+"""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
+from functools import lru_cache
+from typing import Any
 
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -28,7 +38,28 @@ async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def _bearer(request: Request) -> str | None:
+PRINCIPAL = "principal"
+MAYBE_PRINCIPAL = "maybe_principal"
+_SCOPE_KEY = "coopmarket.principal"
+
+
+@lru_cache(maxsize=1024)
+def asks_for(handler: Any, name: str) -> bool:
+    """Whether ``handler`` asks for the dependency ``name``, directly or through its dependencies."""
+    providers = handler.resolve_dependencies()
+    seen: set[str] = set()
+    wanted = [p for p in handler.parsed_fn_signature.parameters if p in providers]
+    while wanted:
+        dependency = wanted.pop()
+        if dependency == name:
+            return True
+        if dependency not in seen:
+            seen.add(dependency)
+            wanted += [p for p in inspect.signature(providers[dependency].dependency).parameters if p in providers]
+    return False
+
+
+def _bearer(request: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     header = request.headers.get("authorization")
     if not header:
         return None
@@ -38,11 +69,27 @@ def _bearer(request: Request) -> str | None:
     return token.strip()
 
 
+async def authenticate_first(connection: ASGIConnection[Any, Any, Any, Any], handler: Any) -> None:
+    """Guard (every route): authenticate the caller of a route that needs one, or that takes an
+    optional one and got a token, before its query or body is read; 401 when that fails."""
+    if asks_for(handler, PRINCIPAL) or (
+        asks_for(handler, MAYBE_PRINCIPAL) and connection.headers.get("authorization")
+    ):
+        connection.scope["state"][_SCOPE_KEY] = await _authenticate(connection, connection.app.state)
+
+
 async def provide_principal(request: Request, state: State) -> Principal:
     """The authenticated caller; 401 when the token is missing or bad."""
+    known = request.scope.get("state", {}).get(_SCOPE_KEY)
+    if isinstance(known, Principal):
+        return known
+    return await _authenticate(request, state)
+
+
+async def _authenticate(connection: ASGIConnection[Any, Any, Any, Any], state: Any) -> Principal:
     from coopmarket.accounts import service as accounts_service
 
-    token = _bearer(request)
+    token = _bearer(connection)
     if token is None:
         raise Unauthorized(
             "Sign in first: send Authorization: Bearer <token>.",

@@ -1,6 +1,8 @@
 """The one place where client input is checked before any handler sees it.
 
-``create_app`` wires both pieces into every route; routes and schemas only declare types.
+``create_app`` wires both pieces into every route; routes and schemas only declare types. They
+run after ``core.deps.authenticate_first`` (a guard too), so a caller who must sign in hears 401
+before anything about the rest of the request.
 
 - ``StrictRequest`` (the app's request class) decodes JSON bodies: the declared charset must be
   UTF-8 (415 otherwise) and the media type JSON; the bytes must be UTF-8 (400
@@ -9,9 +11,9 @@
   NFC; then the value is converted to the handler's ``data`` type with msgspec in strict mode, so
   ``"1"`` and ``2.5`` are not integers and ``true`` is not ``1`` (422 ``validation_error`` naming
   the field). A JSON number with an integral value (``2.0``, ``2e0``) is the integer 2: JSON has
-  one number type and the document's JSON Schema (OpenAPI 3.1) says so. Litestar's own conversion afterwards is lax, but it only
-  sees the already-typed value.
-- ``InputGuard`` (a middleware, so after routing and before the handler): a path parameter with
+  one number type and the document's JSON Schema (OpenAPI 3.1) says so. Litestar's own
+  conversion afterwards is lax, but it only sees the already-typed value.
+- ``check_path_and_query`` (a guard, so after routing and before the handler): a path parameter with
   a control character is 404 (no such thing exists); a query value that is not UTF-8 or holds a
   control character is 422 naming it; query values are normalised to NFC; a declared integer
   query parameter must be written as one (``-?[0-9]+``, so not ``1e2``, ``1.0`` or `` 5``), a
@@ -30,16 +32,14 @@ from urllib.parse import unquote_to_bytes
 
 import msgspec
 from litestar import Request
-from litestar.enums import ParamType, ScopeType
-from litestar.middleware import ASGIMiddleware
+from litestar.connection import ASGIConnection
+from litestar.enums import ParamType
 from litestar.params import ParameterKwarg
-from litestar.types import ASGIApp, Receive, Scope, Send
 from litestar.types.empty import Empty
 from litestar.utils.scope.state import ScopeState
 
 from coopmarket.core.errors import (
     BadRequest,
-    DomainError,
     FieldError,
     NotFound,
     UnsupportedMediaType,
@@ -195,27 +195,6 @@ def decode_json_body(body: bytes, content_type: str, data_type: Any) -> Any:
         raise _validation_failed(exc) from exc
 
 
-class InvalidBody:
-    """What ``StrictRequest.json()`` hands over for a body it refused, instead of raising at once.
-
-    Litestar reads the body before it resolves dependencies, so raising there would answer an
-    anonymous caller's bad body with 422 rather than 401. Held back, the refusal surfaces when
-    the handler's arguments are checked, after the caller is known: no data type accepts an
-    ``InvalidBody``, and ``body_refusal`` lets the app's validation handler answer with it.
-    """
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: DomainError) -> None:
-        self.error = error
-
-
-def body_refusal(request: Request[Any, Any, Any]) -> DomainError | None:
-    """The refusal of this request's body, if ``StrictRequest`` refused it."""
-    held = ScopeState.from_scope(request.scope).json
-    return held.error if isinstance(held, InvalidBody) else None
-
-
 class StrictRequest(Request[Any, Any, Any]):
     """The app's request class: JSON bodies go through ``decode_json_body``."""
 
@@ -225,12 +204,9 @@ class StrictRequest(Request[Any, Any, Any]):
                 self._json = cached
             else:
                 body = await self.body()
-                try:
-                    value = decode_json_body(
-                        body or b"null", self.headers.get("content-type", ""), _body_type(self.route_handler)
-                    )
-                except DomainError as exc:
-                    value = InvalidBody(exc)
+                value = decode_json_body(
+                    body or b"null", self.headers.get("content-type", ""), _body_type(self.route_handler)
+                )
                 self._json = self._connection_state.json = value
         return self._json
 
@@ -301,29 +277,21 @@ def check_query(query_string: bytes, kinds: dict[str, QueryKind]) -> tuple[tuple
     return tuple(pairs)
 
 
-class InputGuard(ASGIMiddleware):
-    """Path parameters and query values, checked before the handler (see the module docstring)."""
-
-    scopes = (ScopeType.HTTP,)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        for value in scope.get("path_params", {}).values():
-            if isinstance(value, str) and not is_single_line_text(value):
-                raise NotFound("No such resource.", code="not_found")
-        query_string = scope.get("query_string", b"")
-        if query_string:
-            # What Litestar reads the query parameters from (instead of its lenient parse_qsl).
-            state = ScopeState.from_scope(scope)
-            state.parsed_query = check_query(query_string, _query_kinds(scope["route_handler"]))
-        await next_app(scope, receive, send)
+async def check_path_and_query(connection: ASGIConnection[Any, Any, Any, Any], handler: Any) -> None:
+    """Guard (every route): path parameters and query values, as the module docstring says."""
+    for value in connection.path_params.values():
+        if isinstance(value, str) and not is_single_line_text(value):
+            raise NotFound("No such resource.", code="not_found")
+    query_string = connection.scope.get("query_string", b"")
+    if query_string:
+        # What Litestar reads the query parameters from (instead of its lenient parse_qsl).
+        ScopeState.from_scope(connection.scope).parsed_query = check_query(query_string, _query_kinds(handler))
 
 
 __all__ = [
     "MAX_JSON_DEPTH",
-    "InputGuard",
-    "InvalidBody",
     "StrictRequest",
-    "body_refusal",
+    "check_path_and_query",
     "check_query",
     "decode_json_body",
     "json_nesting_exceeds",
