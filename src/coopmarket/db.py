@@ -98,6 +98,13 @@ def _after(step: Callable[[Any], None], queue: WriteQueue) -> Callable[[Any], No
     return run_then_release
 
 
+def _release_on(queue: WriteQueue) -> Callable[..., None]:
+    def release(dbapi_connection: Any, *_: Any) -> None:
+        queue.done(dbapi_connection)
+
+    return release
+
+
 def create_engine(settings: Settings, write_queue: WriteQueue | None = None) -> AsyncEngine:
     """The process's engine for ``settings.database_url`` (on SQLite, writes take turns in
     ``write_queue``)."""
@@ -125,6 +132,11 @@ def create_engine(settings: Settings, write_queue: WriteQueue | None = None) -> 
         dialect = engine.sync_engine.dialect
         dialect.do_commit = _after(dialect.do_commit, queue)  # type: ignore[method-assign,assignment]
         dialect.do_rollback = _after(dialect.do_rollback, queue)  # type: ignore[method-assign,assignment]
+
+        # Belt and braces: a connection that leaves the pool's hands without COMMIT or ROLLBACK
+        # (invalidated, closed, checked in after a cancelled task) gives its turn back too.
+        for pool_event in ("checkin", "invalidate", "soft_invalidate", "close", "close_detached"):
+            event.listen(engine.sync_engine.pool, pool_event, _release_on(queue))
 
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(conn: Any) -> None:

@@ -19,6 +19,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 
+from coopmarket.core.errors import UpstreamUnavailable
 from coopmarket.db import Database
 from coopmarket.settings import Settings
 from tests.factories import register_buyer
@@ -128,3 +129,25 @@ async def test_a_writer_waits_for_its_turn_and_then_writes(db: Database) -> None
     await asyncio.wait_for(task, timeout=5)
     assert order == ["first commits", "second began"]
     assert not db.write_queue.busy
+
+
+async def test_a_writer_that_waits_past_the_queue_timeout_is_told_to_retry(settings: Settings) -> None:
+    # Given a database whose writers wait at most 0.2 s for their turn, and a writer holding it
+    db = Database(settings.model_copy(update={"sqlite_write_queue_timeout_seconds": 0.2}))
+    try:
+        async with db.session() as first:
+            await first.execute(text("SELECT 1"))
+
+            # When another writer comes; Then it is refused with 503 database_busy, not left hanging
+            with pytest.raises(UpstreamUnavailable) as refused:
+                async with db.write_once() as conn:
+                    await conn.execute(text("SELECT 1"))
+            assert refused.value.code == "database_busy"
+            assert refused.value.headers == {"Retry-After": "1"}
+
+        # And once the first is done, writing works again
+        async with db.write_once() as conn:
+            await conn.execute(text("SELECT 1"))
+        assert not db.write_queue.busy
+    finally:
+        await db.dispose()

@@ -55,7 +55,9 @@ def asks_for(handler: Any, name: str) -> bool:
             return True
         if dependency not in seen:
             seen.add(dependency)
-            wanted += [p for p in inspect.signature(providers[dependency].dependency).parameters if p in providers]
+            wanted += [
+                p for p in inspect.signature(providers[dependency].dependency).parameters if p in providers
+            ]
     return False
 
 

@@ -111,7 +111,7 @@ def _validation_failed(exc: msgspec.ValidationError) -> ValidationFailed:
         message = f"Object missing required field `{missing['name']}`"
     else:
         for pattern, friendly in _PATTERN_MESSAGES.items():
-            if pattern in message:
+            if repr(pattern) in message:  # msgspec quotes the pattern with repr()
                 message = friendly
                 break
     return ValidationFailed("The request is not valid.", errors=[FieldError(field, message)])
@@ -285,7 +285,9 @@ async def check_path_and_query(connection: ASGIConnection[Any, Any, Any, Any], h
     query_string = connection.scope.get("query_string", b"")
     if query_string:
         # What Litestar reads the query parameters from (instead of its lenient parse_qsl).
-        ScopeState.from_scope(connection.scope).parsed_query = check_query(query_string, _query_kinds(handler))
+        ScopeState.from_scope(connection.scope).parsed_query = check_query(
+            query_string, _query_kinds(handler)
+        )
 
 
 __all__ = [
