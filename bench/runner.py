@@ -503,7 +503,9 @@ async def _copy_rows(url: str) -> dict[str, int]:
 async def seeded_stock() -> dict[str, int]:
     conn = await asyncpg.connect(DSN)
     try:
-        return {r["sku_id"]: r["stock"] for r in await conn.fetch("SELECT sku_id, stock FROM bench_sku_stock")}
+        return {
+            r["sku_id"]: r["stock"] for r in await conn.fetch("SELECT sku_id, stock FROM bench_sku_stock")
+        }
     finally:
         await conn.close()
 
@@ -929,7 +931,9 @@ def main() -> int:
                 }
             )
             if a.error_rate > MAX_ERROR_RATE:
-                failures.append(f"order_sqlite: {100 * a.error_rate:.2f}% of requests failed {a.statuses or ''}")
+                failures.append(
+                    f"order_sqlite: {100 * a.error_rate:.2f}% of requests failed {a.statuses or ''}"
+                )
             continue
         a, b = results[name]["app"], results[name]["baseline"]
         ratio = a.rps / b.rps if b.rps else 0.0

@@ -266,20 +266,20 @@ def _ensure_problem(operation: dict[str, Any], status: int, codes: Iterable[str]
         existing["description"] = description + " Codes: " + listed + "."
 
 
-def _string_schemas(schema: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """The string (sub)schemas of a parameter schema (``oneOf`` arms included)."""
-    if schema.get("type") == "string" or "string" in (schema.get("type") or []):
-        yield schema
-    for arm in schema.get("oneOf", []) + schema.get("anyOf", []):
-        if isinstance(arm, dict) and arm.get("type") == "string":
-            yield schema  # Litestar puts the constraints next to the oneOf
+def _is_text(schema: dict[str, Any]) -> bool:
+    """Whether a parameter schema takes a string: ``type: string`` (or a list holding it), or a
+    ``oneOf``/``anyOf`` with a string arm (Litestar puts the constraints next to the ``oneOf``)."""
+    kinds = schema.get("type")
+    if kinds == "string" or (isinstance(kinds, list) and "string" in kinds):
+        return True
+    arms = schema.get("oneOf", []) + schema.get("anyOf", [])
+    return any(isinstance(arm, dict) and arm.get("type") == "string" for arm in arms)
 
 
 def _fix_query_parameter(parameter: dict[str, Any], field: FieldDefinition | None) -> None:
     schema = parameter.get("schema", {})
-    for target in _string_schemas(schema):
-        if not {"pattern", "enum", "format", "const"} & set(target) and "enum" not in schema:
-            target["pattern"] = TEXT_PATTERN
+    if _is_text(schema) and not {"pattern", "enum", "format", "const"} & set(schema):
+        schema["pattern"] = TEXT_PATTERN  # what check_path_and_query enforces (rewritten to `not` below)
     kwarg = field.kwarg_definition if field is not None else None
     if isinstance(kwarg, ParameterKwarg):
         for constraint, keyword in _KWARG_TO_SCHEMA.items():
