@@ -6,6 +6,11 @@ answer the same JSON, then runs wrk against each, scenario by scenario, app firs
 the same database state, and prints requests/s, p50/p99 and app/baseline ratios, ending with one
 JSON line. Exits non-zero when a run fails (a server error, more than 1% non-2xx or socket errors,
 JSON that differs from the baseline).
+
+``order_sqlite`` is the embedded default under the same order load: a copy of the bench database
+in a SQLite file (``coopmarket migrate``, then every table copied from PostgreSQL), the real app on
+it, and wrk with the same script; it reports errors and p99 next to the app on PostgreSQL in the
+same run (target: no errors, p99 at most 3x PostgreSQL's).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import re
 import secrets
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -82,12 +88,16 @@ SCENARIOS: dict[str, dict[str, str]] = {
         "script": "list.lua",
     },
     "order": {"method": "POST", "path": "/api/v1/orders", "script": "order.lua"},
+    # The same order load on the app with the embedded default (SQLite); no baseline.
+    "order_sqlite": {"method": "POST", "path": "/api/v1/orders", "script": "order.lua"},
 }
 SELECTED = [
     s.strip()
-    for s in os.environ.get("BENCH_SCENARIOS", "list,list_category,list_q,order").split(",")
+    for s in os.environ.get("BENCH_SCENARIOS", "list,list_category,list_q,order,order_sqlite").split(",")
     if s.strip()
 ]
+SQLITE_PORT = _env_int("BENCH_SQLITE_PORT", 18703)
+SQLITE_P99_LIMIT = 3.0  # issue 10: p99 on SQLite at most 3x PostgreSQL's, at the same load
 
 
 def _cpus() -> tuple[str | None, str | None]:
@@ -400,6 +410,9 @@ def check_same_answers(app: Server, base: Server, token: str, sku_ids: list[str]
     notes: dict[str, str] = {}
     for name in SELECTED:
         spec = SCENARIOS[name]
+        if name == "order_sqlite":
+            notes[name] = "same JSON (checked against the SQLite app when it starts)"
+            continue
         if spec["method"] == "GET":
             a_status, a_body = http("GET", f"http://127.0.0.1:{app.port}{spec['path']}")
             b_status, b_body = http("GET", f"http://127.0.0.1:{base.port}{spec['path']}")
@@ -441,6 +454,127 @@ def check_same_answers(app: Server, base: Server, token: str, sku_ids: list[str]
                 raise BenchFailure(f"{name}: the answers have different keys")
             notes[name] = "same JSON on both (ids and times aside), 201"
     return notes
+
+
+# --- the embedded default: SQLite ----------------------------------------------------------
+
+
+def copy_to_sqlite(path: Path) -> dict[str, int]:
+    """A SQLite file migrated like any install, holding every row of the bench database; the rows
+    copied per table."""
+    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        leftover.unlink(missing_ok=True)
+    url = f"sqlite+aiosqlite:///{path}"
+    result = subprocess.run(
+        [str(COOPMARKET), "migrate"],
+        env={**os.environ, "COOPMARKET_DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if result.returncode != 0:
+        raise BenchFailure(f"coopmarket migrate (SQLite) failed:\n{result.stdout}{result.stderr}")
+    return asyncio.run(_copy_rows(url))
+
+
+async def _copy_rows(url: str) -> dict[str, int]:
+    from sqlalchemy import select, text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from coopmarket.models import metadata
+
+    source = create_async_engine(APP_DB_URL)
+    target = create_async_engine(url)
+    copied: dict[str, int] = {}
+    try:
+        async with source.connect() as pg, target.begin() as lite:
+            await lite.execute(text("PRAGMA foreign_keys=OFF"))
+            for table in metadata.sorted_tables:
+                if table.name in ("region", "alembic_version"):
+                    continue  # the migrations loaded the regions
+                rows = (await pg.execute(select(table))).mappings().all()
+                for start in range(0, len(rows), 5000):
+                    await lite.execute(table.insert(), [dict(r) for r in rows[start : start + 5000]])
+                if rows:
+                    copied[table.name] = len(rows)
+    finally:
+        await source.dispose()
+        await target.dispose()
+    return copied
+
+
+async def seeded_stock() -> dict[str, int]:
+    conn = await asyncpg.connect(DSN)
+    try:
+        return {
+            r["sku_id"]: r["stock"] for r in await conn.fetch("SELECT sku_id, stock FROM bench_sku_stock")
+        }
+    finally:
+        await conn.close()
+
+
+def sqlite_counts(path: Path, seeded: dict[str, int]) -> dict[str, int]:
+    with sqlite3.connect(path, timeout=60) as conn:
+        orders = conn.execute("SELECT count(*) FROM orders").fetchone()[0]
+        units_ordered = conn.execute("SELECT coalesce(sum(quantity), 0) FROM order_line").fetchone()[0]
+        stock = dict(conn.execute("SELECT id, stock FROM sku").fetchall())
+    units_taken = sum(seeded[sku] - left for sku, left in stock.items() if sku in seeded)
+    return {"orders": int(orders), "units_ordered": int(units_ordered), "units_taken": int(units_taken)}
+
+
+def run_sqlite_orders(
+    common_env: dict[str, str], token: str, sku_file: Path, sku_ids: list[str], failures: list[str]
+) -> Result | None:
+    """The order scenario against the app on a SQLite copy of the bench database."""
+    path = OUT / "bench.sqlite3"
+    started = time.perf_counter()
+    copied = copy_to_sqlite(path)
+    log(
+        f"  SQLite copy: {sum(copied.values())} rows in {len(copied)} tables ({time.perf_counter() - started:.1f}s)"
+    )
+    seeded = asyncio.run(seeded_stock())
+    env = {**common_env, "COOPMARKET_DATABASE_URL": f"sqlite+aiosqlite:///{path}"}
+    server = start_server("app-sqlite", ["--factory", "coopmarket.app:create_app"], SQLITE_PORT, env)
+    wait_ready(server)
+    status, answer = http(
+        "POST",
+        f"http://127.0.0.1:{SQLITE_PORT}/api/v1/orders",
+        order_body(sku_ids),
+        {"Authorization": f"Bearer {token}", "Idempotency-Key": "bench-check-sqlite-" + secrets.token_hex(6)},
+    )
+    if status != 201:
+        failures.append(f"order_sqlite: the app on SQLite answered {status}: {str(answer)[:300]}")
+        return None
+    env_extra = {"BENCH_TOKEN": token, "BENCH_SKU_FILE": str(sku_file), "BENCH_NONCE": secrets.token_hex(4)}
+    if WARMUP > 0:
+        run_wrk("order_sqlite", SQLITE_PORT, WARMUP, env_extra)
+        time.sleep(2)  # requests wrk cut off finish
+    env_extra["BENCH_NONCE"] = secrets.token_hex(4)
+    before = sqlite_counts(path, seeded)
+    cpu_before = group_cpu_seconds(server.process.pid)
+    result = run_wrk("order_sqlite", SQLITE_PORT, DURATION, env_extra)
+    result.cpu_s = group_cpu_seconds(server.process.pid) - cpu_before
+    time.sleep(2)
+    after = sqlite_counts(path, seeded)
+    if server.process.poll() is not None:
+        failures.append(f"order_sqlite: server died:\n{server.tail()}")
+    created = after["orders"] - before["orders"]
+    ok = sum(v for k, v in result.statuses.items() if 200 <= int(k) < 300)
+    if after["units_taken"] != after["units_ordered"]:
+        failures.append(
+            f"order_sqlite: stock taken {after['units_taken']} != units ordered {after['units_ordered']}"
+        )
+    if created < ok:
+        failures.append(f"order_sqlite: {ok} answers 2xx but only {created} orders written")
+    locked = server.tail(400).count("database is locked")
+    statuses = f" statuses {result.statuses}" if result.statuses else ""
+    log(
+        f"  app on SQLite {result.rps:9.1f} req/s  p50 {result.p50_ms:7.2f} ms  p90 {result.p90_ms:7.2f} ms  "
+        f"p99 {result.p99_ms:7.2f} ms  ({result.requests} requests in {result.seconds:.1f}s, "
+        f"{result.errors} errors = {100 * result.error_rate:.2f}%); server CPU {result.cpu_ms_per_request:.2f} ms/request"
+        f"{statuses}; orders written {created} (2xx {ok}); 'database is locked' in the log: {locked}"
+    )
+    return result
 
 
 # --- wrk -------------------------------------------------------------------------------------
@@ -681,6 +815,14 @@ def main() -> int:
     results: dict[str, dict[str, Result]] = {}
     failures: list[str] = []
     for name in SELECTED:
+        if name == "order_sqlite":
+            log(f"\n== {name}: POST /api/v1/orders on the embedded default (SQLite, {WORKERS} worker(s))")
+            sqlite_result = run_sqlite_orders(
+                common_env, token, sku_file, [sellable[0], sellable[len(sellable) // 2]], failures
+            )
+            if sqlite_result is not None:
+                results[name] = {"app": sqlite_result}
+            continue
         if name in skipped:
             log(f"\n== {name}: SKIPPED — the app does not answer 2xx yet ({skipped[name]})")
             continue
@@ -768,6 +910,33 @@ def main() -> int:
     for name in SELECTED:
         if name not in results:
             log(f"  {name:14s} skipped: {skipped.get(name, '')[:80]}")
+            continue
+        if name == "order_sqlite":
+            a = results[name]["app"]
+            pg = results.get("order", {}).get("app")
+            p99_ratio = a.p99_ms / pg.p99_ms if pg and pg.p99_ms else None
+            met = a.errors == 0 and p99_ratio is not None and p99_ratio <= SQLITE_P99_LIMIT
+            versus = f"p99 {p99_ratio:.2f}x the app on PostgreSQL" if p99_ratio else "no PostgreSQL order run"
+            log(
+                f"  {name:14s} {a.rps:10.1f} {'-':>11s} {'-':>6s} {'-':>7s}{' ' if met else '!'} "
+                f"{a.p50_ms:7.2f}/{a.p99_ms:<8.2f} errors {a.errors}; {versus} (target: 0 errors, <= {SQLITE_P99_LIMIT:.0f}x)"
+            )
+            summary.update(
+                {
+                    "order_sqlite_rps": round(a.rps, 1),
+                    "order_sqlite_p50_ms": round(a.p50_ms, 2),
+                    "order_sqlite_p99_ms": round(a.p99_ms, 2),
+                    "order_sqlite_errors": a.errors,
+                    "order_sqlite_error_rate": round(a.error_rate, 5),
+                    "order_sqlite_p99_vs_postgres": round(p99_ratio, 3) if p99_ratio else None,
+                    "order_sqlite_target_met": met,
+                    "order_sqlite_cpu_ms_per_request": round(a.cpu_ms_per_request, 3),
+                }
+            )
+            if a.error_rate > MAX_ERROR_RATE:
+                failures.append(
+                    f"order_sqlite: {100 * a.error_rate:.2f}% of requests failed {a.statuses or ''}"
+                )
             continue
         a, b = results[name]["app"], results[name]["baseline"]
         ratio = a.rps / b.rps if b.rps else 0.0

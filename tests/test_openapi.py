@@ -293,7 +293,7 @@ async def test_placing_an_order_documents_its_conflicts(client: AsyncTestClient[
 
     # Then POST /orders lists the statuses it answers and its 409 codes
     errors = sorted(int(status) for status in operation["responses"] if int(status) >= 400)
-    assert errors == [400, 401, 403, 409, 413, 422]
+    assert errors == [400, 401, 403, 409, 413, 415, 422]
     conflicts = _documented_problem(operation, 409)
     for code in ("out_of_stock", "idempotency_request_in_progress"):
         assert f"`{code}`" in conflicts
@@ -385,3 +385,140 @@ async def test_what_a_signed_in_caller_meets_is_documented(
             code = response.json()["code"]
             assert f"`{code}`" in _documented_problem(spec, response.status_code), (method, path, code)
     assert {404, 422} <= answered
+
+
+# --- the document agrees with the server (issue 10) -----------------------------------------
+
+INPUT_SCHEMAS = [
+    "RegisterIn",
+    "LoginIn",
+    "StaffIn",
+    "CooperativeIn",
+    "CooperativePatch",
+    "Charter",
+    "CharterPatch",
+    "DecisionIn",
+    "MemberIn",
+    "MemberPatch",
+    "ProductIn",
+    "SkuIn",
+    "ProductPatch",
+    "SkuChangeIn",
+    "StockAdjustmentIn",
+    "PlaceOrderIn",
+    "OrderLineIn",
+    "ShippingAddressIn",
+    "CancelIn",
+    "ShipIn",
+    "RefundIn",
+    "RejectRefundIn",
+    "StartPaymentIn",
+    "OfflinePaymentIn",
+]
+
+
+async def test_request_bodies_say_they_refuse_unknown_fields(client: AsyncTestClient[Any]) -> None:
+    # Given the served document; Then every request body schema says additionalProperties: false
+    schemas = (await _document(client))["components"]["schemas"]
+    lax = [name for name in INPUT_SCHEMAS if schemas[name].get("additionalProperties") is not False]
+    assert lax == []
+
+
+@pytest.mark.parametrize(("method", "path"), IDEMPOTENT)
+async def test_the_idempotency_key_is_documented_required_and_bounded(
+    client: AsyncTestClient[Any], method: str, path: str
+) -> None:
+    document = await _document(client)
+    (header,) = [p for p in document["paths"][path][method]["parameters"] if p["in"] == "header"]
+    assert header["required"] is True
+    assert header["schema"] == {"type": "string", "minLength": 1, "maxLength": 255}
+
+
+async def test_a_minimum_of_zero_is_kept_on_optional_fields(client: AsyncTestClient[Any]) -> None:
+    # Given the served document
+    document = await _document(client)
+    schemas = document["components"]["schemas"]
+
+    # Then ge=0 on optional body fields and query parameters is documented as minimum 0
+    assert schemas["SkuChangeIn"]["properties"]["stock"]["minimum"] == 0
+    assert schemas["CharterPatch"]["properties"]["reserve_rate_bps"]["minimum"] == 0
+    listing = {p["name"]: p for p in document["paths"]["/api/v1/products"]["get"]["parameters"]}
+    assert listing["min_price_fen"]["schema"]["minimum"] == 0
+    assert listing["max_price_fen"]["schema"]["minimum"] == 0
+
+
+async def test_an_optional_body_is_not_marked_required(client: AsyncTestClient[Any]) -> None:
+    document = await _document(client)
+    for path in (
+        "/api/v1/cooperatives/{cooperative_id}/approve",
+        "/api/v1/orders/{order_id}/cancel",
+        "/api/v1/orders/{order_id}/payments",
+    ):
+        assert document["paths"][path]["post"]["requestBody"]["required"] is False, path
+    assert document["paths"]["/api/v1/orders"]["post"]["requestBody"]["required"] is True
+
+
+async def test_the_report_documents_its_csv_and_xlsx_answers(client: AsyncTestClient[Any]) -> None:
+    document = await _document(client)
+    content = document["paths"]["/api/v1/reports/collective-income"]["get"]["responses"]["200"]["content"]
+    assert set(content) == {
+        "application/json",
+        "text/csv",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    }
+
+
+async def test_staff_registering_a_cooperative_is_a_documented_403(
+    client: AsyncTestClient[Any], db: Database
+) -> None:
+    # Given district staff and the document
+    document = await _document(client)
+    staff = await make_staff(client, db)
+
+    # When staff try to register a cooperative; Then the 403 they get is documented with its code
+    response = await client.post("/api/v1/cooperatives", json={}, headers=staff.headers)
+    operation = document["paths"]["/api/v1/cooperatives"]["post"]
+    assert response.status_code in (403, 422)
+    assert "`forbidden_role`" in _documented_problem(operation, 403)
+
+
+async def test_text_fields_document_their_refused_characters(client: AsyncTestClient[Any]) -> None:
+    # Given the served document
+    document = await _document(client)
+    schemas = document["components"]["schemas"]
+
+    # Then names refuse bidi overrides, descriptions allow line breaks, queries refuse controls
+    name_rule = schemas["RegisterIn"]["properties"]["display_name"]["not"]
+    assert name_rule["type"] == "string" and "\\u202a-\\u202e" in name_rule["pattern"]
+    description_rule = schemas["ProductIn"]["properties"]["description"]["not"]["pattern"]
+    assert "\\x0b" in description_rule and "\\x0a" not in description_rule
+    listing = {p["name"]: p for p in document["paths"]["/api/v1/products"]["get"]["parameters"]}
+    assert listing["q"]["schema"]["not"]["pattern"].startswith("[\\x00-\\x1f")
+
+
+@pytest.mark.parametrize(
+    ("path", "methods"),
+    [
+        ("/api/v1/cooperatives", "GET, OPTIONS, POST"),
+        ("/api/v1/products/some-id", "GET, OPTIONS, PATCH"),
+        ("/api/v1/orders/some-id/refunds", "GET, OPTIONS, POST"),
+        ("/api/v1/cooperatives/some-id/members", "GET, OPTIONS, POST"),
+    ],
+)
+async def test_options_lists_every_method_of_the_path(
+    client: AsyncTestClient[Any], path: str, methods: str
+) -> None:
+    response = await client.options(path)
+    assert response.status_code == 204
+    assert response.headers["allow"] == methods
+
+
+async def test_every_operation_with_a_body_documents_the_body_refusals(client: AsyncTestClient[Any]) -> None:
+    document = await _document(client)
+    for (method, path), spec in _api_operations(document):
+        if "requestBody" not in spec:
+            continue
+        assert "`json_too_deep`" in _documented_problem(spec, 400), (method, path)
+        assert "`invalid_encoding`" in _documented_problem(spec, 400), (method, path)
+        assert "`unsupported_media_type`" in _documented_problem(spec, 415), (method, path)
+        assert "`validation_error`" in _documented_problem(spec, 422), (method, path)

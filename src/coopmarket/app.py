@@ -18,7 +18,6 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy import text
 
@@ -31,8 +30,10 @@ from coopmarket.brand import routes as brand_routes
 from coopmarket.coops import routes as coops_routes
 from coopmarket.coops import service as coops_service
 from coopmarket.core import jobs as core_jobs
+from coopmarket.core.allow import AllowHeader
 from coopmarket.core.deps import (
     PrincipalResolver,
+    authenticate_first,
     provide_db,
     provide_optional_principal,
     provide_principal,
@@ -42,11 +43,20 @@ from coopmarket.core.deps import (
 )
 from coopmarket.core.errors import DomainError
 from coopmarket.core.ids import new_id
+from coopmarket.core.inputs import StrictRequest, check_path_and_query
 from coopmarket.core.jobs import PeriodicJob
-from coopmarket.core.openapi import BEARER_SCHEME, NO_TOKEN_NEEDED, problem
+from coopmarket.core.openapi import (
+    BEARER_SCHEME,
+    NO_TOKEN_NEEDED,
+    DocumentJsonPlugin,
+    DocumentSwaggerPlugin,
+    StrictStructSchemaPlugin,
+    problem,
+)
+from coopmarket.core.pagination import configure_cursor_key
 from coopmarket.core.principal import Principal
 from coopmarket.core.ratelimit import auth_rate_limit
-from coopmarket.db import Database
+from coopmarket.db import Database, DatabaseBusy
 from coopmarket.flows import routes as flows_routes
 from coopmarket.idempotency import service as idempotency_service
 from coopmarket.ledger import routes as ledger_routes
@@ -154,6 +164,16 @@ def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Re
                 key = where.rstrip("`")
             errors.append({"field": _field_name(key), "message": message})
     return _problem(422, "validation_error", "The request is not valid.", errors=errors or None)
+
+
+def _database_busy(_: Request[Any, Any, Any], exc: DatabaseBusy) -> Response[dict[str, Any]]:
+    """A SQLite writer found no turn within ``sqlite_write_queue_timeout_seconds`` (db.WriteQueue)."""
+    return _problem(
+        503,
+        "database_busy",
+        "The database is busy; retry shortly.",
+        headers={"Retry-After": "1"},
+    )
 
 
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
@@ -302,6 +322,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     configure_password_hashing(
         time_cost=settings.password_hash_time_cost, memory_kib=settings.password_hash_memory_kib
     )
+    configure_cursor_key(settings.jwt_secret.get_secret_value().encode())
     # httpx logs request URLs at INFO; WeChat's carries the app secret in its query string.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
@@ -353,7 +374,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         version="1.0.0",
         description=f"Marketplace of Fangzi District's party-led cooperatives ({settings.brand_name}).",
         path="/schema",
-        render_plugins=[SwaggerRenderPlugin(path="/swagger"), JsonRenderPlugin(path="/openapi.json")],
+        render_plugins=[DocumentSwaggerPlugin(path="/swagger"), DocumentJsonPlugin(path="/openapi.json")],
         components=Components(
             security_schemes={
                 BEARER_SCHEME: SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
@@ -379,13 +400,23 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         },
         exception_handlers={
             DomainError: _domain_error,
+            DatabaseBusy: _database_busy,
             ValidationException: _validation_error,
             HTTPException: _http_error,
             Exception: _internal_error,
         },
         openapi_config=openapi,
         request_max_body_size=settings.request_max_body_bytes,
-        middleware=[DefineMiddleware(RequestMiddleware, settings=settings), *rate_limit.middleware],
+        # Every body, query value and path id is checked in one place (core/inputs.py).
+        request_class=StrictRequest,
+        plugins=[StrictStructSchemaPlugin()],
+        middleware=[
+            DefineMiddleware(RequestMiddleware, settings=settings),
+            AllowHeader(),
+            *rate_limit.middleware,
+        ],
+        # The caller first (401), then path ids and query values, then (while reading) the body.
+        guards=[authenticate_first, check_path_and_query],
         before_send=[security_headers(settings)],
         cors_config=_cors(settings),
         on_shutdown=rate_limit.on_shutdown,

@@ -16,11 +16,21 @@ units of work. A function that *receives* a session or connection (every service
 never commits or rolls back; it flushes when it needs the database's answer (a unique constraint,
 a generated value) and raises to undo. Calls to other systems (payment providers, WeChat, object
 storage) happen outside any open transaction: ``require_no_transaction`` says so where it matters.
+
+SQLite has one writer at a time. Left to SQLite alone, concurrent writers poll for the lock in its
+busy handler (sleeping, in no order), and under load some wait past the busy timeout and fail with
+``database is locked``. So within a process every write transaction (a session's unit of work,
+``write_once``, the idempotency claim) first takes its turn in ``WriteQueue``, a FIFO lock held
+from ``BEGIN IMMEDIATE`` until the COMMIT or ROLLBACK has run; the busy timeout stays on every
+connection for writers in other processes. Reads do not queue. A writer that waits longer than
+``sqlite_write_queue_timeout_seconds`` for its turn gets 503 ``database_busy`` (with
+``Retry-After``) instead of hanging.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -30,6 +40,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as SqlAlchemySession
+from sqlalchemy.util import await_only
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from coopmarket.settings import Settings
@@ -86,8 +97,77 @@ def _prepare_sqlite_file(url: str) -> None:
         Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
-    """The process's engine for ``settings.database_url``."""
+class DatabaseBusy(Exception):
+    """A SQLite writer waited longer than its turn allows; ``app.py`` answers 503 ``database_busy``."""
+
+    def __init__(self, waited_seconds: float) -> None:
+        super().__init__(f"no turn to write within {waited_seconds:g} s")
+        self.waited_seconds = waited_seconds
+
+
+class WriteQueue:
+    """One SQLite write transaction at a time in this process, first come first served.
+
+    Taken in the engine's ``begin`` event (inside SQLAlchemy's greenlet, so it can wait on the
+    event loop) and given back once the DBAPI COMMIT or ROLLBACK has returned (the dialect's
+    ``do_commit``/``do_rollback``), so the next writer's ``BEGIN IMMEDIATE`` finds the file free.
+    ``asyncio.Lock`` wakes its waiters in the order they came.
+    """
+
+    def __init__(self, timeout_seconds: float) -> None:
+        self.timeout_seconds = timeout_seconds
+        self._lock = asyncio.Lock()
+        self._holder: Any = None
+
+    async def _acquire(self) -> None:
+        try:
+            async with asyncio.timeout(self.timeout_seconds):
+                await self._lock.acquire()
+        except TimeoutError:
+            raise DatabaseBusy(self.timeout_seconds) from None
+
+    def take_turn(self, connection: Any) -> None:
+        """Wait (in the greenlet) until ``connection`` may write."""
+        await_only(self._acquire())
+        self._holder = _raw(connection)
+
+    def done(self, connection: Any) -> None:
+        """``connection`` committed or rolled back: the next writer's turn (no-op for others)."""
+        dbapi_connection = _raw(connection)
+        if dbapi_connection is not None and self._holder is dbapi_connection:
+            self._holder = None
+            self._lock.release()
+
+    @property
+    def busy(self) -> bool:
+        return self._lock.locked()
+
+
+def _raw(connection: Any) -> Any:
+    """The DBAPI connection behind a pool's proxy (SQLAlchemy hands either to the dialect)."""
+    return getattr(connection, "dbapi_connection", connection)
+
+
+def _after(step: Callable[[Any], None], queue: WriteQueue) -> Callable[[Any], None]:
+    def run_then_release(dbapi_connection: Any) -> None:
+        try:
+            step(dbapi_connection)
+        finally:
+            queue.done(dbapi_connection)
+
+    return run_then_release
+
+
+def _release_on(queue: WriteQueue) -> Callable[..., None]:
+    def release(dbapi_connection: Any, *_: Any) -> None:
+        queue.done(dbapi_connection)
+
+    return release
+
+
+def create_engine(settings: Settings, write_queue: WriteQueue | None = None) -> AsyncEngine:
+    """The process's engine for ``settings.database_url`` (on SQLite, writes take turns in
+    ``write_queue``)."""
     url = settings.database_url
     if settings.is_sqlite:
         _prepare_sqlite_file(url)
@@ -108,12 +188,27 @@ def create_engine(settings: Settings) -> AsyncEngine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
+        queue = write_queue or WriteQueue(settings.sqlite_write_queue_timeout_seconds)
+        dialect = engine.sync_engine.dialect
+        dialect.do_commit = _after(dialect.do_commit, queue)  # type: ignore[method-assign,assignment]
+        dialect.do_rollback = _after(dialect.do_rollback, queue)  # type: ignore[method-assign,assignment]
+
+        # Belt and braces: a connection that leaves the pool's hands without COMMIT or ROLLBACK
+        # (invalidated, closed, checked in after a cancelled task) gives its turn back too.
+        for pool_event in ("checkin", "invalidate", "soft_invalidate", "close", "close_detached"):
+            event.listen(engine.sync_engine.pool, pool_event, _release_on(queue))
+
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(conn: Any) -> None:
             if conn.get_execution_options().get(READONLY):
                 conn.exec_driver_sql("BEGIN")
-            else:
+                return
+            queue.take_turn(conn.connection)
+            try:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                queue.done(conn.connection)
+                raise
 
         return engine
     return create_async_engine(
@@ -133,7 +228,9 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.engine = create_engine(settings)
+        # SQLite: the process's writers take turns here (see the module docstring).
+        self.write_queue = WriteQueue(settings.sqlite_write_queue_timeout_seconds)
+        self.engine = create_engine(settings, self.write_queue)
         options: dict[str, Any] = {READONLY: True}
         if not settings.is_sqlite:
             options["isolation_level"] = "AUTOCOMMIT"

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     database_pool_recycle_seconds: int = Field(default=3600, ge=60)
     database_echo: bool = False
     sqlite_busy_timeout_ms: int = 10_000
+    # SQLite: how long a write transaction may wait for its turn behind this process's other
+    # writers (they queue; see db.py) before the request answers 503 database_busy.
+    sqlite_write_queue_timeout_seconds: float = Field(default=30.0, gt=0)
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_ttl_seconds: int = 7 * 24 * 3600
@@ -48,6 +51,9 @@ class Settings(BaseSettings):
     # A shipped part the buyer never confirms is received automatically after this hold period.
     auto_receive_after_days: int = Field(default=10, ge=1)
     idempotency_ttl_hours: int = Field(default=48, ge=24)
+    # How long an Idempotency-Key claim is its request's alone: far longer than any request runs.
+    # A claim still in progress after it belongs to a process that died, and a retry takes it over.
+    idempotency_lease_seconds: int = Field(default=300, ge=1)
     report_timezone: str = "Asia/Shanghai"
     # Collective-income bands in fen: below the first is "shell" (空壳村), then each next band.
     income_band_limits_fen: list[int] = [5_000_000, 10_000_000, 50_000_000]

@@ -126,19 +126,19 @@ async def test_a_file_of_exactly_the_limit_is_accepted(
     [
         (lambda t: {"json": {"key": KEY}}, 415, "unsupported_media_type"),
         (lambda t: {"data": t.fields}, 415, "unsupported_media_type"),  # url-encoded
-        (lambda t: {"data": t.fields, "files": {"photo": ("a.png", b"z")}}, 400, "upload_malformed"),
+        (lambda t: {"data": t.fields, "files": {"photo": ("a.png", b"z")}}, 422, "upload_incomplete"),
         (
             lambda t: {
                 "data": {k: v for k, v in t.fields.items() if k != "policy"},
                 "files": {"file": ("a", b"z")},
             },
-            400,
-            "upload_malformed",
+            422,
+            "upload_incomplete",
         ),
         (
             lambda t: {"data": t.fields, "files": {"file": ("a.png", b"", "image/png")}},
-            400,
-            "upload_malformed",
+            422,
+            "upload_incomplete",
         ),
         (
             lambda t: {
@@ -176,7 +176,7 @@ async def test_a_file_sent_before_the_fields_is_refused(
     response = await client.post(
         upload.url, content=body, headers={"content-type": f"multipart/form-data; boundary={boundary}"}
     )
-    assert (response.status_code, response.json()["code"]) == (400, "upload_malformed")
+    assert (response.status_code, response.json()["code"]) == (422, "upload_incomplete")
     assert leftovers(local) == []
 
 

@@ -8,10 +8,11 @@ import msgspec
 from msgspec import Meta
 
 from coopmarket.core.phone import PHONE_PATTERN
+from coopmarket.core.text import Name, Text
 
 Phone = Annotated[str, Meta(pattern=PHONE_PATTERN, description="Mainland mobile number, 11 digits")]
-Password = Annotated[str, Meta(min_length=8, max_length=128)]
-DisplayName = Annotated[str, Meta(min_length=1, max_length=64)]
+Password = Annotated[Text, Meta(min_length=8, max_length=128)]
+DisplayName = Annotated[Name, Meta(min_length=1, max_length=64)]
 StaffRole = Literal["village_staff", "street_staff", "district_staff"]
 
 
@@ -22,12 +23,12 @@ class RegisterIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class LoginIn(msgspec.Struct, forbid_unknown_fields=True):
-    phone: Annotated[str, Meta(min_length=1, max_length=20)]
-    password: Annotated[str, Meta(min_length=1, max_length=128)]
+    phone: Annotated[Text, Meta(min_length=1, max_length=20)]
+    password: Annotated[Text, Meta(min_length=1, max_length=128)]
 
 
 class WechatLoginIn(msgspec.Struct, forbid_unknown_fields=True):
-    code: Annotated[str, Meta(min_length=1, max_length=128, description="The code from wx.login()")]
+    code: Annotated[Text, Meta(min_length=1, max_length=128, description="The code from wx.login()")]
 
 
 class UserOut(msgspec.Struct):
@@ -51,4 +52,4 @@ class StaffIn(msgspec.Struct, forbid_unknown_fields=True):
     password: Password
     display_name: DisplayName
     role: StaffRole
-    region_code: Annotated[str, Meta(min_length=6, max_length=12)]
+    region_code: Annotated[Text, Meta(min_length=6, max_length=12)]

@@ -9,11 +9,12 @@ import msgspec
 from msgspec import Meta
 
 from coopmarket.coops.schemas import LicenceDecisionOut
+from coopmarket.core.text import MultilineText, Text
 
 MAX_LICENCE_PRODUCTS = 100
 
 ProductIds = Annotated[
-    list[Annotated[str, Meta(min_length=1, max_length=26)]],
+    list[Annotated[Text, Meta(min_length=1, max_length=26)]],
     Meta(min_length=1, max_length=MAX_LICENCE_PRODUCTS, description="Active products of the cooperative"),
 ]
 
@@ -29,7 +30,7 @@ class LicenceIn(msgspec.Struct, forbid_unknown_fields=True):
 class LicenceDecisionIn(msgspec.Struct, forbid_unknown_fields=True):
     """``reason`` is required to suspend or revoke, optional to grant."""
 
-    reason: Annotated[str, Meta(max_length=500)] | None = None
+    reason: Annotated[MultilineText, Meta(max_length=500)] | None = None
 
 
 class LicensedProduct(msgspec.Struct):

@@ -59,6 +59,7 @@ class CooperativeController(Controller):
             401,
             413,
             codes={
+                403: ["forbidden_role"],
                 409: ["uscc_taken"],
                 422: ["invalid_uscc", "invalid_region", "patronage_return_below_minimum"],
             },

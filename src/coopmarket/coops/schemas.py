@@ -8,12 +8,14 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from coopmarket.core.text import MultilineText, Name, Text
+
 Bps = Annotated[int, Meta(ge=0, le=10000, description="Basis points (1/100 of a percent)")]
-Name = Annotated[str, Meta(min_length=1, max_length=200)]
-PartyOrganization = Annotated[str, Meta(min_length=1, max_length=200)]
-Chairperson = Annotated[str, Meta(min_length=1, max_length=64)]
-Reason = Annotated[str, Meta(max_length=500)]
-MemberName = Annotated[str, Meta(min_length=1, max_length=100)]
+CooperativeName = Annotated[Name, Meta(min_length=1, max_length=200)]
+PartyOrganization = Annotated[Name, Meta(min_length=1, max_length=200)]
+Chairperson = Annotated[Name, Meta(min_length=1, max_length=64)]
+Reason = Annotated[MultilineText, Meta(max_length=500)]
+MemberName = Annotated[Name, Meta(min_length=1, max_length=100)]
 CapitalFen = Annotated[int, Meta(ge=0, le=10**15, description="Capital contribution in fen")]
 MemberKind = Literal["household", "village_collective", "other"]
 CooperativeStatus = Literal["pending", "approved", "rejected", "suspended"]
@@ -44,9 +46,9 @@ class CharterPatch(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class CooperativeIn(msgspec.Struct, forbid_unknown_fields=True):
-    name: Name
-    uscc: Annotated[str, Meta(min_length=1, max_length=64, description="Trimmed and upper-cased")]
-    village_code: Annotated[str, Meta(min_length=1, max_length=12, description="A village-level region")]
+    name: CooperativeName
+    uscc: Annotated[Text, Meta(min_length=1, max_length=64, description="Trimmed and upper-cased")]
+    village_code: Annotated[Text, Meta(min_length=1, max_length=12, description="A village-level region")]
     party_organization: PartyOrganization
     chairperson: Chairperson
     founded_on: date
@@ -54,7 +56,7 @@ class CooperativeIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class CooperativePatch(msgspec.Struct, forbid_unknown_fields=True):
-    name: Name | UnsetType = UNSET
+    name: CooperativeName | UnsetType = UNSET
     party_organization: PartyOrganization | UnsetType = UNSET
     chairperson: Chairperson | UnsetType = UNSET
     charter: CharterPatch | UnsetType = UNSET

@@ -1,4 +1,9 @@
-"""Dependencies every route may ask for: settings, database, session, the caller.
+"""Dependencies every route may ask for: settings, database, session, the caller, today.
+
+The caller is authenticated by ``authenticate_first``, an app-wide guard, before anything else of
+the request is read (its query, its body): an anonymous or badly signed request to a guarded route
+is 401 whatever else is wrong with it. The guard keeps the principal on the request's scope and
+``provide_principal`` hands that one to the route (one lookup per request).
 
 The kernel imports no slice: who a bearer token belongs to is decided by the resolver ``app.py``
 puts on the application state (``state.resolve_principal``), built from the accounts and coops
@@ -7,11 +12,14 @@ services at start-up.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date
-from typing import TypeAlias
+from functools import lru_cache
+from typing import Any, TypeAlias
 
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -48,8 +56,31 @@ async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization")
+PRINCIPAL = "principal"
+MAYBE_PRINCIPAL = "maybe_principal"
+_SCOPE_KEY = "coopmarket.principal"
+
+
+@lru_cache(maxsize=1024)
+def asks_for(handler: Any, name: str) -> bool:
+    """Whether ``handler`` asks for the dependency ``name``, directly or through its dependencies."""
+    providers = handler.resolve_dependencies()
+    seen: set[str] = set()
+    wanted = [p for p in handler.parsed_fn_signature.parameters if p in providers]
+    while wanted:
+        dependency = wanted.pop()
+        if dependency == name:
+            return True
+        if dependency not in seen:
+            seen.add(dependency)
+            wanted += [
+                p for p in inspect.signature(providers[dependency].dependency).parameters if p in providers
+            ]
+    return False
+
+
+def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    header = connection.headers.get("authorization")
     if not header:
         return None
     scheme, _, token = header.partition(" ")
@@ -58,9 +89,17 @@ def _bearer(request: Request) -> str | None:
     return token.strip()
 
 
-async def provide_principal(request: Request, state: State) -> Principal:
-    """The authenticated caller; 401 when the token is missing or bad."""
-    token = _bearer(request)
+async def authenticate_first(connection: ASGIConnection[Any, Any, Any, Any], handler: Any) -> None:
+    """Guard (every route): authenticate the caller of a route that needs one, or that takes an
+    optional one and got a token, before its query or body is read; 401 when that fails."""
+    if asks_for(handler, PRINCIPAL) or (
+        asks_for(handler, MAYBE_PRINCIPAL) and connection.headers.get("authorization")
+    ):
+        connection.scope["state"][_SCOPE_KEY] = await _authenticate(connection, connection.app.state)
+
+
+async def _authenticate(connection: ASGIConnection[Any, Any, Any, Any], state: Any) -> Principal:
+    token = _bearer(connection)
     if token is None:
         raise Unauthorized(
             "Sign in first: send Authorization: Bearer <token>.",
@@ -69,6 +108,14 @@ async def provide_principal(request: Request, state: State) -> Principal:
         )
     resolve: PrincipalResolver = state.resolve_principal
     return await resolve(token)
+
+
+async def provide_principal(request: Request, state: State) -> Principal:
+    """The authenticated caller; 401 when the token is missing or bad."""
+    known = request.scope.get("state", {}).get(_SCOPE_KEY)
+    if isinstance(known, Principal):
+        return known
+    return await _authenticate(request, state)
 
 
 async def provide_optional_principal(request: Request, state: State) -> Principal | None:

@@ -66,6 +66,12 @@ class Conflict(DomainError):
     default_code = "conflict"
 
 
+class UnsupportedMediaType(DomainError):
+    status_code = 415
+    title = "Unsupported media type"
+    default_code = "unsupported_media_type"
+
+
 class RuleViolated(DomainError):
     status_code = 422
     title = "Unprocessable content"

@@ -53,6 +53,7 @@ async def run_idempotently(
         scope=scope,
         body=body,
         ttl=timedelta(hours=settings.idempotency_ttl_hours),
+        lease=timedelta(seconds=settings.idempotency_lease_seconds),
         run=run,
     )
     return idempotent_response(result)

@@ -20,6 +20,10 @@ class IdempotencyKey(SQLModel, table=True):
     scope: str = Field(max_length=255)  # method and route the key was first used on
     request_hash: str = Field(max_length=64)
     status: str = Field(max_length=16)  # in_progress | completed
+    # Who holds an in-progress claim (a fresh token per claim or takeover) and until when: a claim
+    # whose lease ran out without an answer belongs to a process that died, and may be taken over.
+    claim_token: str | None = Field(default=None, max_length=26)
+    lease_expires_at: datetime | None = time_field(nullable=True)
     response_status: int | None = None
     response_body: str | None = None
     created_at: datetime = time_field(index=True)

@@ -5,6 +5,15 @@ other body: 422 ``idempotency_key_reused``. Same key while the first request run
 claim is a committed row (the unique key settles races in the database); the operation's own
 writes and the stored answer commit together, so an answer is stored if and only if its effect
 happened. A request that fails releases its claim, so the client may retry it.
+
+A process can also die between its claim and its commit (a crash, an OOM kill, a deploy): its
+claim stays ``in_progress`` with no effect and no answer. So every claim carries a lease (a fresh
+``claim_token`` and ``lease_expires_at``, ``settings.idempotency_lease_seconds`` ahead, far longer
+than any request runs). A retry of the same request after the lease ran out takes the claim over
+with one conditional UPDATE on the token it saw (so of several concurrent retries exactly one
+wins) and runs the operation. The completion and the release are conditional on the claimant's
+own token too: should a claimant only have been slow, not dead, its late commit finds the claim
+gone and rolls back, so the effect still happens exactly once.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from datetime import timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -32,6 +41,7 @@ log = logging.getLogger(__name__)
 MAX_KEY_LENGTH = 255
 IN_PROGRESS = "in_progress"
 COMPLETED = "completed"
+DEFAULT_LEASE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -60,21 +70,50 @@ K = _keys.c
 # Built once (every money or stock write passes here).
 _INSERT_CLAIM = insert(_keys)
 _RELEASE = delete(_keys).where(
-    K.user_id == bindparam("user_id"), K.key == bindparam("key"), K.status == IN_PROGRESS
+    K.user_id == bindparam("user_id"),
+    K.key == bindparam("key"),
+    K.status == IN_PROGRESS,
+    K.claim_token == bindparam("token"),
+)
+_TAKE_OVER = (
+    update(_keys)
+    .where(
+        K.user_id == bindparam("where_user_id"),
+        K.key == bindparam("where_key"),
+        K.status == IN_PROGRESS,
+        K.claim_token.is_not_distinct_from(bindparam("seen_token", type_=K.claim_token.type)),
+        or_(
+            K.lease_expires_at.is_(None), K.lease_expires_at < bindparam("now", type_=K.lease_expires_at.type)
+        ),
+    )
+    .values(claim_token=bindparam("token"), lease_expires_at=bindparam("lease_expires_at"))
 )
 _COMPLETE = (
     update(_keys)
-    .where(K.user_id == bindparam("where_user_id"), K.key == bindparam("where_key"), K.status == IN_PROGRESS)
+    .where(
+        K.user_id == bindparam("where_user_id"),
+        K.key == bindparam("where_key"),
+        K.status == IN_PROGRESS,
+        K.claim_token == bindparam("where_token"),
+    )
     .values(
         status=COMPLETED,
         response_status=bindparam("response_status"),
         response_body=bindparam("response_body"),
         completed_at=bindparam("completed_at"),
+        lease_expires_at=None,
     )
 )
 
 
-async def _insert_claim(db: Database, user_id: str, key: str, scope: str, fingerprint: str) -> bool:
+@dataclass(frozen=True)
+class _Claim:
+    user_id: str
+    key: str
+    token: str
+
+
+async def _insert_claim(db: Database, claim: _Claim, scope: str, fingerprint: str, lease: timedelta) -> bool:
     """Commit a new in-progress claim (one self-committing INSERT); False when (user, key) is held."""
     now = clock.now()
     try:
@@ -83,11 +122,13 @@ async def _insert_claim(db: Database, user_id: str, key: str, scope: str, finger
                 _INSERT_CLAIM,
                 {
                     "id": new_id(),
-                    "user_id": user_id,
-                    "key": key,
+                    "user_id": claim.user_id,
+                    "key": claim.key,
                     "scope": scope,
                     "request_hash": fingerprint,
                     "status": IN_PROGRESS,
+                    "claim_token": claim.token,
+                    "lease_expires_at": now + lease,
                     "response_status": None,
                     "response_body": None,
                     "created_at": now,
@@ -99,16 +140,40 @@ async def _insert_claim(db: Database, user_id: str, key: str, scope: str, finger
     return True
 
 
-async def _claim(db: Database, user_id: str, key: str, scope: str, fingerprint: str, ttl: timedelta) -> Any:
-    """Insert the claim, or return the stored row that already holds the key."""
-    for _ in range(2):
-        if await _insert_claim(db, user_id, key, scope, fingerprint):
+async def _take_over(db: Database, claim: _Claim, seen_token: str | None, lease: timedelta) -> bool:
+    """Take over a claim whose lease ran out, if it is still the one seen (one conditional UPDATE)."""
+    now = clock.now()
+    async with db.write_once() as conn:
+        result = await conn.execute(
+            _TAKE_OVER,
+            {
+                "where_user_id": claim.user_id,
+                "where_key": claim.key,
+                "seen_token": seen_token,
+                "now": now,
+                "token": claim.token,
+                "lease_expires_at": now + lease,
+            },
+        )
+    return bool(result.rowcount == 1)
+
+
+def _lease_ran_out(row: IdempotencyKey) -> bool:
+    return row.lease_expires_at is None or row.lease_expires_at < clock.now()
+
+
+async def _claim(
+    db: Database, claim: _Claim, scope: str, fingerprint: str, ttl: timedelta, lease: timedelta
+) -> Any:
+    """Insert the claim (or take over a dead one), or return the stored row that holds the key."""
+    for _ in range(3):
+        if await _insert_claim(db, claim, scope, fingerprint, lease):
             return None
         async with db.unit_of_work() as session:
             row = (
                 await session.execute(
                     select(IdempotencyKey).where(
-                        col(IdempotencyKey.user_id) == user_id, col(IdempotencyKey.key) == key
+                        col(IdempotencyKey.user_id) == claim.user_id, col(IdempotencyKey.key) == claim.key
                     )
                 )
             ).scalar_one_or_none()
@@ -118,13 +183,20 @@ async def _claim(db: Database, user_id: str, key: str, scope: str, fingerprint: 
                 # Kept long enough: an expired key starts afresh.
                 await session.execute(delete(IdempotencyKey).where(col(IdempotencyKey.id) == row.id))
                 continue
-            return row
+        same_request = row.request_hash == fingerprint and row.scope == scope
+        if same_request and row.status == IN_PROGRESS and _lease_ran_out(row):
+            # Its owner died before committing (no effect, no answer): the retry takes it over.
+            if await _take_over(db, claim, row.claim_token, lease):
+                log.warning("idempotency key taken over after its lease ran out user_id=%s", claim.user_id)
+                return None
+            continue  # another retry won, or the first one completed: look again
+        return row
     raise Conflict("This Idempotency-Key is busy; retry shortly.", code="idempotency_request_in_progress")
 
 
-async def _release(db: Database, user_id: str, key: str) -> None:
+async def _release(db: Database, claim: _Claim) -> None:
     async with db.write_once() as conn:
-        await conn.execute(_RELEASE, {"user_id": user_id, "key": key})
+        await conn.execute(_RELEASE, {"user_id": claim.user_id, "key": claim.key, "token": claim.token})
 
 
 async def execute(
@@ -136,14 +208,17 @@ async def execute(
     body: Any,
     ttl: timedelta,
     run: Callable[[AsyncSession], Awaitable[tuple[int, Any]]],
+    lease: timedelta = DEFAULT_LEASE,
 ) -> IdempotentResult:
     """Run ``run(session)`` at most once per (user, key), in a unit of work this opens and commits.
 
     ``run`` returns the answer's status and body; both are stored with its writes in one commit.
+    ``lease`` is how long the claim is this call's alone (see the module docstring).
     """
     key = check_key(key)
     fingerprint = request_fingerprint(scope, body)
-    existing = await _claim(db, user_id, key, scope, fingerprint, ttl)
+    claim = _Claim(user_id, key, new_id())
+    existing = await _claim(db, claim, scope, fingerprint, ttl, lease)
     if existing is not None:
         if existing.request_hash != fingerprint or existing.scope != scope:
             raise RuleViolated(
@@ -167,6 +242,7 @@ async def execute(
                 {
                     "where_user_id": user_id,
                     "where_key": key,
+                    "where_token": claim.token,
                     "response_status": status_code,
                     "response_body": encoded.decode(),
                     "completed_at": clock.now(),
@@ -177,7 +253,7 @@ async def execute(
                     "The Idempotency-Key claim was lost; retry.", code="idempotency_request_in_progress"
                 )
     except BaseException:
-        await _release(db, user_id, key)
+        await _release(db, claim)
         raise
     return IdempotentResult(status_code, encoded, False)
 

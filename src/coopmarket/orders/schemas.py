@@ -9,36 +9,37 @@ import msgspec
 from msgspec import Meta
 
 from coopmarket.core.phone import PHONE_PATTERN
+from coopmarket.core.text import MultilineText, Name, Text
 
 PaymentMethod = Literal["offline", "stripe"]
 
 
 class OrderLineIn(msgspec.Struct, forbid_unknown_fields=True):
-    sku_id: Annotated[str, Meta(min_length=1, max_length=26)]
+    sku_id: Annotated[Text, Meta(min_length=1, max_length=26)]
     quantity: Annotated[int, Meta(ge=1, le=10_000)]
 
 
 class ShippingAddressIn(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, Meta(min_length=1, max_length=64)]
+    name: Annotated[Name, Meta(min_length=1, max_length=64)]
     phone: Annotated[str, Meta(pattern=PHONE_PATTERN)]
-    detail: Annotated[str, Meta(min_length=1, max_length=500)]
-    region_code: Annotated[str, Meta(min_length=6, max_length=12)]
+    detail: Annotated[Text, Meta(min_length=1, max_length=500)]
+    region_code: Annotated[Text, Meta(min_length=6, max_length=12)]
 
 
 class PlaceOrderIn(msgspec.Struct, forbid_unknown_fields=True):
     lines: Annotated[list[OrderLineIn], Meta(min_length=1, max_length=50)]
     shipping_address: ShippingAddressIn
     payment_method: PaymentMethod = "offline"
-    note: Annotated[str, Meta(max_length=500)] | None = None
+    note: Annotated[MultilineText, Meta(max_length=500)] | None = None
 
 
 class ShipIn(msgspec.Struct, forbid_unknown_fields=True):
-    carrier: Annotated[str, Meta(min_length=1, max_length=64)]
-    tracking_number: Annotated[str, Meta(min_length=1, max_length=64)]
+    carrier: Annotated[Text, Meta(min_length=1, max_length=64)]
+    tracking_number: Annotated[Text, Meta(min_length=1, max_length=64)]
 
 
 class CancelIn(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Annotated[str, Meta(max_length=500)] | None = None
+    reason: Annotated[MultilineText, Meta(max_length=500)] | None = None
 
 
 class OrderLineOut(msgspec.Struct):
@@ -118,13 +119,13 @@ RefundStatus = Literal["requested", "approved", "rejected"]
 
 
 class RefundIn(msgspec.Struct, forbid_unknown_fields=True):
-    part_id: Annotated[str, Meta(min_length=1, max_length=26)]
+    part_id: Annotated[Text, Meta(min_length=1, max_length=26)]
     amount_fen: Annotated[int, Meta(ge=1, le=MAX_REFUND_FEN)]
-    reason: Annotated[str, Meta(min_length=1, max_length=500)]
+    reason: Annotated[MultilineText, Meta(min_length=1, max_length=500)]
 
 
 class RejectRefundIn(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Annotated[str, Meta(min_length=1, max_length=500)]
+    reason: Annotated[MultilineText, Meta(min_length=1, max_length=500)]
 
 
 class RefundOut(msgspec.Struct):

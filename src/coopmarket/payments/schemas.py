@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from coopmarket.core.text import Text
+
 
 class StartPaymentIn(msgspec.Struct, forbid_unknown_fields=True):
     """Which provider to pay with; the order's own method when omitted."""
@@ -24,11 +26,15 @@ class PaymentStartOut(msgspec.Struct):
     currency: str = "cny"
 
 
+# Far above any order total (10 million yuan per SKU line), far inside 64 bits.
+MAX_PAYMENT_FEN = 10**12
+
+
 class OfflinePaymentIn(msgspec.Struct, forbid_unknown_fields=True):
     reference: Annotated[
-        str, Meta(min_length=1, max_length=128, description="Bank slip, receipt or voucher number")
+        Text, Meta(min_length=1, max_length=128, description="Bank slip, receipt or voucher number")
     ]
-    amount_fen: Annotated[int, Meta(ge=1)]
+    amount_fen: Annotated[int, Meta(ge=1, le=MAX_PAYMENT_FEN)]
 
 
 class PaymentOut(msgspec.Struct):

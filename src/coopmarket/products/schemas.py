@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from coopmarket.core.text import MultilineText, Name, Text
 from coopmarket.products.certification_rules import CertificationKind
 
 CATEGORIES = (
@@ -39,12 +40,12 @@ MAX_SKUS = 50
 MAX_PRICE_FEN = 1_000_000_000
 MAX_STOCK = 10_000_000
 
-ProductName = Annotated[str, Meta(min_length=1, max_length=100)]
-Description = Annotated[str, Meta(max_length=5000)]
-Unit = Annotated[str, Meta(min_length=1, max_length=32, description="Selling unit, e.g. box, jin, bottle")]
+ProductName = Annotated[Name, Meta(min_length=1, max_length=100)]
+Description = Annotated[MultilineText, Meta(max_length=5000)]
+Unit = Annotated[Text, Meta(min_length=1, max_length=32, description="Selling unit, e.g. box, jin, bottle")]
 VillageCode = Annotated[str, Meta(pattern=r"^[0-9]{12}$", description="A village-level region code")]
-SkuCode = Annotated[str, Meta(min_length=1, max_length=64)]
-SkuSpec = Annotated[str, Meta(min_length=1, max_length=100)]
+SkuCode = Annotated[Text, Meta(min_length=1, max_length=64)]
+SkuSpec = Annotated[Text, Meta(min_length=1, max_length=100)]
 PriceFen = Annotated[int, Meta(ge=1, le=MAX_PRICE_FEN, description="Price in fen (1/100 yuan)")]
 Stock = Annotated[int, Meta(ge=0, le=MAX_STOCK)]
 LowStockThreshold = Annotated[
@@ -73,7 +74,7 @@ class SkuChangeIn(msgspec.Struct, forbid_unknown_fields=True):
     """With ``id``: change that SKU's price, spec or low-stock threshold. Without: a new SKU (code,
     spec, price, stock; threshold optional)."""
 
-    id: str | None = None
+    id: Annotated[Text, Meta(min_length=1, max_length=26)] | None = None
     code: SkuCode | None = None
     spec: SkuSpec | None = None
     price_fen: PriceFen | None = None
@@ -93,8 +94,16 @@ class ProductPatch(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class StockAdjustmentIn(msgspec.Struct, forbid_unknown_fields=True):
-    delta: Annotated[int, Meta(ge=-MAX_STOCK, le=MAX_STOCK, description="Units added (negative: removed)")]
-    reason: Annotated[str, Meta(min_length=1, max_length=200)]
+    delta: Annotated[
+        int,
+        Meta(
+            ge=-MAX_STOCK,
+            le=MAX_STOCK,
+            description="Units added (negative: removed); never 0",
+            extra_json_schema={"extra": {"not": {"const": 0}}},
+        ),
+    ]
+    reason: Annotated[Text, Meta(min_length=1, max_length=200)]
 
 
 class StockOut(msgspec.Struct):
@@ -124,11 +133,11 @@ class ProductImageOut(msgspec.Struct):
 class ImageUploadIn(msgspec.Struct, forbid_unknown_fields=True):
     """What the client is about to upload; the server checks the stored object itself afterwards."""
 
-    filename: Annotated[str, Meta(min_length=1, max_length=255, description="Informative only")]
+    filename: Annotated[Text, Meta(min_length=1, max_length=255, description="Informative only")]
     content_type: Annotated[
-        str, Meta(min_length=1, max_length=100, description="`image/jpeg`, `image/png` or `image/webp`")
+        Text, Meta(min_length=1, max_length=100, description="`image/jpeg`, `image/png` or `image/webp`")
     ]
-    size: Annotated[int, Meta(ge=1, description="Bytes; at most the configured limit")]
+    size: Annotated[int, Meta(ge=1, le=2**31 - 1, description="Bytes; at most the configured limit")]
 
 
 class UploadTargetOut(msgspec.Struct):
@@ -145,13 +154,13 @@ class ImageUploadOut(msgspec.Struct):
 
 
 class ImageAttachIn(msgspec.Struct, forbid_unknown_fields=True):
-    key: Annotated[str, Meta(min_length=1, max_length=300)]
+    key: Annotated[Text, Meta(min_length=1, max_length=300)]
 
 
 class ImagePatch(msgspec.Struct, forbid_unknown_fields=True):
     """Move an image (``position`` 1 is first; the others keep their order) or make it the cover."""
 
-    position: Annotated[int, Meta(ge=1)] | None = None
+    position: Annotated[int, Meta(ge=1, le=1000)] | None = None
     is_cover: bool | None = None
 
 
@@ -166,15 +175,15 @@ class CertificationOut(msgspec.Struct):
 
 
 CertificationNumber = Annotated[
-    str,
+    Text,
     Meta(
         min_length=1,
         max_length=100,
         description="As printed; normalised (full-width, dashes, spaces, case) and checked loosely per kind",
     ),
 ]
-Issuer = Annotated[str, Meta(min_length=1, max_length=200, description="Who issued the certificate")]
-ChangeReason = Annotated[str, Meta(min_length=1, max_length=500)]
+Issuer = Annotated[Name, Meta(min_length=1, max_length=200, description="Who issued the certificate")]
+ChangeReason = Annotated[MultilineText, Meta(min_length=1, max_length=500)]
 
 
 class CertificationIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -317,9 +326,9 @@ MAX_BATCH_QUANTITY = 10**12
 class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
     produced_on: Annotated[date, Meta(description="Harvest or production date; not in the future")]
     quantity: Annotated[int, Meta(ge=1, le=MAX_BATCH_QUANTITY, description="Whole units of `unit`")]
-    unit: Annotated[str, Meta(min_length=1, max_length=16, description="e.g. kg, 斤, box")]
+    unit: Annotated[Text, Meta(min_length=1, max_length=16, description="e.g. kg, 斤, box")]
     member_id: (
-        Annotated[str, Meta(max_length=26, description="The supplying member of the cooperative, if known")]
+        Annotated[Text, Meta(max_length=26, description="The supplying member of the cooperative, if known")]
         | None
     ) = None
 

@@ -10,7 +10,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 
 from coopmarket.core.http import AppSettings, Caller, Db
-from coopmarket.core.openapi import problems
+from coopmarket.core.openapi import export_media_types, problems
 from coopmarket.reports import export, service
 from coopmarket.reports.schemas import CollectiveIncomeReport, ExportFormat, GroupBy
 
@@ -22,6 +22,7 @@ class ReportsController(Controller):
     @get(
         "/collective-income",
         summary="Village collective income by village, street, community or district (staff)",
+        opt=export_media_types(),
         responses={
             200: ResponseSpec(
                 data_container=CollectiveIncomeReport,

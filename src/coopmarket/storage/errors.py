@@ -8,13 +8,20 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from coopmarket.core.errors import BadRequest, DomainError, NotFound, PermissionDenied
+from coopmarket.core.errors import BadRequest, DomainError, NotFound, PermissionDenied, RuleViolated
 
 
 class UploadMalformed(BadRequest):
-    """Not the multipart form an upload target describes (fields, then the file in ``file``)."""
+    """A multipart body that cannot be parsed (a broken form, a field that is not UTF-8)."""
 
     default_code = "upload_malformed"
+
+
+class UploadIncomplete(RuleViolated):
+    """A well-formed form that is not the one an upload target describes: a policy field missing
+    or empty before the file, the file not last or empty, a field sent twice or too long."""
+
+    default_code = "upload_incomplete"
 
 
 class UploadSignatureInvalid(PermissionDenied):

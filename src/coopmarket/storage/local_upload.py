@@ -22,6 +22,7 @@ from multipart import MultipartError, MultipartSegment, PushMultipartParser
 
 from coopmarket.storage.errors import (
     UploadExpired,
+    UploadIncomplete,
     UploadMalformed,
     UploadPolicyViolated,
     UploadSignatureInvalid,
@@ -49,7 +50,7 @@ def _boundary(content_type_header: str) -> str:
 def _policy_for(storage: LocalStorage, fields: dict[str, str], now: datetime) -> UploadPolicy:
     missing = [name for name in POLICY_FIELDS if name not in fields]
     if missing:
-        raise UploadMalformed(f"The form lacks {', '.join(missing)} before the file.")
+        raise UploadIncomplete(f"The form lacks {', '.join(missing)} before the file.")
     extra = [n for n in fields if n not in POLICY_FIELDS and not n.lower().startswith("x-ignore-")]
     if extra:
         raise UploadPolicyViolated(f"The policy does not allow the field(s) {', '.join(sorted(extra))}.")
@@ -86,7 +87,7 @@ async def receive(
                                 policy = _policy_for(storage, fields, now)
                                 phase = "file"
                             elif phase == "fields" and name in fields:
-                                raise UploadMalformed(f"The field {name} is sent twice.")
+                                raise UploadIncomplete(f"The field {name} is sent twice.")
                         elif event:  # a piece of the current segment's body
                             if phase == "file":
                                 assert policy is not None
@@ -97,7 +98,7 @@ async def receive(
                             elif phase == "fields":
                                 fields_bytes += len(event)
                                 if fields_bytes > MAX_FIELDS_BYTES:
-                                    raise UploadMalformed("The form's fields are too long.")
+                                    raise UploadIncomplete("The form's fields are too long.")
                                 value.extend(event)
                         elif phase == "fields":  # the end of a field
                             try:
@@ -112,9 +113,9 @@ async def receive(
         except MultipartError as exc:
             raise UploadMalformed(f"The multipart form is malformed: {exc}") from None
         if policy is None or phase != "after":
-            raise UploadMalformed("The form has no complete file (send it last, in the field 'file').")
+            raise UploadIncomplete("The form has no complete file (send it last, in the field 'file').")
         if size == 0:
-            raise UploadMalformed("The file is empty.")
+            raise UploadIncomplete("The file is empty.")
         path = storage.path_for(policy.key)
 
         def commit() -> None:

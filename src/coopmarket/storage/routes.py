@@ -5,9 +5,18 @@ With ``COOPMARKET_STORAGE=s3`` clients talk to the bucket instead, and these ans
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Request, get, post
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
 from litestar.params import FromPath, QueryParameter
 from litestar.response import File
 
@@ -26,8 +35,38 @@ def _local(storage: ObjectStorage) -> LocalStorage:
     return storage
 
 
+_FORM_FIELD = Schema(type=OpenAPIType.STRING, max_length=2048)
+
+
+@dataclass
+class _UploadOperation(Operation):
+    """The form the route reads itself (streamed to disk), documented as a required body."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            required=True,
+            description="The upload target's `fields`, in order, then the file in `file`.",
+            content={
+                "multipart/form-data": OpenAPIMediaType(
+                    schema=Schema(
+                        type=OpenAPIType.OBJECT,
+                        properties={
+                            "key": _FORM_FIELD,
+                            "Content-Type": _FORM_FIELD,
+                            "policy": _FORM_FIELD,
+                            "signature": _FORM_FIELD,
+                            "file": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY),
+                        },
+                        required=["key", "Content-Type", "policy", "signature", "file"],
+                    )
+                )
+            },
+        )
+
+
 @post(
     UPLOAD_PATH,
+    operation_class=_UploadOperation,
     status_code=204,
     tags=["storage"],
     summary="Direct upload into the local store (multipart form of an upload target)",
@@ -49,6 +88,7 @@ def _local(storage: ObjectStorage) -> LocalStorage:
             404: ["not_found"],
             413: ["upload_too_large"],
             415: ["unsupported_media_type"],
+            422: ["upload_incomplete"],
             503: ["storage_unavailable"],
         },
     ),
@@ -73,7 +113,8 @@ async def upload_local(request: Request[Any, Any, Any], storage: Storage) -> Non
 async def get_file(
     key: FromPath[str],
     storage: Storage,
-    expires: Annotated[int, QueryParameter(name="expires", ge=0)],
+    # A Unix time; the bound (9999-12-31) is exact in the document's floating-point numbers too.
+    expires: Annotated[int, QueryParameter(name="expires", ge=0, le=253_402_300_799)],
     signature: Annotated[str, QueryParameter(name="signature", max_length=128)],
 ) -> File:
     """A photo of the local store; the URL's signature and expiry are checked."""

@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from coopmarket.core.http import AppSettings, Caller, Db, Session
-from coopmarket.core.openapi import problems
+from coopmarket.core.openapi import export_media_types, problems
 from coopmarket.idempotency.http import IdempotencyKeyHeader, run_idempotently
 from coopmarket.villages import arrears, campaign, collection, export
 from coopmarket.villages.schemas import (
@@ -136,6 +136,7 @@ class ArrearsController(Controller):
     @get(
         "",
         summary="Arrears per village, aged (staff in scope)",
+        opt=export_media_types(),
         responses={
             200: ResponseSpec(
                 data_container=ArrearsReport,
@@ -178,6 +179,7 @@ class CampaignController(Controller):
     @get(
         "",
         summary="The clean-up of village contracts, arrears and idle assets per street and village (staff in scope)",
+        opt=export_media_types(),
         responses={
             200: ResponseSpec(
                 data_container=CampaignReport,

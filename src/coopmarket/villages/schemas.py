@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from coopmarket.core.text import MultilineText, Name, Text
+
 AssetKind = Literal["farmland", "woodland", "pond", "building", "site", "equipment", "other"]
 AssetStatus = Literal["in_use", "contracted", "idle"]
 SizeUnit = Literal["mu", "hectare", "square_metre", "item"]
@@ -21,18 +23,19 @@ FlagCode = Literal["no_approval_record", "term_exceeds_limit", "rent_far_below_p
 AgeBand = Literal["within_90_days", "within_1_year", "within_3_years", "older"]
 ExportFormat = Literal["json", "csv", "xlsx"]
 
-Text100 = Annotated[str, Meta(min_length=1, max_length=100)]
-Text200 = Annotated[str, Meta(min_length=1, max_length=200)]
-Reason = Annotated[str, Meta(min_length=1, max_length=500)]
-Note = Annotated[str, Meta(max_length=500)]
+# Names shown to others (assets, counterparties) refuse invisible and bidi characters too.
+Text100 = Annotated[Name, Meta(min_length=1, max_length=100)]
+Text200 = Annotated[Text, Meta(min_length=1, max_length=200)]
+Reason = Annotated[MultilineText, Meta(min_length=1, max_length=500)]
+Note = Annotated[MultilineText, Meta(max_length=500)]
 Fen = Annotated[int, Meta(ge=0, le=10**15, description="Amount in fen")]
 PositiveFen = Annotated[int, Meta(ge=1, le=10**13, description="Amount in fen, at least 1")]
 Size = Annotated[
     float, Meta(gt=0, le=1_000_000_000, description="In `size_unit`, at most three decimals (12.5 mu)")
 ]
-Ref = Annotated[str, Meta(min_length=1, max_length=100)]
-OptionalRef = Annotated[str, Meta(max_length=100)]
-Id = Annotated[str, Meta(min_length=1, max_length=26)]
+Ref = Annotated[Text, Meta(min_length=1, max_length=100)]
+OptionalRef = Annotated[Text, Meta(max_length=100)]
+Id = Annotated[Text, Meta(min_length=1, max_length=26)]
 
 
 # --- assets --------------------------------------------------------------------------------------
@@ -129,7 +132,7 @@ class CounterpartyIn(msgspec.Struct, forbid_unknown_fields=True):
 
     kind: CounterpartyKind
     name: Text100
-    id_number: Annotated[str, Meta(min_length=1, max_length=32)] | None = None
+    id_number: Annotated[Text, Meta(min_length=1, max_length=32)] | None = None
     cooperative_id: Id | None = None
 
 
