@@ -78,7 +78,7 @@ def _connect(path: Path, *, readonly: bool) -> Iterator[sqlite3.Connection]:
 
 
 def digest(conn: sqlite3.Connection) -> Digest:
-    """Hash the schema and every table's rows in primary-key order (inside the caller's snapshot)."""
+    """Hash the schema and every table's rows, sorted by all their columns (inside the caller's snapshot)."""
     schema_rows = conn.execute(
         "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master "
         "WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name"
@@ -92,7 +92,11 @@ def digest(conn: sqlite3.Connection) -> Digest:
         h = hashlib.sha256()
         count = 0
         quoted = '"' + name.replace('"', '""') + '"'
-        for row in conn.execute(f"SELECT * FROM {quoted} ORDER BY rowid"):  # noqa: S608 - a table name from sqlite_master
+        # Every column in order: the same rows give the same digest, with or without a rowid
+        # (WITHOUT ROWID tables, such as the search index, have none).
+        width = len(conn.execute(f"SELECT * FROM {quoted} LIMIT 0").description)  # noqa: S608
+        order = ", ".join(str(i) for i in range(1, width + 1))
+        for row in conn.execute(f"SELECT * FROM {quoted} ORDER BY {order}"):  # noqa: S608 - a table name from sqlite_master
             h.update(repr(row).encode())
             h.update(b"\n")
             count += 1

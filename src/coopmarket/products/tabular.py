@@ -164,7 +164,11 @@ def unescape_text(text: str) -> str:
 
 
 def _escape_text(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    """A leading ``'`` for text a spreadsheet would run as a formula, and for text that would
+    otherwise read back as escaped (``'=``), so that ``unescape_text`` always gives it back."""
+    if text.startswith(_FORMULA_STARTS) or unescape_text(text) != text:
+        return "'" + text
+    return text
 
 
 def write_csv(header: Sequence[str], rows: Iterable[Sequence[str | int]]) -> bytes:
