@@ -79,6 +79,8 @@ async def _cancel_parts(
                     cooperative_id=part.cooperative_id,
                     amount_fen=remaining,
                     reason=reason,
+                    village_code=part.village_code,
+                    is_related_party=part.is_related_party,
                 )
             )
     target_ids = [p.id for p in targets]
