@@ -10,9 +10,9 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
 from coopmarket.db import Database
+from coopmarket.flows import refunds as refund_flows
 from coopmarket.ledger import service as ledger_service
 from coopmarket.ledger.models import LedgerTransaction
-from coopmarket.flows import refunds as refund_flows
 from coopmarket.payments.models import Payment, PaymentRefund, ProviderEvent
 from tests.factories import VILLAGE, Actor, approved_cooperative, create_product, make_staff, register_buyer
 from tests.payments.fake_stripe import FakeStripe
