@@ -23,7 +23,7 @@ from coopmarket.core.jobs import PeriodicJob
 from coopmarket.db import Database
 from coopmarket.flows.payment import apply_provider_success
 from coopmarket.flows.refunds import refund_failed
-from coopmarket.payments import reconciliation
+from coopmarket.payments import reconciliation, reconciliation_runs
 from coopmarket.payments import refunds as payment_refunds
 from coopmarket.payments import service as payments_service
 from coopmarket.payments.errors import ProviderNotEnabled
@@ -66,7 +66,7 @@ async def reconcile(
         if finding is not None:
             findings.append(finding)
     async with db.unit_of_work() as session:
-        run = await reconciliation.record_run(
+        run = await reconciliation_runs.record_run(
             session,
             provider=provider_name,
             trigger=trigger,

@@ -18,6 +18,7 @@ from coopmarket.orders import refunds as order_refunds
 from coopmarket.orders.refunds import RefundDue
 from coopmarket.orders.schemas import RefundIn, RefundOut
 from coopmarket.payments import jobs as payment_jobs
+from coopmarket.payments import refund_records
 from coopmarket.payments import refunds as payment_refunds
 from coopmarket.payments.errors import RefundNotFound
 from coopmarket.payments.registry import PaymentProviders
@@ -109,12 +110,12 @@ async def hand_back(
     404 to whom cannot see it; 403 to its buyer and, for a related-party part, to its managers;
     409 when it is a provider's refund or not outstanding any more. Joins the caller's unit of work.
     """
-    facts = await payment_refunds.refund_facts(session, refund_id)
+    facts = await refund_records.refund_facts(session, refund_id)
     if facts is None:
         raise RefundNotFound("No such refund.")
     order = await order_payment.order_for_payment(session, None, facts.order_id)
     order_payment.require_may_hand_back(principal, order, facts.part_id)
-    return await payment_refunds.mark_handed_back(session, principal, refund_id, reference)
+    return await refund_records.mark_handed_back(session, principal, refund_id, reference)
 
 
 async def list_refunds(
@@ -132,8 +133,8 @@ async def list_refunds(
     """
     if not (principal.is_staff or principal.cooperative_ids):
         raise PermissionDenied("Cooperative managers and staff list refunds.", code="forbidden_role")
-    scope = payment_refunds.RefundScope(
+    scope = refund_records.RefundScope(
         part_ids=order_queries.parts_in_scope(principal),
         order_ids=order_queries.orders_in_scope(principal),
     )
-    return await payment_refunds.list_refunds(executor, state=state, scope=scope, limit=limit, cursor=cursor)
+    return await refund_records.list_refunds(executor, state=state, scope=scope, limit=limit, cursor=cursor)

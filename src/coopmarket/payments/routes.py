@@ -14,7 +14,7 @@ from litestar.params import FromPath, QueryParameter
 from coopmarket.core.http import Caller, Db
 from coopmarket.core.openapi import problems
 from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from coopmarket.payments import reconciliation
+from coopmarket.payments import reconciliation_runs
 from coopmarket.payments.schemas import ReconciliationRunList, ReconciliationRunOut
 
 
@@ -37,7 +37,7 @@ class ReconciliationController(Controller):
     ) -> ReconciliationRunList:
         """What each run looked at, repaired and left for a person; open one for its findings."""
         async with db.read() as conn:
-            return await reconciliation.list_runs(
+            return await reconciliation_runs.list_runs(
                 conn, principal, provider=provider, limit=limit, cursor=cursor
             )
 
@@ -49,7 +49,7 @@ class ReconciliationController(Controller):
     async def get_run(self, db: Db, principal: Caller, run_id: FromPath[str]) -> ReconciliationRunOut:
         """Every payment or refund whose state differed, and what the run did (``none``: look at it)."""
         async with db.read() as conn:
-            return await reconciliation.get_run(conn, principal, run_id)
+            return await reconciliation_runs.get_run(conn, principal, run_id)
 
 
 routes = [ReconciliationController]
