@@ -357,3 +357,14 @@ async def test_the_income_report_shows_related_party_income_apart(
     header, *rows = csv_body.content.decode("utf-8-sig").splitlines()
     assert header.split(",")[-1] == "related_party_fen"
     assert next(r for r in rows if r.startswith(VILLAGE)).split(",")[-1] == "798"
+
+    # And a refund of the related-party sale takes its share back from that figure too
+    refunded = await client.post(
+        f"/api/v1/orders/{related['id']}/refunds",
+        json={"part_id": related["parts"][0]["id"], "amount_fen": 1000, "reason": "退一部分"},
+        headers={**market.staff.headers, "Idempotency-Key": new_key()},
+    )
+    assert refunded.status_code == 201, refunded.text
+    again = await client.get(REPORT, params={"from": today, "to": today}, headers=street.headers)
+    [village] = [i for i in again.json()["items"] if i["region_code"] == VILLAGE]
+    assert (village["total_fen"], village["related_party_fen"]) == (2 * 798 - 100, 798 - 100)
