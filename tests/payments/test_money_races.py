@@ -27,6 +27,7 @@ from coopmarket.flows import payment as payment_flows
 from coopmarket.flows import refunds as refund_flows
 from coopmarket.orders import refunds as order_refunds
 from coopmarket.orders.schemas import RefundIn
+from coopmarket.payments import refund_records
 from coopmarket.payments import service as payments_service
 from coopmarket.payments.registry import PaymentProviders, open_providers
 from coopmarket.settings import Settings
@@ -276,3 +277,51 @@ async def test_without_the_order_lock_the_conditional_update_still_pays_back_one
     shown = (await client.get(f"/api/v1/orders/{order['id']}", headers=market.buyer.headers)).json()
     assert (shown["refunded_fen"], shown["parts"][0]["refunded_fen"]) == (5000, 5000)
     assert await trial_balance(db) == 0
+
+
+# ------------------------------------------------------------------ one offline refund, two hand-backs
+
+
+async def test_two_hand_backs_at_once_record_one(
+    client: AsyncTestClient[Any],
+    db: Database,
+    market: Market,
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+) -> None:
+    postgresql_only(database_url)
+    # Given an outstanding offline refund of the whole order (the buyer cancelled it)
+    order = await paid_offline(client, market)
+    assert (
+        await client.post(f"/api/v1/orders/{order['id']}/cancel", headers=market.buyer.headers)
+    ).status_code == 200
+    [(refund_id, _amount, _status, _ref)] = await refunds_of(db, order["id"])
+    manager = Principal(
+        id=market.manager_a.id,
+        role="coop_manager",
+        display_name="理事长",
+        cooperative_ids=frozenset({market.coop_a["id"]}),
+    )
+    staff = Principal(id=market.staff.id, role="district_staff", display_name="区", region_code="370704")
+
+    async def hand_back(principal: Principal, reference: str) -> Any:
+        async with db.unit_of_work() as session:
+            return await refund_flows.hand_back(session, principal, refund_id, reference)
+
+    # When its manager and staff both find it outstanding and record it at once
+    race = await meet_at(
+        monkeypatch,
+        refund_records,
+        "refund_facts",
+        [hand_back(manager, "CASH-1"), hand_back(staff, "BANK-2")],
+    )
+
+    # Then one record stands, the other is told it is no longer outstanding, and one entry is audited
+    assert race.met
+    assert refused_codes(race.results) == [(409, "refund_not_outstanding")]
+    [winner] = [r for r in race.results if not isinstance(r, BaseException)]
+    assert [(r[2]) for r in await refunds_of(db, order["id"])] == ["succeeded"]
+    audit = await client.get(
+        "/api/v1/audit", params={"entity": "refund", "id": refund_id}, headers=market.staff.headers
+    )
+    assert [e["after"]["reference"] for e in audit.json()["items"]] == [winner.handed_back_reference]
