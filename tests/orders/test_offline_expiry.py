@@ -165,3 +165,26 @@ async def test_only_those_who_record_the_payment_may_hold_it(
     assert (other.status_code, other.json()["code"]) == (404, "order_not_found")
     assert (await shown(client, market, order["id"]))["status"] == "pending_payment"
     assert await ledger_balances(db) == {}
+
+
+async def test_money_paid_twice_is_held_and_refunded_and_the_order_stays_paid(
+    client: AsyncTestClient[Any], db: Database, market: Market
+) -> None:
+    # Given a paid order, and the buyer's bank transfer arriving a second time
+    order = (await place(client, market.buyer, [(market.sku_a["id"], 1)])).json()
+    assert (await pay_offline(client, market.staff, order)).status_code == 201
+
+    response = await client.post(
+        f"/api/v1/orders/{order['id']}/offline-payments",
+        json={"reference": "BANK-AGAIN", "amount_fen": 3990, "hold_for_refund": True},
+        headers=market.staff.headers,
+    )
+
+    assert response.status_code == 201, response.text
+    assert (response.json()["status"], response.json()["order_status"]) == ("refunded", "paid")
+    assert (await shown(client, market, order["id"]))["paid_fen"] == 3990
+    outstanding = (
+        await client.get("/api/v1/refunds?status=outstanding", headers=market.staff.headers)
+    ).json()
+    assert [(r["amount_fen"], r["part_id"]) for r in outstanding["items"]] == [(3990, None)]
+    assert await ledger_kinds(db, order["id"]) == ["payment_received", "unmatched_payment", "refund"]

@@ -181,8 +181,8 @@ async def record_offline_payment(
 async def _hold_for_refund(
     session: AsyncSession, principal: Principal, order: OrderForPayment, data: OfflinePaymentIn
 ) -> PaymentOut:
-    """Money that arrived for an order that can no longer take it (expired, or cancelled): as for
-    Stripe, it is recorded, held in suspense and refunded in full; the refund is outstanding until
+    """Money that arrived for an order that can no longer take it (expired, cancelled, or paid
+    already): as for Stripe, it is recorded, held in suspense and refunded in full; the refund is outstanding until
     handed back (``POST /refunds/{id}/handed-back``). An order still unpaid and overdue is expired
     now (its stock released) rather than left to the sweep. 409 ``order_not_expired`` for an order
     that can still be paid (record the payment itself instead). Audited.
@@ -192,9 +192,9 @@ async def _hold_for_refund(
         raise OrderNotPayable(
             "This order still awaits this payment: record it without hold_for_refund.", code="order_not_expired"
         )
-    now = clock.now()
-    if payable:
-        await order_expiry.expire_order(session, order.id, now)
+    order_status = order.status
+    if payable and await order_expiry.expire_order(session, order.id, clock.now()):
+        order_status = OrderStatus.CANCELLED
     payment = await payments_service.record_offline_payment(
         session,
         order_id=order.id,
@@ -236,7 +236,7 @@ async def _hold_for_refund(
         amount_fen=payment.amount_fen,
         reference=payment.reference,
         created_at=payment.created_at,
-        order_status=OrderStatus.CANCELLED,
+        order_status=order_status,
         refund_id=refund_id,
     )
 
