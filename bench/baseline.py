@@ -157,23 +157,25 @@ SQL_TAKE_STOCK = (
 )
 SQL_INSERT_ORDER = (
     "INSERT INTO orders (id, buyer_id, status, total_fen, paid_fen, refunded_fen, payment_method, "
-    "shipping_name, shipping_phone, shipping_detail, shipping_region_code, expires_at, created_at, updated_at) "
+    "shipping_name, shipping_phone, shipping_detail, shipping_region_code, expires_at, created_at, updated_at, "
+    "is_related_party) "
     "VALUES ($1::VARCHAR, $2::VARCHAR, $3::VARCHAR, $4::BIGINT, $5::BIGINT, $6::BIGINT, $7::VARCHAR, "
     "$8::VARCHAR, $9::VARCHAR, $10::VARCHAR, $11::VARCHAR, $12::TIMESTAMP WITH TIME ZONE, "
-    "$13::TIMESTAMP WITH TIME ZONE, $14::TIMESTAMP WITH TIME ZONE)"
+    "$13::TIMESTAMP WITH TIME ZONE, $14::TIMESTAMP WITH TIME ZONE, $15::BOOLEAN)"
 )
 # With a note the app's INSERT names the note column too (SQLAlchemy leaves out unset NULL columns).
 SQL_INSERT_ORDER_NOTE = (
     "INSERT INTO orders (id, buyer_id, status, total_fen, paid_fen, refunded_fen, payment_method, "
     "shipping_name, shipping_phone, shipping_detail, shipping_region_code, note, expires_at, created_at, "
-    "updated_at) VALUES ($1::VARCHAR, $2::VARCHAR, $3::VARCHAR, $4::BIGINT, $5::BIGINT, $6::BIGINT, "
-    "$7::VARCHAR, $8::VARCHAR, $9::VARCHAR, $10::VARCHAR, $11::VARCHAR, $12::VARCHAR, "
-    "$13::TIMESTAMP WITH TIME ZONE, $14::TIMESTAMP WITH TIME ZONE, $15::TIMESTAMP WITH TIME ZONE)"
+    "updated_at, is_related_party) VALUES ($1::VARCHAR, $2::VARCHAR, $3::VARCHAR, $4::BIGINT, $5::BIGINT, "
+    "$6::BIGINT, $7::VARCHAR, $8::VARCHAR, $9::VARCHAR, $10::VARCHAR, $11::VARCHAR, $12::VARCHAR, "
+    "$13::TIMESTAMP WITH TIME ZONE, $14::TIMESTAMP WITH TIME ZONE, $15::TIMESTAMP WITH TIME ZONE, $16::BOOLEAN)"
 )
 SQL_INSERT_PART = (
     "INSERT INTO order_part (id, order_id, cooperative_id, status, subtotal_fen, refunded_fen, settled_fen, "
-    "village_code, collective_sales_share_bps, platform_fee_bps) VALUES ($1::VARCHAR, $2::VARCHAR, "
-    "$3::VARCHAR, $4::VARCHAR, $5::BIGINT, $6::BIGINT, $7::BIGINT, $8::VARCHAR, $9::INTEGER, $10::INTEGER)"
+    "village_code, collective_sales_share_bps, platform_fee_bps, is_related_party) VALUES ($1::VARCHAR, "
+    "$2::VARCHAR, $3::VARCHAR, $4::VARCHAR, $5::BIGINT, $6::BIGINT, $7::BIGINT, $8::VARCHAR, $9::INTEGER, "
+    "$10::INTEGER, $11::BOOLEAN)"
 )
 SQL_INSERT_LINE = (
     "INSERT INTO order_line (id, order_id, part_id, sku_id, product_id, product_name, sku_spec, category, "
@@ -485,6 +487,9 @@ async def _place(conn: asyncpg.Connection, user_id: str, data: PlaceOrderIn) -> 
     if any(not skus[s]["is_sellable"] for s in sku_ids):
         raise Problem(409, "sku_unavailable", "Some products are not on sale.")
     coop_ids = list({skus[s]["cooperative_id"] for s in sku_ids})
+    # The app flags the parts of cooperatives the buyer manages (from the caller's cooperatives, no
+    # query); the bench's buyer manages none.
+    managed: frozenset[str] = frozenset()
     coops = {r["id"]: r for r in await conn.fetch(_in_list(_SQL_COOPS_HEAD, 1, len(coop_ids)), *coop_ids)}
 
     quantities = {line.sku_id: line.quantity for line in data.lines}
@@ -562,6 +567,7 @@ async def _place(conn: asyncpg.Connection, user_id: str, data: PlaceOrderIn) -> 
                 coop["village_code"],
                 coop["collective_sales_share_bps"],
                 PLATFORM_FEE_BPS,
+                coop_id in managed,
             )
         )
         parts.append(
@@ -576,6 +582,7 @@ async def _place(conn: asyncpg.Connection, user_id: str, data: PlaceOrderIn) -> 
                 "shipped_at": None,
                 "received_at": None,
                 "lines": lines_out,  # already in line-id order: ids grow within the request
+                "is_related_party": coop_id in managed,
             }
         )
     expires_at = now + PAYMENT_TIMEOUT
@@ -592,10 +599,11 @@ async def _place(conn: asyncpg.Connection, user_id: str, data: PlaceOrderIn) -> 
         address.detail,
         address.region_code,
     )
+    related = any(p["is_related_party"] for p in parts)
     if data.note is None:
-        await conn.execute(SQL_INSERT_ORDER, *common, expires_at, now, now)
+        await conn.execute(SQL_INSERT_ORDER, *common, expires_at, now, now, related)
     else:
-        await conn.execute(SQL_INSERT_ORDER_NOTE, *common, data.note, expires_at, now, now)
+        await conn.execute(SQL_INSERT_ORDER_NOTE, *common, data.note, expires_at, now, now, related)
     if len(part_rows) == 1:
         await conn.execute(SQL_INSERT_PART, *part_rows[0])
     else:
@@ -628,4 +636,5 @@ async def _place(conn: asyncpg.Connection, user_id: str, data: PlaceOrderIn) -> 
         },
         "note": data.note,
         "cancel_reason": None,
+        "is_related_party": related,
     }

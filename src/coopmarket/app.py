@@ -57,6 +57,8 @@ from coopmarket.core.pagination import configure_cursor_key
 from coopmarket.core.principal import Principal
 from coopmarket.core.ratelimit import auth_rate_limit
 from coopmarket.db import Database, DatabaseBusy
+from coopmarket.flows import reconciliation as flows_reconciliation
+from coopmarket.flows import refunds as flows_refunds
 from coopmarket.flows import routes as flows_routes
 from coopmarket.idempotency import service as idempotency_service
 from coopmarket.ledger import routes as ledger_routes
@@ -68,6 +70,7 @@ from coopmarket.orders import metrics as orders_metrics
 from coopmarket.orders import routes as orders_routes
 from coopmarket.payments import jobs as payment_jobs
 from coopmarket.payments import metrics as payments_metrics
+from coopmarket.payments import routes as payments_routes
 from coopmarket.payments.registry import PaymentProviders, open_providers
 from coopmarket.products import jobs as product_jobs
 from coopmarket.products import routes as products_routes
@@ -257,6 +260,7 @@ def _route_handlers() -> Sequence[Any]:
         brand_routes,
         orders_routes,
         flows_routes,
+        payments_routes,
         ledger_routes,
         reports_routes,
         audit_routes,
@@ -306,7 +310,8 @@ def background_jobs(
     return [
         *order_jobs.periodic_jobs(db, settings),
         *product_jobs.periodic_jobs(db, storage),
-        *payment_jobs.periodic_jobs(db, settings, providers),
+        *payment_jobs.periodic_jobs(db, settings, providers, on_failed=flows_refunds.refund_failed),
+        *flows_reconciliation.periodic_jobs(db, settings, providers),
         PeriodicJob("purge idempotency keys", 3600, lambda: idempotency_service.purge_expired(db, ttl)),
     ]
 

@@ -1,4 +1,5 @@
-"""The ``coopmarket`` command: serve, migrate, create-staff, seed-demo, expire-orders, backup, restore.
+"""The ``coopmarket`` command: serve, migrate, create-staff, seed-demo, expire-orders, reconcile,
+backup, restore.
 
 Every command reads its settings from the ``COOPMARKET_*`` environment variables.
 """
@@ -12,8 +13,10 @@ import os
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection, make_url
@@ -21,14 +24,20 @@ from sqlalchemy.exc import OperationalError
 
 from coopmarket import demo
 from coopmarket.accounts import service as accounts_service
+from coopmarket.core import clock
 from coopmarket.core.errors import DomainError
 from coopmarket.core.phone import is_valid_phone
 from coopmarket.db import Database
+from coopmarket.flows import reconciliation
 from coopmarket.migrate import alembic_config, upgrade
 from coopmarket.ops import backup as backup_ops
 from coopmarket.ops.logging import logging_config
 from coopmarket.ops.metrics import MULTIPROC_ENV
 from coopmarket.orders import expiry
+from coopmarket.payments.errors import ProviderNotEnabled, ProviderUnavailable
+from coopmarket.payments.providers import Window
+from coopmarket.payments.registry import open_providers
+from coopmarket.payments.schemas import ReconciliationRunOut
 from coopmarket.settings import Settings, get_settings
 from coopmarket.storage.base import StorageConfigurationError
 from coopmarket.storage.deps import build_storage
@@ -199,6 +208,68 @@ def cmd_expire_orders(_: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# --- reconcile -------------------------------------------------------------------------------
+
+# Exit status of a run that left differences for a person (so that cron and monitoring notice).
+EXIT_NEEDS_ATTENTION = 3
+
+
+def _instant(value: str, timezone: str) -> datetime:
+    """An ISO date (midnight in the report time zone) or date-time (no zone: the report time zone)."""
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return datetime.combine(day, time(), tzinfo=ZoneInfo(timezone))
+        instant = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise CommandError(f"not an ISO date or date-time: {value!r}", exit_code=2) from exc
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=ZoneInfo(timezone))
+
+
+def _print_run(run: ReconciliationRunOut) -> None:
+    print(
+        f"reconciled {run.provider} from {run.window_start.isoformat()} to {run.window_end.isoformat()} "
+        f"(run {run.id}): {run.payments_seen} payment(s) and {run.refunds_seen} refund(s) at {run.provider}, "
+        f"{run.repaired} repaired, {run.needs_attention} need a person"
+    )
+    for item in run.items or []:
+        order = f" order {item.order_id}" if item.order_id else ""
+        refund = f" refund {item.refund_id}" if item.refund_id else ""
+        print(
+            f"  {item.action:<18} {item.kind} {item.provider_ref}{order}{refund} {item.amount_fen} fen: "
+            f"{item.finding}" + (f" ({item.detail})" if item.detail else "")
+        )
+
+
+def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    """Compare a provider's payments and refunds of a window with ours, repair, and print what changed."""
+    until = _instant(args.until, settings.report_timezone) if args.until else clock.now()
+    since = (
+        _instant(args.since, settings.report_timezone)
+        if args.since
+        else until - timedelta(hours=settings.reconciliation_lookback_hours)
+    )
+    if since >= until:
+        raise CommandError("--since must be before --until", exit_code=2)
+    if args.provider not in settings.payment_providers:
+        raise CommandError(f"{args.provider} is not enabled (COOPMARKET_PAYMENT_PROVIDERS)", exit_code=2)
+
+    async def work(db: Database) -> ReconciliationRunOut:
+        async with open_providers(settings) as providers:
+            return await reconciliation.reconcile(
+                db, providers, args.provider, Window(since=since, until=until), trigger="cli"
+            )
+
+    try:
+        run = asyncio.run(_with_database(settings, work))
+    except ProviderNotEnabled as exc:
+        raise CommandError(exc.detail, exit_code=2) from exc
+    except ProviderUnavailable as exc:
+        raise CommandError(f"{args.provider} could not be listed: {exc.detail}") from exc
+    _print_run(run)
+    return EXIT_NEEDS_ATTENTION if run.needs_attention else 0
+
+
 # --- backup / restore --------------------------------------------------------------------
 
 
@@ -282,6 +353,19 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("expire-orders", help="cancel overdue unpaid orders once").set_defaults(
         handler=cmd_expire_orders
     )
+
+    reconcile = commands.add_parser(
+        "reconcile",
+        help="compare a payment provider's payments and refunds with ours, repair, print what changed",
+    )
+    reconcile.add_argument("--provider", required=True, help="a provider with records, e.g. stripe")
+    reconcile.add_argument(
+        "--since",
+        help="ISO date or date-time (no zone: COOPMARKET_REPORT_TIMEZONE); default: --until less "
+        "COOPMARKET_RECONCILIATION_LOOKBACK_HOURS",
+    )
+    reconcile.add_argument("--until", help="ISO date or date-time, exclusive; default: now")
+    reconcile.set_defaults(handler=cmd_reconcile)
 
     backup = commands.add_parser("backup", help="copy the live SQLite database to a new file (checked)")
     backup.add_argument("path", help="the new backup file (must not exist)")

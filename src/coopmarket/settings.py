@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str | None = None  # only for tests against a local stand-in
+    # Reconciliation with each provider that keeps records (flows/reconciliation.py): how often the
+    # background run comes (0: never; `coopmarket reconcile` still works) and how far back it looks.
+    reconciliation_interval_seconds: float = Field(default=3600.0, ge=0)
+    reconciliation_lookback_hours: int = Field(default=48, ge=1, le=24 * 90)
 
     wechat_appid: str | None = None
     wechat_secret: SecretStr | None = None

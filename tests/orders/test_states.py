@@ -62,7 +62,8 @@ def test_the_named_sets_of_statuses() -> None:
     assert states.TERMINAL_PART_STATUSES == TERMINAL_PART
     assert states.TERMINAL_ORDER_STATUSES == TERMINAL_ORDER
     assert states.PAID_PART_STATUSES == {"paid", "shipped", "received", "refunded"}
-    assert states.REFUNDABLE_PART_STATUSES == {"paid", "shipped", "received"}
+    # A refunded part is refundable only for what a failed refund gave back (within what is left).
+    assert states.REFUNDABLE_PART_STATUSES == {"paid", "shipped", "received", "refunded"}
     assert states.SHIPPED_PART_STATUSES == {"shipped", "received"}
 
 

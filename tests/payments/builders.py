@@ -10,9 +10,9 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
 from coopmarket.db import Database
+from coopmarket.flows import refunds as refund_flows
 from coopmarket.ledger import service as ledger_service
 from coopmarket.ledger.models import LedgerTransaction
-from coopmarket.payments import jobs as payment_jobs
 from coopmarket.payments.models import Payment, PaymentRefund, ProviderEvent
 from tests.factories import VILLAGE, Actor, approved_cooperative, create_product, make_staff, register_buyer
 from tests.payments.fake_stripe import FakeStripe
@@ -161,7 +161,7 @@ async def send_pending_refunds(client: AsyncTestClient[Any]) -> int:
     """Run the refund sender once, on the app's own event loop (where its Stripe client lives)."""
     app = client.app
     return client.blocking_portal.call(
-        payment_jobs.send_pending_refunds, app.state.db, app.state.payment_providers
+        refund_flows.send_pending_refunds, app.state.db, app.state.payment_providers
     )
 
 

@@ -2,9 +2,12 @@
 
 It serves what the payments slice calls, with the real ``stripe`` SDK pointed at it through
 ``stripe_api_base``: ``POST /v1/payment_intents`` (form-encoded, honouring ``Idempotency-Key``: the
-same key returns the same answer), ``GET /v1/payment_intents/{id}``, ``POST /v1/refunds``. Test
-controls (``POST /_test/payment_intents/{id}/succeed`` and ``/fail``, or the same methods on the
-object) move an intent along as a buyer's card would. It also builds and signs webhook events.
+same key returns the same answer), ``GET /v1/payment_intents/{id}``, ``POST /v1/refunds``, and the
+lists reconciliation reads, ``GET /v1/payment_intents`` and ``GET /v1/refunds`` (``created[gte]``,
+``created[lt]``, ``limit``, ``starting_after``; newest first, as Stripe pages them). Test controls
+(``POST /_test/payment_intents/{id}/succeed`` and ``/fail``, or the same methods on the object)
+move an intent along as a buyer's card would; ``fail_refund`` and ``refund_outside`` do what a
+bank or the Stripe dashboard would. It also builds and signs webhook events.
 
 Every request is recorded in ``requests`` so that tests can assert what was sent.
 """
@@ -57,6 +60,8 @@ class FakeStripe:
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[SeenRequest] = field(default_factory=list)
     refund_status: str = "succeeded"  # what a new refund answers with
+    refuse_refunds: str | None = None  # an error code every new refund is refused with (for good)
+    clock: Any = field(default=time.time)  # seconds since the epoch, for ``created``
     _idempotent: dict[str, tuple[str, dict[str, Any], int, dict[str, Any]]] = field(default_factory=dict)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -96,6 +101,8 @@ class FakeStripe:
             self.requests.clear()
             self._idempotent.clear()
             self.refund_status = "succeeded"
+            self.refuse_refunds = None
+            self.clock = time.time
 
     # ------------------------------------------------------------ what tests look at
 
@@ -127,6 +134,21 @@ class FakeStripe:
         intent["status"] = "requires_payment_method"
         intent["last_payment_error"] = {"code": "card_declined", "message": "Your card was declined."}
         return intent
+
+    def fail_refund(self, refund_id: str, reason: str = "expired_or_canceled_card") -> dict[str, Any]:
+        """The card's bank sent the refund back: Stripe marks it ``failed`` (after it was pending or succeeded)."""
+        with self._lock:
+            refund = self.refunds[refund_id]
+            refund["status"] = "failed"
+            refund["failure_reason"] = reason
+            return json.loads(json.dumps(refund))
+
+    def refund_outside(self, intent_id: str, amount: int) -> dict[str, Any]:
+        """Someone refunded from the Stripe dashboard: a refund without our metadata."""
+        with self._lock:
+            status, refund = self._create_refund({"payment_intent": intent_id, "amount": str(amount)})
+            assert status == 200, refund
+            return json.loads(json.dumps(refund))
 
     def event(self, event_type: str, obj: dict[str, Any], *, event_id: str | None = None) -> bytes:
         """A webhook event body as Stripe sends it."""
@@ -190,8 +212,39 @@ class FakeStripe:
                 )
             return 200, intent
         if method == "POST" and path == "/v1/refunds":
+            if self.refuse_refunds is not None:
+                return 400, _error(
+                    "invalid_request_error", "This refund cannot be made.", code=self.refuse_refunds
+                )
             return self._create_refund(params)
+        if method == "GET" and path == "/v1/payment_intents":
+            return self._list(path, self.intents, params)
+        if method == "GET" and path == "/v1/refunds":
+            return self._list(path, self.refunds, params)
         return 404, _error("invalid_request_error", f"Unrecognized request URL ({method}: {path}).")
+
+    def _list(
+        self, path: str, objects: dict[str, dict[str, Any]], params: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        """A Stripe list page: newest first, ``created`` filters, ``limit`` (1..100), ``starting_after``."""
+        created = params.get("created") or {}
+        limit = int(params.get("limit", 10))
+        if not 1 <= limit <= 100:
+            return 400, _error("invalid_request_error", "Invalid limit.", param="limit")
+        found = [
+            o
+            for o in objects.values()
+            if ("gte" not in created or o["created"] >= int(created["gte"]))
+            and ("lt" not in created or o["created"] < int(created["lt"]))
+        ]
+        # Newest first; ids grow with time here, so they break ties as Stripe's do.
+        found.sort(key=lambda o: (o["created"], o["id"]), reverse=True)
+        after = params.get("starting_after")
+        if after is not None:
+            ids = [o["id"] for o in found]
+            found = found[ids.index(after) + 1 :] if after in ids else []
+        page = found[:limit]
+        return 200, {"object": "list", "url": path, "has_more": len(found) > limit, "data": page}
 
     def _create_intent(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         try:
@@ -214,7 +267,7 @@ class FakeStripe:
             "next_action": None,
             "latest_charge": None,
             "livemode": False,
-            "created": int(time.time()),
+            "created": int(self.clock()),
         }
         self.intents[intent_id] = intent
         return 200, intent
@@ -225,7 +278,11 @@ class FakeStripe:
             return 400, _error("invalid_request_error", "No such payment_intent.", code="resource_missing")
         if intent["status"] != "succeeded":
             return 400, _error("invalid_request_error", "This PaymentIntent has not succeeded.")
-        already = sum(r["amount"] for r in self.refunds.values() if r["payment_intent"] == intent["id"])
+        already = sum(
+            r["amount"]
+            for r in self.refunds.values()
+            if r["payment_intent"] == intent["id"] and r["status"] != "failed"
+        )
         amount = int(params.get("amount", intent["amount_received"] - already))
         if amount <= 0 or already + amount > intent["amount_received"]:
             return 400, _error(
@@ -243,7 +300,8 @@ class FakeStripe:
             "charge": intent["latest_charge"],
             "status": self.refund_status,
             "metadata": params.get("metadata", {}),
-            "created": int(time.time()),
+            "failure_reason": None,
+            "created": int(self.clock()),
         }
         self.refunds[refund["id"]] = refund
         return 200, refund
@@ -269,7 +327,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode() if length else ""
         headers = {k.lower(): v for k, v in self.headers.items()}
-        path = self.path.split("?", 1)[0]
+        path, _, query = self.path.partition("?")
+        if self.command == "GET" and query:
+            body = query  # the SDK sends a GET's parameters in the query string, form-encoded
         status, answer = self.stripe_fake.handle(self.command, path, headers, body)
         payload = json.dumps(answer).encode()
         self.send_response(status)

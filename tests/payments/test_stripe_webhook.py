@@ -13,6 +13,7 @@ from coopmarket.core import clock
 from coopmarket.db import Database
 from coopmarket.orders import expiry
 from tests.payments.builders import (
+    ADDRESS,
     Shop,
     balances,
     build_shop,
@@ -21,6 +22,7 @@ from tests.payments.builders import (
     event_count,
     get_order,
     ledger_kinds,
+    new_key,
     payments_of,
     place_stripe_order,
     refunds_at_stripe,
@@ -288,3 +290,38 @@ async def test_a_payment_of_the_wrong_amount_is_refunded_and_the_order_stays_unp
     assert (await get_order(client, shop.buyer, order["id"]))["status"] == "pending_payment"
     assert [(r[1], r[2]) for r in await refunds_of(db, order["id"])] == [(7000, "pending")]
     assert await balances(db) == {"cash:stripe": 0, "suspense:unmatched_payments": 0}
+
+
+async def test_a_related_party_order_paid_through_stripe_is_audited(
+    client: AsyncTestClient[Any], db: Database, shop: Shop, fake_stripe: FakeStripe
+) -> None:
+    # Given the cooperative's manager buying from their own cooperative, paying with Stripe
+    response = await client.post(
+        "/api/v1/orders",
+        json={
+            "lines": [{"sku_id": shop.sku["id"], "quantity": 1}],
+            "shipping_address": ADDRESS,
+            "payment_method": "stripe",
+        },
+        headers={**shop.manager.headers, "Idempotency-Key": new_key()},
+    )
+    assert response.status_code == 201, response.text
+    order = response.json()
+    assert order["is_related_party"] is True
+    started = await start_payment(client, shop.manager, order["id"])
+    intent_id = started.json()["client_secret"].split("_secret_")[0]
+
+    # When Stripe reports the success
+    await deliver_event(client, fake_stripe, "payment_intent.succeeded", fake_stripe.succeed(intent_id))
+
+    # Then the audit log records the payment of a related-party order, by no person (Stripe's callback)
+    audit = await client.get(
+        "/api/v1/audit", params={"entity": "order", "id": order["id"]}, headers=shop.staff.headers
+    )
+    [paid, placed] = audit.json()["items"]
+    assert (paid["action"], paid["actor_id"], paid["after"]["provider"]) == (
+        "order.related_party_paid",
+        None,
+        "stripe",
+    )
+    assert placed["action"] == "order.related_party_placed"

@@ -44,6 +44,7 @@ def item(code: str, name: str, total: int, band: str, rank: int, **by_category: 
         "by_category": categories(**by_category),
         "band": band,
         "rank": rank,
+        "related_party_fen": 0,
     }
 
 
@@ -84,6 +85,7 @@ async def test_village_report_ranks_and_bands_every_village_including_shells(
         "group_by": "village",
         "region_code": "370704",
         "total_fen": 84_999_999,
+        "related_party_fen": 0,
     }
     assert body["items"][:5] == [V3_ITEM, V5_ITEM, V1_ITEM, V4_ITEM, V2_ITEM]
     # And the villages without income are there too, as shells sharing the next rank, by code
@@ -347,6 +349,7 @@ def _as_rows(items: list[dict[str, Any]]) -> list[list[Any]]:
             *(i["by_category"][c] for c in ZERO),
             i["band"],
             i["rank"],
+            i["related_party_fen"],
         ]
         for i in items
     ]
@@ -360,6 +363,7 @@ HEADER = [
     *ZERO,
     "band",
     "rank",
+    "related_party_fen",
 ]
 
 

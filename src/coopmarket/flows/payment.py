@@ -11,10 +11,15 @@ from collections.abc import Mapping
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from coopmarket.audit import service as audit
+from coopmarket.core import clock
 from coopmarket.core.principal import Principal
 from coopmarket.db import Database, require_no_transaction
+from coopmarket.flows.refunds import refund_failed
+from coopmarket.orders import expiry as order_expiry
 from coopmarket.orders import payment as order_payment
-from coopmarket.orders.errors import OrderNotPayable
+from coopmarket.orders.errors import OrderExpired, OrderNotPayable
+from coopmarket.orders.schemas import OrderForPayment
 from coopmarket.orders.states import OrderStatus
 from coopmarket.payments import refunds as payment_refunds
 from coopmarket.payments import service as payments_service
@@ -26,6 +31,7 @@ from coopmarket.payments.providers import (
     PaymentStatus,
     PaymentStatusChanged,
     PaymentSucceeded,
+    RefundState,
     RefundUpdated,
     StartRequest,
 )
@@ -116,10 +122,24 @@ async def start_payment(
 async def record_offline_payment(
     session: AsyncSession, principal: Principal, order_id: str, data: OfflinePaymentIn
 ) -> PaymentOut:
-    """Record money received offline; only the manager of every part, or staff covering every part."""
+    """Record money received offline; only the manager of every part, or staff covering every part.
+
+    A related-party order needs staff (403 ``related_party_payment``). An order whose
+    ``expires_at`` has passed takes no payment, whether or not the expiry sweep has cancelled it
+    yet (409 ``order_expired``): its stock may be sold again. When the money really arrived
+    anyway, ``hold_for_refund`` records it held in suspense with an offline refund of all of it
+    outstanding (``_hold_for_refund``).
+    """
     order = await order_payment.order_for_payment(session, None, order_id)
     order_payment.require_may_record_payment(principal, order)
+    if data.hold_for_refund:
+        return await _hold_for_refund(session, principal, order, data)
     order_payment.require_awaiting_payment(order)
+    if order_payment.is_expired(order):
+        raise OrderExpired(
+            "This order expired before it was paid. If the money really arrived, record it with "
+            "hold_for_refund: it is held and refunded in full."
+        )
     outstanding = order.total_fen - order.paid_fen
     if data.amount_fen != outstanding:
         raise AmountMismatch(
@@ -136,7 +156,16 @@ async def record_offline_payment(
     parts = await order_payment.mark_paid(session, order_id=order.id, amount_fen=data.amount_fen)
     if parts is None:
         raise OrderNotPayable("The order was paid or cancelled meanwhile.")
-    await payments_service.post_payment_received(session, payment, data.amount_fen, parts)
+    await payments_service.post_payment_received(
+        session,
+        payment,
+        data.amount_fen,
+        order_payment.escrow_credits(parts),
+        is_related_party=any(p.is_related_party for p in parts),
+    )
+    await order_payment.audit_related_party_paid(
+        session, principal, order.id, parts, provider=OFFLINE, payment_id=payment.id
+    )
     return PaymentOut(
         id=payment.id,
         order_id=order.id,
@@ -146,6 +175,69 @@ async def record_offline_payment(
         reference=payment.reference,
         created_at=payment.created_at,
         order_status=OrderStatus.PAID,
+    )
+
+
+async def _hold_for_refund(
+    session: AsyncSession, principal: Principal, order: OrderForPayment, data: OfflinePaymentIn
+) -> PaymentOut:
+    """Money that arrived for an order that can no longer take it (expired, cancelled, or paid
+    already): as for Stripe, it is recorded, held in suspense and refunded in full; the refund is outstanding until
+    handed back (``POST /refunds/{id}/handed-back``). An order still unpaid and overdue is expired
+    now (its stock released) rather than left to the sweep. 409 ``order_not_expired`` for an order
+    that can still be paid (record the payment itself instead). Audited.
+    """
+    payable = order.status == OrderStatus.PENDING_PAYMENT and order.paid_fen == 0
+    if payable and not order_payment.is_expired(order):
+        raise OrderNotPayable(
+            "This order still awaits this payment: record it without hold_for_refund.", code="order_not_expired"
+        )
+    order_status = order.status
+    if payable and await order_expiry.expire_order(session, order.id, clock.now()):
+        order_status = OrderStatus.CANCELLED
+    payment = await payments_service.record_offline_payment(
+        session,
+        order_id=order.id,
+        amount_fen=data.amount_fen,
+        reference=data.reference,
+        recorded_by=principal.id,
+    )
+    one_cooperative = len(set(order.cooperative_ids)) == 1
+    refund_id = await payments_service.hold_and_refund(
+        session,
+        payment,
+        data.amount_fen,
+        "offline money arrived after the order expired or was cancelled",
+        cooperative_id=order.cooperative_ids[0] if one_cooperative else None,
+        region_code=order.village_codes[0] if one_cooperative else None,
+    )
+    await audit.record(
+        session,
+        actor=principal,
+        action="payment.held_for_refund",
+        entity="order",
+        entity_id=order.id,
+        after={
+            "payment_id": payment.id,
+            "refund_id": refund_id,
+            "amount_fen": data.amount_fen,
+            "reference": data.reference,
+            "order_status_before": order.status,
+        },
+        reason="offline money arrived for an order that can no longer take it",
+        region_code=order.village_codes[0] if one_cooperative else None,
+        cooperative_id=order.cooperative_ids[0] if one_cooperative else None,
+    )
+    return PaymentOut(
+        id=payment.id,
+        order_id=order.id,
+        provider=OFFLINE,
+        status=PaymentStatus.REFUNDED,
+        amount_fen=payment.amount_fen,
+        reference=payment.reference,
+        created_at=payment.created_at,
+        order_status=order_status,
+        refund_id=refund_id,
     )
 
 
@@ -179,7 +271,16 @@ async def apply_provider_success(
     if amount_fen == payment.amount_fen:
         parts = await order_payment.mark_paid(session, order_id=payment.order_id, amount_fen=amount_fen)
         if parts is not None:
-            await payments_service.post_payment_received(session, payment, amount_fen, parts)
+            await payments_service.post_payment_received(
+                session,
+                payment,
+                amount_fen,
+                order_payment.escrow_credits(parts),
+                is_related_party=any(p.is_related_party for p in parts),
+            )
+            await order_payment.audit_related_party_paid(
+                session, None, payment.order_id, parts, provider=provider, payment_id=payment.id
+            )
             return "applied"
         reason = "the order no longer awaits payment"
     else:
@@ -226,8 +327,18 @@ async def _apply(session: AsyncSession, provider: str, change: Change) -> str:
         )
         return str(change.status) if changed else "unchanged"
     if isinstance(change, RefundUpdated):
-        changed = await payment_refunds.set_refund_status(
-            session, provider_ref=change.provider_ref, status=change.status, refund_id=change.refund_id
-        )
+        if change.status == RefundState.FAILED:
+            refund_id = await payment_refunds.find_refund_id(
+                session, provider_ref=change.provider_ref, refund_id=change.refund_id
+            )
+            if refund_id is None:
+                log.warning("%s reports refund %s failed, not one of ours", provider, change.provider_ref)
+                return "unknown_refund"
+            reason = f"{provider} reported it failed ({change.failure_reason or 'no reason given'})"
+            changed = await refund_failed(session, refund_id, reason, change.provider_ref)
+        else:
+            changed = await payment_refunds.set_refund_status(
+                session, provider_ref=change.provider_ref, status=change.status, refund_id=change.refund_id
+            )
         return f"refund_{change.status}" if changed else "unchanged"
     raise TypeError(f"unknown change {change!r}")

@@ -11,18 +11,28 @@ from typing import Annotated, Any, TypeAlias
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, HeaderParameter, JSONBody
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from coopmarket.core.http import AppSettings, Caller, Db, Session
 from coopmarket.core.openapi import NO_TOKEN_NEEDED, problems
+from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from coopmarket.flows import cancellation, payment, refunds
 from coopmarket.idempotency.http import IdempotencyKeyHeader, run_idempotently
 from coopmarket.orders import refunds as order_refunds
 from coopmarket.orders.schemas import CancelIn, OrderOut, RefundIn, RefundList, RefundOut
 from coopmarket.payments.providers import STRIPE
 from coopmarket.payments.registry import PaymentProviders
-from coopmarket.payments.schemas import OfflinePaymentIn, PaymentOut, PaymentStartOut, StartPaymentIn
+from coopmarket.payments.schemas import (
+    HandedBackIn,
+    OfflinePaymentIn,
+    PaymentOut,
+    PaymentRefundList,
+    PaymentRefundOut,
+    PaymentStartOut,
+    RefundListState,
+    StartPaymentIn,
+)
 
 # ``app.py`` provides the providers built in its lifespan.
 Providers: TypeAlias = NamedDependency[PaymentProviders]
@@ -73,7 +83,7 @@ class OrderFlowController(Controller):
             413,
             idempotent=True,
             codes={
-                403: ["forbidden_role"],
+                403: ["forbidden_role", "related_party_refund"],
                 404: ["order_not_found", "order_part_not_found"],
                 409: [
                     "invalid_transition",
@@ -125,7 +135,7 @@ class RefundFlowController(Controller):
             400,
             401,
             codes={
-                403: ["forbidden_role"],
+                403: ["forbidden_role", "related_party_refund"],
                 404: ["refund_not_found"],
                 409: [
                     "invalid_transition",
@@ -141,6 +151,52 @@ class RefundFlowController(Controller):
     ) -> RefundOut:
         """The part's cooperative manager or staff in scope approve; 409 when decided already."""
         return await refunds.approve_refund(session, principal, refund_id)
+
+    @post(
+        "/{refund_id:str}/handed-back",
+        status_code=200,
+        summary="Record that an offline refund was paid back to the buyer (that part's manager, staff)",
+        responses=problems(
+            400,
+            401,
+            413,
+            422,
+            codes={
+                403: ["forbidden_role", "related_party_refund", "related_party_payment"],
+                404: ["refund_not_found"],
+                409: ["refund_not_offline", "refund_not_outstanding"],
+            },
+        ),
+    )
+    async def hand_back(
+        self, session: Session, principal: Caller, refund_id: FromPath[str], data: JSONBody[HandedBackIn]
+    ) -> PaymentRefundOut:
+        """The refund becomes ``succeeded`` with the pay-back's reference; 409 when not outstanding."""
+        return await refunds.hand_back(session, principal, refund_id, data.reference)
+
+    @get(
+        "/",
+        summary="Refunds waiting for a person: offline ones not handed back, or failed ones (managers, staff)",
+        responses=problems(400, 401, codes={403: ["forbidden_role"], 422: ["invalid_cursor"]}),
+    )
+    async def list_refunds(
+        self,
+        db: Db,
+        principal: Caller,
+        status: Annotated[
+            RefundListState,
+            QueryParameter(
+                name="status",
+                description="`outstanding`: offline refunds not handed back yet; "
+                "`failed`: provider refunds that could not be paid (refund them again)",
+            ),
+        ],
+        limit: Annotated[int, QueryParameter(name="limit", ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+        cursor: Annotated[str | None, QueryParameter(name="cursor", max_length=200)] = None,
+    ) -> PaymentRefundList:
+        """Managers see their cooperatives' refunds, staff their region's; oldest first."""
+        async with db.read() as conn:
+            return await refunds.list_refunds(conn, principal, state=status, limit=limit, cursor=cursor)
 
 
 class OrderPaymentController(Controller):
@@ -195,9 +251,9 @@ class OrderPaymentController(Controller):
             401,
             413,
             codes={
-                403: ["forbidden_role"],
+                403: ["forbidden_role", "related_party_payment"],
                 404: ["order_not_found"],
-                409: ["order_not_payable", "payment_already_recorded"],
+                409: ["order_not_payable", "order_expired", "order_not_expired", "payment_already_recorded"],
                 422: ["amount_mismatch"],
             },
         ),
@@ -205,7 +261,11 @@ class OrderPaymentController(Controller):
     async def record_offline_payment(
         self, order_id: FromPath[str], session: Session, principal: Caller, data: JSONBody[OfflinePaymentIn]
     ) -> PaymentOut:
-        """The manager of every part, or staff covering them, records a bank transfer or cash payment."""
+        """The manager of every part, or staff covering them, records a bank transfer or cash payment.
+
+        A related-party order needs staff. An expired order takes none: with ``hold_for_refund``
+        money that really arrived is held in suspense and refunded in full (``refund_id``).
+        """
         return await payment.record_offline_payment(session, principal, order_id, data)
 
 

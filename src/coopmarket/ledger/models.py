@@ -10,14 +10,28 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Index
+from sqlalchemy import CheckConstraint, Index, text
 from sqlmodel import Field, SQLModel
 
 from coopmarket.core.models import id_field, money_field, ref_field, time_field
 
+# Transactions of related-party orders are rare: a partial index keeps the reports' look-up of
+# them cheap without adding to every other posting.
+# (SQLite stores booleans as 0/1 and uses a partial index only for a query term it matches.)
+RELATED_PARTY_WHERE_PG = text("is_related_party")
+RELATED_PARTY_WHERE_SQLITE = text("is_related_party = 1")
+
 
 class LedgerTransaction(SQLModel, table=True):
     __tablename__ = "ledger_transaction"
+    __table_args__ = (
+        Index(
+            "ix_ledger_transaction_related_party",
+            "occurred_at",
+            postgresql_where=RELATED_PARTY_WHERE_PG,
+            sqlite_where=RELATED_PARTY_WHERE_SQLITE,
+        ),
+    )
 
     id: str = id_field()
     kind: str = Field(max_length=32, index=True)
@@ -27,6 +41,8 @@ class LedgerTransaction(SQLModel, table=True):
     cooperative_id: str | None = ref_field(nullable=True, index=False)
     memo: str | None = Field(default=None, max_length=500)
     occurred_at: datetime = time_field(index=True)
+    # The business event concerns an order whose buyer manages the selling cooperative.
+    is_related_party: bool = Field(default=False)
 
 
 class LedgerPosting(SQLModel, table=True):

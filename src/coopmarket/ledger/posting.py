@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from coopmarket.core.errors import RuleViolated
 from coopmarket.core.money import BPS_DENOMINATOR, allocate
 
-# Transaction kinds and their dedupe-key prefixes (``payment:{id}``, ``settle:{part_id}``, ``refund:{id}``).
+# Transaction kinds and their dedupe-key prefixes (``payment:{id}``, ``settle:{part_id}``,
+# ``refund:{id}``, ``refund_failed:{refund_id}``).
 PAYMENT_RECEIVED = "payment_received"
 PART_SETTLED = "part_settled"
 REFUND = "refund"
+# The exact inverse of a refund the provider could not pay (the buyer is owed the money again).
+REFUND_FAILED = "refund_failed"
 
 # A receipt of rent under a village contract (dedupe ``contract_receipt:{receipt_id}``).
 CONTRACT_RECEIPT = "contract_receipt"
@@ -222,6 +225,15 @@ class SplitTerms:
     settled_fen: int
     # (fee, collective, cooperative) reversed by earlier refunds of this part.
     reversed: tuple[int, int, int] = (0, 0, 0)
+    # Money of the part still in escrow although it was received: a refund made before receipt
+    # that failed afterwards came back there (``refund_failed``). A refund takes it first.
+    escrow_fen: int = 0
+
+
+def escrow_first(amount_fen: int, terms: SplitTerms) -> tuple[int, int]:
+    """``(from escrow, from the settled shares)`` of a refund of a received part: escrow first."""
+    from_escrow = min(amount_fen, max(terms.escrow_fen, 0))
+    return from_escrow, amount_fen - from_escrow
 
 
 def refund_reversal(amount_fen: int, terms: SplitTerms) -> tuple[int, int, int]:
@@ -249,12 +261,15 @@ def settled_refund_entries(
 
     Dr ``payable:coop:{c}``, ``collective_income:{village}:operating_income`` and
     ``revenue:platform_fee`` their shares, so the collective's reported income drops by its share.
-    A share of 0 fen is left out.
+    A share of 0 fen is left out. What escrow still holds for the part (``terms.escrow_fen``) is
+    taken first: Dr ``escrow:coop:{c}`` (``escrow_first``).
     """
-    fee, collective, rest = refund_reversal(amount_fen, terms)
+    from_escrow, from_shares = escrow_first(amount_fen, terms)
+    fee, collective, rest = refund_reversal(from_shares, terms) if from_shares else (0, 0, 0)
     entries = [
         Entry(account, amount)
         for account, amount in (
+            (escrow(cooperative_id), from_escrow),
             (coop_payable(cooperative_id), rest),
             (collective_income(terms.village_code, OPERATING_INCOME), collective),
             (PLATFORM_FEE, fee),
@@ -274,6 +289,7 @@ __all__ = [
     "PAYMENT_RECEIVED",
     "PLATFORM_FEE",
     "REFUND",
+    "REFUND_FAILED",
     "Entry",
     "InvalidAccount",
     "JournalEntry",
@@ -286,6 +302,7 @@ __all__ = [
     "contract_receipt_entries",
     "coop_payable",
     "escrow",
+    "escrow_first",
     "parse_collective_income",
     "part_settled_entries",
     "payment_received_entries",

@@ -43,11 +43,14 @@ async def post(
     order_id: str | None = None,
     cooperative_id: str | None = None,
     memo: str | None = None,
+    is_related_party: bool = False,
 ) -> str | None:
     """Post one balanced transaction; joins the caller's transaction and never commits.
 
     Returns the new transaction id, or ``None`` when ``dedupe_key`` was already posted (then
     nothing is written). Raises ``LedgerUnbalanced`` before writing anything that does not balance.
+    ``is_related_party`` marks an event of an order whose buyer manages the selling cooperative
+    (the income reports show that income apart).
     """
     journal = posting.build_transaction(entries)
     if not kind or len(kind) > 32:
@@ -69,6 +72,7 @@ async def post(
             "cooperative_id": cooperative_id,
             "memo": memo,
             "occurred_at": occurred_at,
+            "is_related_party": is_related_party,
         },
     )
     if (await session.execute(statement)).first() is None:
@@ -88,6 +92,58 @@ async def post(
         )
     )
     return transaction_id
+
+
+class NothingToReverse(LookupError):
+    """The transaction to reverse was never posted."""
+
+
+async def reverse(
+    session: Executor,
+    *,
+    original_dedupe_key: str,
+    kind: str,
+    dedupe_key: str,
+    occurred_at: datetime,
+    memo: str | None = None,
+) -> str | None:
+    """Post the exact inverse of the transaction posted as ``original_dedupe_key``, once.
+
+    Every posting comes back with its sign flipped, on the same accounts, with the original's
+    order, cooperative and related-party flag: the correction of an append-only ledger. Returns
+    the new transaction id, or ``None`` when ``dedupe_key`` was posted before. Raises
+    ``NothingToReverse`` when the original does not exist. Joins the caller's transaction.
+    """
+    original = (
+        await session.execute(
+            select(
+                _transaction.c.id,
+                _transaction.c.order_id,
+                _transaction.c.cooperative_id,
+                _transaction.c.is_related_party,
+            ).where(_transaction.c.dedupe_key == original_dedupe_key)
+        )
+    ).first()
+    if original is None:
+        raise NothingToReverse(f"no ledger transaction {original_dedupe_key}")
+    postings = (
+        await session.execute(
+            select(_posting.c.account, _posting.c.amount_fen)
+            .where(_posting.c.transaction_id == original.id)
+            .order_by(_posting.c.id)
+        )
+    ).all()
+    return await post(
+        session,
+        kind=kind,
+        dedupe_key=dedupe_key,
+        entries=[posting.Entry(row.account, -int(row.amount_fen)) for row in postings],
+        occurred_at=occurred_at,
+        order_id=original.order_id,
+        cooperative_id=original.cooperative_id,
+        memo=memo,
+        is_related_party=bool(original.is_related_party),
+    )
 
 
 async def balances(conn: Executor, account_prefix: str) -> list[tuple[str, int]]:
@@ -122,6 +178,36 @@ async def collective_income_rows(
             _posting.c.account.startswith(posting.COLLECTIVE_INCOME_PREFIX, autoescape=True),
             _posting.c.occurred_at >= start_utc,
             _posting.c.occurred_at < end_utc,
+        )
+        .group_by(_posting.c.account)
+        .order_by(_posting.c.account)
+    )
+    rows: list[CollectiveIncomeRow] = []
+    for row in (await conn.execute(stmt)).all():
+        parsed = posting.parse_collective_income(row.account)
+        if parsed is None:
+            continue
+        village_code, category = parsed
+        rows.append(CollectiveIncomeRow(village_code, category, -int(row.credited)))
+    return rows
+
+
+async def related_party_income_rows(
+    conn: Executor, start_utc: datetime, end_utc: datetime
+) -> list[CollectiveIncomeRow]:
+    """The part of ``collective_income_rows`` posted by related-party orders' transactions.
+
+    Reads only the flagged transactions (a partial index holds them), so the report pays for the
+    few related-party orders, not for every posting. Joins the caller's connection.
+    """
+    stmt = (
+        select(_posting.c.account, func.sum(_posting.c.amount_fen).label("credited"))
+        .select_from(_transaction.join(_posting, _posting.c.transaction_id == _transaction.c.id))
+        .where(
+            _transaction.c.is_related_party,
+            _transaction.c.occurred_at >= start_utc,
+            _transaction.c.occurred_at < end_utc,
+            _posting.c.account.startswith(posting.COLLECTIVE_INCOME_PREFIX, autoescape=True),
         )
         .group_by(_posting.c.account)
         .order_by(_posting.c.account)

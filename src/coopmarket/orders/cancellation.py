@@ -84,6 +84,8 @@ async def _cancel_parts(
                     amount_fen=remaining,
                     reason=reason,
                     actor_id=actor_id,
+                    village_code=part.village_code,
+                    is_related_party=part.is_related_party,
                 )
             )
     target_ids = [p.id for p in targets]

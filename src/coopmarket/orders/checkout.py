@@ -13,11 +13,13 @@ from typing import Any
 from sqlalchemy import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from coopmarket.audit import service as audit
 from coopmarket.coops import service as coops_service
 from coopmarket.core import clock
 from coopmarket.core.errors import FieldError
 from coopmarket.core.ids import new_id
 from coopmarket.core.principal import SHOPPER_ROLES, Principal
+from coopmarket.orders import duties
 from coopmarket.orders.errors import (
     DuplicateSku,
     InvalidRegion,
@@ -51,6 +53,8 @@ async def place_order(
 
     Joins the caller's transaction and does not commit: the idempotency executor commits the
     order together with the stored answer. Prices come from the database, never the client.
+    A part of a cooperative the buyer manages is flagged related-party (``orders.duties``), from
+    the caller's own cooperatives (no query); only such an order writes an audit entry.
     """
     principal.require_role(*SHOPPER_ROLES)
     if data.payment_method not in settings.payment_providers:
@@ -104,6 +108,7 @@ async def place_order(
     by_cooperative: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for line in data.lines:
         by_cooperative[skus[line.sku_id].cooperative_id].append((line.sku_id, line.quantity))
+    related = duties.related_part_flags(principal, by_cooperative)
     # Plain rows for Core inserts (unset NULL columns left out, as the ORM did) and the answer.
     part_rows: list[dict[str, Any]] = []
     line_rows: list[dict[str, Any]] = []
@@ -161,6 +166,7 @@ async def place_order(
                 "village_code": coop.village_code,
                 "collective_sales_share_bps": coop.collective_sales_share_bps,
                 "platform_fee_bps": settings.platform_fee_bps,
+                "is_related_party": related[cooperative_id],
             }
         )
         lines_out.sort(key=lambda item: item[0])
@@ -176,6 +182,7 @@ async def place_order(
                 shipped_at=None,
                 received_at=None,
                 lines=[out for _, out in lines_out],
+                is_related_party=related[cooperative_id],
             )
         )
     order_row: dict[str, Any] = {
@@ -193,6 +200,7 @@ async def place_order(
         "expires_at": expires_at,
         "created_at": now,
         "updated_at": now,
+        "is_related_party": any(related.values()),
     }
     if data.note is not None:
         order_row["note"] = data.note
@@ -200,6 +208,25 @@ async def place_order(
     await conn.execute(_INSERT_ORDER, order_row)
     await conn.execute(_INSERT_PART, part_rows)
     await conn.execute(_INSERT_LINE, line_rows)
+    for part in part_rows:
+        if part["is_related_party"]:
+            await audit.record(
+                conn,
+                actor=principal,
+                action="order.related_party_placed",
+                entity="order",
+                entity_id=order_id,
+                after={
+                    "order_id": order_id,
+                    "part_id": part["id"],
+                    "buyer_id": principal.id,
+                    "cooperative_id": part["cooperative_id"],
+                    "subtotal_fen": part["subtotal_fen"],
+                },
+                reason="the buyer manages the selling cooperative",
+                region_code=part["village_code"],
+                cooperative_id=part["cooperative_id"],
+            )
     return OrderOut(
         id=order_id,
         status=OrderStatus.PENDING_PAYMENT,
@@ -218,4 +245,5 @@ async def place_order(
         ),
         note=data.note,
         cancel_reason=None,
+        is_related_party=order_row["is_related_party"],
     )

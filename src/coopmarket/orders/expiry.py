@@ -41,15 +41,15 @@ async def expire_overdue_orders(db: Database, *, batch: int = 200) -> int:
     expired = 0
     for order_id in ids:
         async with db.unit_of_work() as session:
-            expired += await _expire(session, order_id, now)
+            expired += await expire_order(session, order_id, now)
     if expired:
         log.info("expired %d unpaid orders", expired)
     return expired
 
 
-async def _expire(session: AsyncSession, order_id: str, now: datetime) -> int:
+async def expire_order(session: AsyncSession, order_id: str, now: datetime) -> int:
     """Expire one order if it is still unpaid and overdue at ``now``: 1 when it was, 0 when it was
-    paid or cancelled meanwhile."""
+    paid or cancelled meanwhile. Joins the caller's transaction."""
     [(pending, cancelled)] = states.ORDER_MOVES[OrderEvent.EXPIRE].items()
     result = await session.execute(
         update(Order)

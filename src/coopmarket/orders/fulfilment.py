@@ -10,12 +10,13 @@ from sqlalchemy import select, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from coopmarket.audit import service as audit
 from coopmarket.core import clock
 from coopmarket.core.principal import Principal
 from coopmarket.db import Database, rowcount
 from coopmarket.ledger import posting
 from coopmarket.ledger import service as ledger_service
-from coopmarket.orders import states
+from coopmarket.orders import duties, states
 from coopmarket.orders.errors import InvalidTransition, OrderNotFound, OrderPartNotFound
 from coopmarket.orders.models import Order, OrderPart
 from coopmarket.orders.queries import get_order, load_orders, lock_order
@@ -61,16 +62,46 @@ async def ship_part(
 
 
 async def receive_part(session: AsyncSession, principal: Principal, order_id: str, part_id: str) -> OrderOut:
-    """The buyer confirms receipt: the part completes and its amount is settled in the ledger."""
+    """The buyer confirms receipt: the part completes and its amount is settled in the ledger.
+
+    Not for a part the buyer sells themselves (a related-party part, or one of a cooperative they
+    manage now): 403 ``related_party_receipt``. Staff covering such a part confirm its receipt
+    instead (audited), or the automatic receipt does after the hold period.
+    """
     await lock_order(session, order_id)
     orders, parts, _lines = await load_orders(session, [order_id])
     order = orders.get(order_id)
-    if order is None or order.buyer_id != principal.id:
+    part = next((p for p in parts[order_id] if p.id == part_id), None) if order is not None else None
+    if order is not None and order.buyer_id == principal.id:
+        if part is None:
+            raise OrderPartNotFound("No such order part.")
+        if part.is_related_party or principal.manages(part.cooperative_id):
+            raise duties.RelatedPartyRefused(
+                "You sell this part yourself: staff confirm its receipt, or it is received "
+                "automatically after the hold period.",
+                code=duties.RECEIPT,
+            )
+        await settle_part(session, order, part)
+        return await get_order(session, principal, order_id)
+    if order is None or part is None or not (
+        part.is_related_party and duties.staff_covers(principal, [part.village_code])
+    ):
+        # Receipt is the buyer's; staff confirm it only for a related-party part they cover.
         raise OrderNotFound("No such order.")
-    part = next((p for p in parts[order_id] if p.id == part_id), None)
-    if part is None:
-        raise OrderPartNotFound("No such order part.")
+    status_before = part.status
     await settle_part(session, order, part)
+    await audit.record(
+        session,
+        actor=principal,
+        action="order_part.received_by_staff",
+        entity="order_part",
+        entity_id=part.id,
+        before={"status": status_before},
+        after={"status": PartStatus.RECEIVED, "order_id": order.id},
+        reason="related-party part: the buyer manages its cooperative",
+        region_code=part.village_code,
+        cooperative_id=part.cooperative_id,
+    )
     return await get_order(session, principal, order_id)
 
 
@@ -110,6 +141,7 @@ async def settle_part(session: AsyncSession, order: Order, part: OrderPart) -> N
             order_id=order.id,
             cooperative_id=part.cooperative_id,
             memo=f"part {part.id} received",
+            is_related_party=part.is_related_party,
         )
     statuses = (
         (await session.execute(select(col(OrderPart.status)).where(col(OrderPart.order_id) == order.id)))

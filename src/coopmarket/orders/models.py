@@ -37,6 +37,8 @@ class Order(SQLModel, table=True):
     paid_at: datetime | None = time_field(nullable=True)
     cancelled_at: datetime | None = time_field(nullable=True)
     cancel_reason: str | None = Field(default=None, max_length=500)
+    # The buyer managed a cooperative selling in this order when it was placed (self-dealing risk).
+    is_related_party: bool = Field(default=False)
 
 
 class OrderPart(SQLModel, table=True):
@@ -62,6 +64,9 @@ class OrderPart(SQLModel, table=True):
     tracking_number: str | None = Field(default=None, max_length=64)
     shipped_at: datetime | None = time_field(nullable=True)
     received_at: datetime | None = time_field(nullable=True)
+    # The buyer managed this part's cooperative when the order was placed: its payment, receipt
+    # and refunds are left to staff, and its postings are flagged for the income reports.
+    is_related_party: bool = Field(default=False)
 
 
 class OrderLine(SQLModel, table=True):
@@ -101,7 +106,7 @@ class RefundRequest(SQLModel, table=True):
     part_id: str = ref_field(foreign_key="order_part.id", index=False)
     amount_fen: int = money_field()
     reason: str = Field(max_length=500)
-    status: str = Field(max_length=16)  # requested | approved | rejected
+    status: str = Field(max_length=16)  # requested | approved | rejected | failed
     requested_by: str = ref_field(foreign_key="user_account.id", index=False)
     decided_by: str | None = ref_field(foreign_key="user_account.id", nullable=True, index=False)
     decided_at: datetime | None = time_field(nullable=True)

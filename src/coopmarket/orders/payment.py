@@ -4,16 +4,19 @@ knows nothing of providers or the ledger."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import bindparam, select, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from coopmarket.audit import service as audit
 from coopmarket.core import clock
 from coopmarket.core.errors import PermissionDenied
 from coopmarket.core.principal import Principal
 from coopmarket.db import Executor, rowcount
-from coopmarket.orders import states
-from coopmarket.orders.errors import OrderExpired, OrderNotFound, OrderNotPayable
+from coopmarket.orders import duties, states
+from coopmarket.orders.errors import OrderExpired, OrderNotFound, OrderNotPayable, RefundNotFound
 from coopmarket.orders.models import Order, OrderPart
 from coopmarket.orders.schemas import OrderForPayment
 from coopmarket.orders.states import OrderEvent, OrderStatus
@@ -26,9 +29,15 @@ _ORDER = select(
     col(Order.paid_fen),
     col(Order.payment_method),
     col(Order.expires_at),
+    col(Order.is_related_party),
 ).where(col(Order.id) == bindparam("order_id"))
 _PARTS = (
-    select(col(OrderPart.cooperative_id), col(OrderPart.village_code))
+    select(
+        col(OrderPart.cooperative_id),
+        col(OrderPart.village_code),
+        col(OrderPart.id),
+        col(OrderPart.is_related_party),
+    )
     .where(col(OrderPart.order_id) == bindparam("order_id"))
     .order_by(col(OrderPart.id))
 )
@@ -55,6 +64,9 @@ async def order_for_payment(
         expires_at=row.expires_at,
         cooperative_ids=tuple(p.cooperative_id for p in parts),
         village_codes=tuple(p.village_code for p in parts),
+        is_related_party=bool(row.is_related_party),
+        part_ids=tuple(p.id for p in parts),
+        related_parts=tuple(bool(p.is_related_party) for p in parts),
     )
 
 
@@ -73,21 +85,37 @@ def require_awaiting_payment(order: OrderForPayment) -> None:
         raise OrderNotPayable(f"An order that is {order.status} cannot be paid.")
 
 
+def is_expired(order: OrderForPayment) -> bool:
+    """Its ``expires_at`` has passed, whether or not the expiry sweep has cancelled it yet."""
+    return order.expires_at <= clock.now()
+
+
 def require_payable(order: OrderForPayment) -> None:
     """409 unless the order still awaits payment and has not expired."""
     require_awaiting_payment(order)
-    if order.expires_at <= clock.now():
+    if is_expired(order):
         raise OrderExpired("This order expired before it was paid.")
 
 
 def require_may_record_payment(principal: Principal, order: OrderForPayment) -> None:
     """Money received offline is recorded by the manager of every part, or staff covering every part.
 
-    Whoever sees the order but is neither gets 403; whoever does not see it, 404.
+    Whoever sees the order but is neither gets 403; whoever does not see it, 404. A related-party
+    order (its buyer manages a selling cooperative), or a caller on both sides, needs staff:
+    403 ``related_party_payment`` for the managers (``orders.duties``).
     """
     manages_all = bool(order.cooperative_ids) and all(principal.manages(c) for c in order.cooperative_ids)
-    staff_covers_all = principal.is_staff and all(principal.covers_region(v) for v in order.village_codes)
+    staff_covers_all = duties.staff_covers(principal, order.village_codes)
     if manages_all or staff_covers_all:
+        duties.require_staff_for_related_party(
+            principal,
+            is_related_party=order.is_related_party,
+            buyer_id=order.buyer_id,
+            cooperative_ids=order.cooperative_ids,
+            village_codes=order.village_codes,
+            code=duties.PAYMENT,
+            act="record its payment",
+        )
         return
     sees_it = (
         order.buyer_id == principal.id
@@ -96,17 +124,71 @@ def require_may_record_payment(principal: Principal, order: OrderForPayment) -> 
     )
     if not sees_it:
         raise OrderNotFound("No such order.")
+    if duties.on_both_sides(principal, order.buyer_id, order.cooperative_ids):
+        raise duties.RelatedPartyRefused(
+            "You bought this order from a cooperative you manage: only staff may record its payment.",
+            code=duties.PAYMENT,
+        )
     raise PermissionDenied(
         "Only the manager of every cooperative in this order, or staff, may record its payment.",
         code="forbidden_role",
     )
 
 
-async def mark_paid(session: AsyncSession, *, order_id: str, amount_fen: int) -> list[tuple[str, int]] | None:
+def require_may_hand_back(principal: Principal, order: OrderForPayment, part_id: str | None) -> None:
+    """Who records that an offline refund of ``order`` was paid back to its buyer.
+
+    A part's refund: that part's cooperative manager or staff covering it (the buyer: 403; anyone
+    else: 404 ``refund_not_found``). A refund of the whole payment (money that could not pay the
+    order): whoever may record the order's payment. A related-party part, or a caller on both
+    sides, needs staff (403 ``related_party_refund``).
+    """
+    if part_id is None or part_id not in order.part_ids:
+        try:
+            require_may_record_payment(principal, order)
+        except OrderNotFound as exc:
+            raise RefundNotFound("No such refund.") from exc
+        return
+    index = order.part_ids.index(part_id)
+    cooperative_id, village_code = order.cooperative_ids[index], order.village_codes[index]
+    if not (principal.manages(cooperative_id) or duties.staff_covers(principal, [village_code])):
+        if order.buyer_id == principal.id:
+            raise PermissionDenied(
+                "The part's cooperative or staff record that a refund was handed back.", code="forbidden_role"
+            )
+        raise RefundNotFound("No such refund.")
+    duties.require_staff_for_related_party(
+        principal,
+        is_related_party=order.related_parts[index],
+        buyer_id=order.buyer_id,
+        cooperative_ids=order.cooperative_ids,
+        village_codes=[village_code],
+        code=duties.REFUND,
+        act="record that its refund was handed back",
+    )
+
+
+@dataclass(frozen=True)
+class PaidPart:
+    """A part a payment paid for: its cooperative's escrow is credited its subtotal."""
+
+    part_id: str
+    cooperative_id: str
+    village_code: str
+    subtotal_fen: int
+    is_related_party: bool
+
+
+def escrow_credits(parts: list[PaidPart]) -> list[tuple[str, int]]:
+    """``(cooperative_id, subtotal_fen)`` of each paid part, sorted: what the payments slice posts."""
+    return sorted((p.cooperative_id, p.subtotal_fen) for p in parts)
+
+
+async def mark_paid(session: AsyncSession, *, order_id: str, amount_fen: int) -> list[PaidPart] | None:
     """Mark an unpaid order paid in full, exactly once, with its pending parts.
 
-    Returns ``(cooperative_id, subtotal_fen)`` of each part the payment pays for, sorted: what the
-    payments slice credits to each cooperative's escrow. ``None`` (and nothing changed) when the
+    Returns each part the payment pays for, sorted by id (``escrow_credits`` gives what the
+    payments slice credits to each cooperative's escrow). ``None`` (and nothing changed) when the
     order no longer awaits payment or ``amount_fen`` is not its total. Joins the caller's transaction.
     """
     now = clock.now()
@@ -131,7 +213,48 @@ async def mark_paid(session: AsyncSession, *, order_id: str, amount_fen: int) ->
             update(OrderPart)
             .where(col(OrderPart.order_id) == order_id, col(OrderPart.status) == pending_part)
             .values(status=paid_part)
-            .returning(col(OrderPart.cooperative_id), col(OrderPart.subtotal_fen))
+            .returning(
+                col(OrderPart.id),
+                col(OrderPart.cooperative_id),
+                col(OrderPart.village_code),
+                col(OrderPart.subtotal_fen),
+                col(OrderPart.is_related_party),
+            )
         )
     ).all()
-    return sorted((str(c), int(subtotal)) for c, subtotal in paid_parts)
+    return sorted(
+        (PaidPart(str(r[0]), str(r[1]), str(r[2]), int(r[3]), bool(r[4])) for r in paid_parts),
+        key=lambda p: p.part_id,
+    )
+
+
+async def audit_related_party_paid(
+    session: AsyncSession,
+    principal: Principal | None,
+    order_id: str,
+    parts: list[PaidPart],
+    *,
+    provider: str,
+    payment_id: str,
+) -> None:
+    """An audit entry for each related-party part a payment paid (``principal`` ``None``: a provider's
+    callback). Nothing for other orders. Joins the caller's transaction."""
+    for part in parts:
+        if part.is_related_party:
+            await audit.record(
+                session,
+                actor=principal,
+                action="order.related_party_paid",
+                entity="order",
+                entity_id=order_id,
+                after={
+                    "order_id": order_id,
+                    "part_id": part.part_id,
+                    "subtotal_fen": part.subtotal_fen,
+                    "provider": provider,
+                    "payment_id": payment_id,
+                },
+                reason="the buyer manages the selling cooperative",
+                region_code=part.village_code,
+                cooperative_id=part.cooperative_id,
+            )

@@ -106,6 +106,7 @@ def order_out(
                     )
                     for line in sorted(by_part[p.id], key=lambda ln: ln.id)
                 ],
+                is_related_party=p.is_related_party,
             )
             for p in parts
         ],
@@ -113,4 +114,5 @@ def order_out(
         shipping_address=shipping,
         note=order.note if (is_buyer or shipping is not None) else None,
         cancel_reason=order.cancel_reason,
+        is_related_party=any(p.is_related_party for p in parts) if not is_buyer else order.is_related_party,
     )

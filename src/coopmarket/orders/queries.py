@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, false, select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,6 +17,27 @@ from coopmarket.orders.presentation import order_out, visible_parts
 from coopmarket.orders.schemas import OrderList, OrderOut
 
 _LOCK_ORDER = select(col(Order.id)).where(col(Order.id) == bindparam("order_id")).with_for_update()
+
+
+def _parts_in_scope_condition(principal: Principal) -> Any:
+    """Parts a manager's cooperatives sell, or staff's region covers (nothing for anyone else)."""
+    if principal.is_staff:
+        if principal.region_code is None:
+            return false()
+        return col(OrderPart.village_code).startswith(principal.region_code, autoescape=True)
+    if principal.cooperative_ids:
+        return col(OrderPart.cooperative_id).in_(sorted(principal.cooperative_ids))
+    return false()
+
+
+def parts_in_scope(principal: Principal) -> Select[Any]:
+    """A sub-select of the ids of the parts the caller handles (their cooperatives', or staff's region)."""
+    return select(col(OrderPart.id)).where(_parts_in_scope_condition(principal))
+
+
+def orders_in_scope(principal: Principal) -> Select[Any]:
+    """A sub-select of the ids of the orders with a part the caller handles."""
+    return select(col(OrderPart.order_id)).where(_parts_in_scope_condition(principal))
 
 
 async def lock_order(session: AsyncSession, order_id: str) -> None:

@@ -19,7 +19,7 @@ from coopmarket.core.errors import PermissionDenied
 from coopmarket.core.principal import Principal
 from coopmarket.db import rowcount
 from coopmarket.ledger import posting
-from coopmarket.orders import states, stock
+from coopmarket.orders import duties, states, stock
 from coopmarket.orders.errors import (
     ConcurrentUpdate,
     InvalidTransition,
@@ -42,7 +42,9 @@ class RefundDue:
     ``refund_id`` names the refund (``None``: the payments slice gives it a new id); ``settled``
     holds the terms to reverse when the part was received and its amount split at settlement;
     ``closes_part``: the part was paid, not shipped, and is now refunded in full, so it closes
-    (``close_refunded_part``) once the money is recorded.
+    (``close_refunded_part``) once the money is recorded. ``village_code`` and
+    ``is_related_party`` are the part's (where the refund's audit entries belong; the flag of
+    its posting).
     """
 
     order_id: str
@@ -54,6 +56,8 @@ class RefundDue:
     settled: posting.SplitTerms | None = None
     closes_part: bool = False
     actor_id: str | None = None  # who decided it (stock given back is recorded in their name)
+    village_code: str | None = None
+    is_related_party: bool = False
 
 
 def refund_out(refund: RefundRequest) -> RefundOut:
@@ -75,6 +79,22 @@ def refund_out(refund: RefundRequest) -> RefundOut:
 def _decides_refunds(principal: Principal, part: OrderPart) -> bool:
     """The part's cooperative manager or staff covering its village decide its refunds."""
     return principal.manages(part.cooperative_id) or principal.covers_region(part.village_code)
+
+
+def _require_not_related_party(
+    principal: Principal, order: Order, parts: list[OrderPart], part: OrderPart
+) -> None:
+    """A related-party part's refunds, and any refund of an order the caller is on both sides of,
+    are decided by staff covering the part (403 ``related_party_refund``)."""
+    duties.require_staff_for_related_party(
+        principal,
+        is_related_party=part.is_related_party,
+        buyer_id=order.buyer_id,
+        cooperative_ids=[p.cooperative_id for p in parts],
+        village_codes=[part.village_code],
+        code=duties.REFUND,
+        act="decide its refunds",
+    )
 
 
 async def _requested_fen(session: AsyncSession, part_id: str) -> int:
@@ -107,7 +127,11 @@ async def request_refund(
     decides = not is_buyer and _decides_refunds(principal, part)
     if not (is_buyer or decides):
         raise PermissionDenied("Your role may not refund this part.", code="forbidden_role")
-    if part.status not in REFUNDABLE_PART_STATUSES:
+    if decides:
+        _require_not_related_party(principal, order, parts, part)
+    if part.status not in REFUNDABLE_PART_STATUSES or (
+        part.status == PartStatus.REFUNDED and part.refunded_fen >= part.subtotal_fen
+    ):
         raise InvalidTransition(f"A part that is {part.status} cannot be refunded.")
     refundable = part.subtotal_fen - part.refunded_fen - await _requested_fen(session, part.id)
     if data.amount_fen > refundable:
@@ -167,24 +191,35 @@ async def _take_refund(
         raise RefundOverLimit("This refund exceeds what was paid for the order.")
     terms: posting.SplitTerms | None = None
     if status == PartStatus.RECEIVED:
-        # The part was split at settlement: take this refund back from what each share still holds.
+        # The part was split at settlement: take this refund back from what each share still holds
+        # (failed refunds gave theirs back), after what escrow may still hold for it.
         reversed_so_far = (
             await session.execute(
                 select(
                     func.coalesce(func.sum(col(RefundRequest.reversed_fee_fen)), 0),
                     func.coalesce(func.sum(col(RefundRequest.reversed_collective_fen)), 0),
                     func.coalesce(func.sum(col(RefundRequest.reversed_coop_fen)), 0),
-                ).where(col(RefundRequest.part_id) == part.id, col(RefundRequest.id) != refund.id)
+                ).where(
+                    col(RefundRequest.part_id) == part.id,
+                    col(RefundRequest.id) != refund.id,
+                    col(RefundRequest.status) == RefundStatus.APPROVED,
+                )
             )
         ).one()
+        reversed_shares = (int(reversed_so_far[0]), int(reversed_so_far[1]), int(reversed_so_far[2]))
+        # Refunds before receipt came out of escrow, and settlement took the rest; a refund before
+        # receipt that failed afterwards put its amount back into escrow (``undo_failed_refund``).
+        refunded_from_escrow = part_refunded - amount - sum(reversed_shares)
         terms = posting.SplitTerms(
             part.village_code,
             part.platform_fee_bps,
             part.collective_sales_share_bps,
             settled_fen=settled_fen,
-            reversed=(int(reversed_so_far[0]), int(reversed_so_far[1]), int(reversed_so_far[2])),
+            reversed=reversed_shares,
+            escrow_fen=max(part.subtotal_fen - settled_fen - refunded_from_escrow, 0),
         )
-        fee, collective, rest = posting.refund_reversal(amount, terms)
+        _from_escrow, from_shares = posting.escrow_first(amount, terms)
+        fee, collective, rest = posting.refund_reversal(from_shares, terms) if from_shares else (0, 0, 0)
         await session.execute(
             update(RefundRequest)
             .where(col(RefundRequest.id) == refund.id)
@@ -201,6 +236,8 @@ async def _take_refund(
         settled=terms,
         actor_id=refund.decided_by,
         closes_part=paid_in_full_before_shipping and part_refunded == part.subtotal_fen,
+        village_code=part.village_code,
+        is_related_party=part.is_related_party,
     )
 
 
@@ -255,6 +292,7 @@ async def _refund_to_decide(
         raise RefundNotFound("No such refund.")
     if not _decides_refunds(principal, part):
         raise PermissionDenied("Only the cooperative or staff decide refunds.", code="forbidden_role")
+    _require_not_related_party(principal, order, parts[order.id], part)
     return refund, part
 
 
@@ -304,6 +342,39 @@ async def reject_refund(
     refund, _part = await _refund_to_decide(session, principal, refund_id)
     decided = await _decide(session, principal, refund, RefundStatus.REJECTED, reason)
     return refund_out(decided)
+
+
+async def undo_failed_refund(
+    session: AsyncSession, *, order_id: str, part_id: str, refund_id: str, amount_fen: int
+) -> None:
+    """A provider could not pay a refund of this part back: the amount is no longer refunded.
+
+    The part's and the order's ``refunded_fen`` go down by it (so it can be refunded again; the
+    payments slice reversed its posting, so escrow or the settled shares hold it again) and the
+    approved request, if the refund had one, becomes ``failed``. A part that closed as
+    ``refunded`` stays closed (its stock went back); what is left of it can still be refunded.
+    Joins the caller's transaction.
+    """
+    await lock_order(session, order_id)
+    now = clock.now()
+    part = await session.execute(
+        update(OrderPart)
+        .where(col(OrderPart.id) == part_id, col(OrderPart.refunded_fen) >= amount_fen)
+        .values(refunded_fen=col(OrderPart.refunded_fen) - amount_fen)
+    )
+    order = await session.execute(
+        update(Order)
+        .where(col(Order.id) == order_id, col(Order.refunded_fen) >= amount_fen)
+        .values(refunded_fen=col(Order.refunded_fen) - amount_fen, updated_at=now)
+    )
+    if rowcount(part) != 1 or rowcount(order) != 1:
+        # Refunds are counted when decided, so a failed one is always among them.
+        raise ConcurrentUpdate(f"Refund {refund_id} of {amount_fen} fen is not counted on part {part_id}.")
+    await session.execute(
+        update(RefundRequest)
+        .where(col(RefundRequest.id) == refund_id, col(RefundRequest.status) == RefundStatus.APPROVED)
+        .values(status=RefundStatus.FAILED)
+    )
 
 
 async def reject_open_requests(session: AsyncSession, part_ids: list[str], reason: str) -> None:

@@ -111,15 +111,21 @@ class OrderController(Controller):
     @post(
         "/{order_id:str}/parts/{part_id:str}/receive",
         status_code=200,
-        summary="Confirm receipt (buyer)",
+        summary="Confirm receipt (buyer; staff for a related-party part)",
         responses=problems(
-            400, 401, codes={404: ["order_not_found", "order_part_not_found"], 409: ["invalid_transition"]}
+            400,
+            401,
+            codes={
+                403: ["related_party_receipt"],
+                404: ["order_not_found", "order_part_not_found"],
+                409: ["invalid_transition"],
+            },
         ),
     )
     async def receive_part(
         self, session: Session, principal: Caller, order_id: FromPath[str], part_id: FromPath[str]
     ) -> OrderOut:
-        """The buyer confirms receipt; the part is settled in the ledger."""
+        """The buyer confirms receipt; the part is settled in the ledger (a related-party part: staff)."""
         return await fulfilment.receive_part(session, principal, order_id, part_id)
 
 
@@ -136,7 +142,11 @@ class RefundController(Controller):
             401,
             413,
             422,
-            codes={403: ["forbidden_role"], 404: ["refund_not_found"], 409: ["invalid_transition"]},
+            codes={
+                403: ["forbidden_role", "related_party_refund"],
+                404: ["refund_not_found"],
+                409: ["invalid_transition"],
+            },
         ),
     )
     async def reject_refund(

@@ -63,6 +63,8 @@ class OrderPartOut(msgspec.Struct):
     shipped_at: datetime | None
     received_at: datetime | None
     lines: list[OrderLineOut]
+    # The buyer managed this part's cooperative when ordering: its payment, receipt and refunds are staff's.
+    is_related_party: bool = False
 
 
 class ShippingAddressOut(msgspec.Struct):
@@ -93,6 +95,8 @@ class OrderOut(msgspec.Struct):
     shipping_address: ShippingAddressOut | None
     note: str | None
     cancel_reason: str | None = None
+    # The buyer managed a cooperative selling in this order when it was placed (see ``orders.duties``).
+    is_related_party: bool = False
 
 
 class OrderList(msgspec.Struct):
@@ -112,10 +116,15 @@ class OrderForPayment(msgspec.Struct, frozen=True):
     expires_at: datetime
     cooperative_ids: tuple[str, ...]
     village_codes: tuple[str, ...]
+    is_related_party: bool = False
+    # Each part's id and related-party flag, in the order of ``cooperative_ids``.
+    part_ids: tuple[str, ...] = ()
+    related_parts: tuple[bool, ...] = ()
 
 
 MAX_REFUND_FEN = 10**12
-RefundStatus = Literal["requested", "approved", "rejected"]
+# ``failed``: approved, but the provider could not pay it back; the amount can be refunded again.
+RefundStatus = Literal["requested", "approved", "rejected", "failed"]
 
 
 class RefundIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -47,6 +47,7 @@ class RefundStatus(StrEnum):
     REQUESTED = "requested"
     APPROVED = "approved"
     REJECTED = "rejected"
+    FAILED = "failed"  # approved, but the provider could not pay it back (the amount is refundable again)
 
 
 class PartEvent(StrEnum):
@@ -94,9 +95,10 @@ PAID_PART_STATUSES: frozenset[PartStatus] = frozenset(
 )
 # Parts on their way or delivered: the buyer no longer cancels, the cooperative does.
 SHIPPED_PART_STATUSES: frozenset[PartStatus] = frozenset({PartStatus.SHIPPED, PartStatus.RECEIVED})
-# Parts whose money can be (partly) refunded on request.
+# Parts whose money can be (partly) refunded on request, within what is left of it: a refunded
+# part has nothing left, unless a provider could not pay its refund back (``refund_failed``).
 REFUNDABLE_PART_STATUSES: frozenset[PartStatus] = frozenset(
-    {PartStatus.PAID, PartStatus.SHIPPED, PartStatus.RECEIVED}
+    {PartStatus.PAID, PartStatus.SHIPPED, PartStatus.RECEIVED, PartStatus.REFUNDED}
 )
 
 

@@ -50,3 +50,21 @@ class RefundRefused(Exception):
 
     Not an HTTP problem: only the refund sender sees it.
     """
+
+
+class RefundNotFound(NotFound):
+    """Unknown, or not the caller's to see."""
+
+    default_code = "refund_not_found"
+
+
+class RefundNotOffline(Conflict):
+    """Only an offline refund is handed back by people; a provider pays back its own."""
+
+    default_code = "refund_not_offline"
+
+
+class RefundNotOutstanding(Conflict):
+    """The refund was handed back already, or failed: nothing is outstanding."""
+
+    default_code = "refund_not_outstanding"

@@ -1,10 +1,11 @@
-"""Payments through a provider (offline or Stripe) and the provider events applied."""
+"""Payments through a provider (offline or Stripe), the provider events applied, refunds, and the
+reconciliation runs that compare a provider's records with ours."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint
+from sqlalchemy import CheckConstraint, Index
 from sqlmodel import Field, SQLModel
 
 from coopmarket.core.models import id_field, money_field, ref_field, time_field
@@ -40,8 +41,15 @@ class ProviderEvent(SQLModel, table=True):
 
 
 class PaymentRefund(SQLModel, table=True):
+    """Money going back to a buyer: ``pending`` until the provider confirms (or, offline, until a
+    person records that it was handed back), then ``succeeded``; ``failed`` when the provider could
+    not pay it (its ledger posting is then reversed, see ``refunds.reverse_failed_refund``)."""
+
     __tablename__ = "payment_refund"
-    __table_args__ = (CheckConstraint("amount_fen > 0", name="amount_positive"),)
+    __table_args__ = (
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        Index("ix_payment_refund_status", "status", "id"),
+    )
 
     id: str = id_field()
     payment_id: str = ref_field(foreign_key="payment.id")
@@ -52,3 +60,50 @@ class PaymentRefund(SQLModel, table=True):
     provider_ref: str | None = Field(default=None, max_length=255)
     reason: str | None = Field(default=None, max_length=500)
     created_at: datetime = time_field()
+    # The part's cooperative and village when the refund was recorded (scope of its audit entries).
+    cooperative_id: str | None = ref_field(nullable=True, index=False)
+    region_code: str | None = Field(default=None, max_length=12)
+    # An offline refund handed back to the buyer: by whom, when, with which slip or receipt.
+    handed_back_reference: str | None = Field(default=None, max_length=128)
+    handed_back_by: str | None = ref_field(foreign_key="user_account.id", nullable=True, index=False)
+    handed_back_at: datetime | None = time_field(nullable=True)
+    # A provider refund that failed (its posting reversed): when, and what the provider said.
+    failed_at: datetime | None = time_field(nullable=True)
+    failure_reason: str | None = Field(default=None, max_length=500)
+
+
+class ReconciliationRun(SQLModel, table=True):
+    """One comparison of a provider's payments and refunds created in ``[window_start, window_end)``
+    with ours: what it looked at, what it repaired, and what a person must look at."""
+
+    __tablename__ = "reconciliation_run"
+    __table_args__ = (Index("ix_reconciliation_run_provider", "provider", "id"),)
+
+    id: str = id_field()
+    provider: str = Field(max_length=16)
+    trigger: str = Field(max_length=16)  # job | cli
+    window_start: datetime = time_field(default_now=False)
+    window_end: datetime = time_field(default_now=False)
+    started_at: datetime = time_field()
+    finished_at: datetime = time_field()
+    payments_seen: int = 0
+    refunds_seen: int = 0
+    repaired: int = 0
+    needs_attention: int = 0
+
+
+class ReconciliationItem(SQLModel, table=True):
+    """One finding of a run: a payment or refund whose state differed, and what the run did about it."""
+
+    __tablename__ = "reconciliation_item"
+
+    id: str = id_field()
+    run_id: str = ref_field(foreign_key="reconciliation_run.id")
+    kind: str = Field(max_length=16)  # payment | refund
+    provider_ref: str = Field(max_length=255)
+    order_id: str | None = ref_field(nullable=True, index=False)
+    refund_id: str | None = ref_field(nullable=True, index=False)
+    amount_fen: int = money_field(default=0)
+    finding: str = Field(max_length=48)
+    action: str = Field(max_length=32)  # what changed; ``none`` when a person must look
+    detail: str | None = Field(default=None, max_length=500)

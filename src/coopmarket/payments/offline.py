@@ -7,16 +7,19 @@ the cooperative or staff, so they stay ``pending`` here and are never sent anywh
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from coopmarket.payments.errors import ProviderNotEnabled
 from coopmarket.payments.providers import (
     OFFLINE,
+    ListedPayment,
+    ListedRefund,
     ProviderEvent,
     RefundOrder,
     RefundSent,
     Started,
     StartRequest,
+    Window,
 )
 
 INSTRUCTIONS = (
@@ -30,6 +33,7 @@ class OfflineProvider:
 
     name = OFFLINE
     sends_refunds = False
+    keeps_records = False
 
     async def start(self, request: StartRequest) -> Started:
         """Instructions for paying; nothing is recorded until the money arrives."""
@@ -57,3 +61,11 @@ class OfflineProvider:
     def parse_event(self, payload: bytes, headers: Mapping[str, str]) -> ProviderEvent:
         """Offline money sends no callbacks."""
         raise ProviderNotEnabled("Offline payments have no callbacks.")
+
+    async def list_payments(self, window: Window) -> Sequence[ListedPayment]:
+        """Nothing to list: offline money is known only from what people recorded."""
+        return ()
+
+    async def list_refunds(self, window: Window) -> Sequence[ListedRefund]:
+        """Nothing to list: offline refunds are handed back by people."""
+        return ()

@@ -2,9 +2,11 @@
 
 A provider (``offline.OfflineProvider``, ``stripe_provider.StripeProvider``; WeChat Pay next) does
 I/O and translation only: ``start`` asks it to start or resume a payment, ``refund`` to send a
-refund, ``parse_event`` to verify and read a callback. Each returns a value and never touches a
-session, the ledger or another slice; ``flows.payment`` and ``payments.jobs`` apply what they
-return, in a unit of work opened before or after the call, never around it.
+refund, ``parse_event`` to verify and read a callback, ``list_payments`` and ``list_refunds`` to
+say what it holds for a time window (for reconciliation). Each returns a value and never touches
+a session, the ledger or another slice; ``flows.payment``, ``flows.reconciliation`` and
+``payments.jobs`` apply what they return, in a unit of work opened before or after the call,
+never around it.
 
 Providers are built once per app, with their HTTP clients, in ``app.py``'s lifespan
 (``registry.open_providers``) and kept on ``app.state.payment_providers``.
@@ -12,7 +14,7 @@ Providers are built once per app, with their HTTP clients, in ``app.py``'s lifes
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -133,6 +135,7 @@ class RefundUpdated:
     provider_ref: str
     status: RefundState
     refund_id: str | None
+    failure_reason: str | None = None
 
 
 Change: TypeAlias = PaymentSucceeded | PaymentStatusChanged | RefundUpdated
@@ -145,6 +148,44 @@ class ProviderEvent:
     id: str
     type: str
     changes: tuple[Change, ...] = field(default=())
+
+
+# ---------------------------------------------------------------- listings (reconciliation)
+
+
+@dataclass(frozen=True)
+class Window:
+    """Objects the provider created at or after ``since`` and before ``until`` (aware datetimes)."""
+
+    since: datetime
+    until: datetime
+
+
+@dataclass(frozen=True)
+class ListedPayment:
+    """A payment as the provider holds it: ``received_fen`` is what arrived (0 until it succeeded);
+    ``order_id`` from the provider's metadata, when it has it."""
+
+    provider_ref: str
+    status: PaymentStatus
+    amount_fen: int
+    received_fen: int
+    order_id: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ListedRefund:
+    """A refund as the provider holds it: of the payment ``payment_ref``; ``refund_id`` is our id
+    (from the provider's metadata, or its merchant refund number) when the refund is ours."""
+
+    provider_ref: str
+    payment_ref: str | None
+    amount_fen: int
+    status: RefundState
+    refund_id: str | None
+    created_at: datetime
+    failure_reason: str | None = None
 
 
 # ---------------------------------------------------------------- the interface
@@ -163,6 +204,11 @@ class PaymentProvider(Protocol):
         """Whether ``refund`` sends money back through the provider (offline: people hand it back)."""
         ...
 
+    @property
+    def keeps_records(self) -> bool:
+        """Whether the provider holds records of its own to reconcile ours with (offline: no)."""
+        ...
+
     async def start(self, request: StartRequest) -> Started:
         """Start or resume a payment; ``ProviderUnavailable`` when the provider cannot be reached."""
         ...
@@ -173,4 +219,15 @@ class PaymentProvider(Protocol):
 
     def parse_event(self, payload: bytes, headers: Mapping[str, str]) -> ProviderEvent:
         """Verify a callback on its raw bytes and read it; ``InvalidSignature``/``InvalidPayload`` otherwise."""
+        ...
+
+    async def list_payments(self, window: Window) -> Sequence[ListedPayment]:
+        """Every payment the provider created in ``window`` (all pages); ``ProviderUnavailable`` otherwise.
+
+        A provider with nothing to list (offline money) answers an empty sequence.
+        """
+        ...
+
+    async def list_refunds(self, window: Window) -> Sequence[ListedRefund]:
+        """Every refund the provider created in ``window`` (all pages); ``ProviderUnavailable`` otherwise."""
         ...

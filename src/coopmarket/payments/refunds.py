@@ -1,5 +1,7 @@
 """Refunds, the money side: recording a refund and posting it, sending it through its provider
-(``payments.jobs``), and recording the provider's outcome.
+(``payments.jobs``), recording the provider's outcome, and reversing a refund the provider could
+not pay (``reverse_failed_refund``). Handing offline refunds back and the operators' lists are
+in ``refund_records.py``.
 
 Which part is refunded and how much is the orders slice's decision (``orders.refunds``);
 ``flows.refunds`` joins the two. Every function joins the caller's transaction and never commits.
@@ -9,13 +11,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from coopmarket.audit import service as audit
 from coopmarket.core import clock
 from coopmarket.core.ids import new_id
+from coopmarket.core.principal import Principal
 from coopmarket.db import Executor, rowcount
 from coopmarket.ledger import posting
 from coopmarket.ledger import service as ledger_service
@@ -36,14 +41,17 @@ async def refund_part(
     reason: str,
     refund_id: str | None = None,
     settled: posting.SplitTerms | None = None,
+    region_code: str | None = None,
+    is_related_party: bool = False,
 ) -> str:
     """Refund (part of) a paid order part: record the refund and post it; returns the refund's id.
 
-    Offline refunds are handed back by the cooperative or staff (``pending`` until they say so);
-    a provider's are sent after commit by ``payments.jobs``. ``refund_id`` names the refund
-    (default: a new id); the ledger's dedupe key is ``refund:{refund_id}``. Money of an unsettled
-    part comes back out of escrow; with ``settled`` (the part was received and its amount split),
-    the split is reversed in proportion instead.
+    Offline refunds are handed back by the cooperative or staff (``pending`` until they say so,
+    ``mark_handed_back``); a provider's are sent after commit by ``payments.jobs``. ``refund_id``
+    names the refund (default: a new id); the ledger's dedupe key is ``refund:{refund_id}``. Money
+    of an unsettled part comes back out of escrow; with ``settled`` (the part was received and its
+    amount split), the split is reversed in proportion instead. ``region_code`` (the part's
+    village) places the refund's audit entries; ``is_related_party`` flags its posting.
     """
     payment = (
         (
@@ -66,6 +74,8 @@ async def refund_part(
         amount_fen=amount_fen,
         status=RefundState.PENDING,
         reason=reason,
+        cooperative_id=cooperative_id,
+        region_code=region_code,
     )
     session.add(refund)
     await session.flush()
@@ -82,6 +92,7 @@ async def refund_part(
         order_id=order_id,
         cooperative_id=cooperative_id,
         memo=reason[:500],
+        is_related_party=is_related_party,
     )
     return refund.id
 
@@ -141,21 +152,16 @@ async def store_refund_sent(
     )
 
 
-# Refund statuses a provider's answer may move ours to, and from which.
-_REFUND_MOVES: dict[str, tuple[str, ...]] = {
-    RefundState.SUCCEEDED: (RefundState.PENDING,),
-    RefundState.FAILED: (RefundState.PENDING, RefundState.SUCCEEDED),
-}
-
-
 async def set_refund_status(
     session: AsyncSession, *, provider_ref: str, status: str, refund_id: str | None = None
 ) -> bool:
-    """Record a provider refund's outcome on our ``PaymentRefund`` (by id when known, else by reference).
+    """Record a provider refund's ``succeeded`` or ``pending`` answer (then only the reference is stored).
 
-    ``status`` is ``succeeded``, ``failed`` or ``pending`` (then only the reference is stored).
-    True when something changed.
+    Finds our refund by id when known, else by reference. A failure is not recorded here:
+    ``flows.refunds.refund_failed`` reverses it. True when something changed.
     """
+    if status == RefundState.FAILED:
+        raise ValueError("a failed refund is reversed (flows.refunds.refund_failed), not just marked")
     match = (
         col(PaymentRefund.id) == refund_id if refund_id else col(PaymentRefund.provider_ref) == provider_ref
     )
@@ -163,13 +169,123 @@ async def set_refund_status(
     if refund is None:
         return False
     values: dict[str, object] = {"provider_ref": provider_ref}
-    moves_from = _REFUND_MOVES.get(status)
-    if moves_from is not None and refund.status in moves_from:
+    if status == RefundState.SUCCEEDED and refund.status == RefundState.PENDING:
         values["status"] = status
     elif refund.provider_ref == provider_ref:
         return False
     conditions = [col(PaymentRefund.id) == refund.id, col(PaymentRefund.status) == refund.status]
     result = await session.execute(update(PaymentRefund).where(*conditions).values(**values))
-    if status == RefundState.FAILED and values.get("status") == RefundState.FAILED:
-        log.error("refund %s (%s) failed at the provider: hand it back by hand", refund.id, provider_ref)
     return bool(rowcount(result))
+
+
+async def find_refund_id(
+    executor: Executor, *, provider_ref: str | None, refund_id: str | None = None
+) -> str | None:
+    """Our refund's id, from our id (a provider's metadata) or the provider's reference."""
+    if refund_id:
+        match = col(PaymentRefund.id) == refund_id
+    elif provider_ref:
+        match = col(PaymentRefund.provider_ref) == provider_ref
+    else:
+        return None
+    found = (await executor.execute(select(col(PaymentRefund.id)).where(match))).first()
+    return None if found is None else str(found[0])
+
+
+# ---------------------------------------------------------------- failed refunds
+
+
+@dataclass(frozen=True)
+class FailedRefund:
+    """A refund the provider could not pay, now reversed: what the orders slice must give back.
+
+    ``part_id`` is ``None`` for the full refund of an unmatched payment (no part was counted).
+    """
+
+    refund_id: str
+    order_id: str
+    part_id: str | None
+    amount_fen: int
+    provider: str
+
+
+async def reverse_failed_refund(
+    session: AsyncSession,
+    refund_id: str,
+    reason: str,
+    *,
+    provider_ref: str | None = None,
+    actor: Principal | None = None,
+) -> FailedRefund | None:
+    """A provider refund failed: mark it ``failed``, post the exact inverse of its posting, audit it.
+
+    The buyer was not paid back, so the money is owed again: the reversal (``refund_failed``,
+    dedupe key ``refund_failed:{refund_id}``) debits ``cash:{provider}`` and credits every account
+    the refund debited (escrow, or the settled shares, or suspense), the same amounts. A refund
+    that was ``pending`` or ``succeeded`` moves to ``failed`` with a conditional UPDATE, so a
+    failure reported twice (webhook and sender, or reconciliation) is reversed once; ``None`` then.
+    The refund appears in ``list_refunds(state="failed")`` for staff. ``provider_ref`` is stored
+    when the provider names the refund. Shared by every provider (Stripe, WeChat Pay): call it
+    through ``flows.refunds.refund_failed``, which also gives the amount back to the order.
+    Joins the caller's transaction.
+    """
+    now = clock.now()
+    values: dict[str, Any] = {
+        "status": RefundState.FAILED,
+        "failed_at": now,
+        "failure_reason": reason[:500],
+    }
+    if provider_ref is not None:
+        values["provider_ref"] = provider_ref
+    row = (
+        await session.execute(
+            update(PaymentRefund)
+            .where(
+                col(PaymentRefund.id) == refund_id,
+                col(PaymentRefund.status).in_([RefundState.PENDING, RefundState.SUCCEEDED]),
+            )
+            .values(**values)
+            .returning(
+                col(PaymentRefund.order_id),
+                col(PaymentRefund.part_id),
+                col(PaymentRefund.amount_fen),
+                col(PaymentRefund.payment_id),
+                col(PaymentRefund.cooperative_id),
+                col(PaymentRefund.region_code),
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    order_id, part_id, amount, payment_id, cooperative_id, region_code = row
+    provider = (
+        await session.execute(select(col(Payment.provider)).where(col(Payment.id) == payment_id))
+    ).scalar_one()
+    await ledger_service.reverse(
+        session,
+        original_dedupe_key=f"refund:{refund_id}",
+        kind=posting.REFUND_FAILED,
+        dedupe_key=f"refund_failed:{refund_id}",
+        occurred_at=now,
+        memo=f"{provider} refund {refund_id} failed: {reason}"[:500],
+    )
+    await audit.record(
+        session,
+        actor=actor,
+        action="refund.failed",
+        entity="refund",
+        entity_id=refund_id,
+        after={
+            "status": RefundState.FAILED,
+            "order_id": order_id,
+            "part_id": part_id,
+            "amount_fen": int(amount),
+            "provider": provider,
+            "provider_ref": provider_ref,
+        },
+        reason=reason,
+        region_code=region_code,
+        cooperative_id=cooperative_id,
+    )
+    log.error("%s refund %s of order %s failed (%s): reversed, listed for staff", provider, refund_id, order_id, reason)
+    return FailedRefund(str(refund_id), str(order_id), part_id, int(amount), str(provider))

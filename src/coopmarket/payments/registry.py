@@ -29,6 +29,11 @@ class PaymentProviders:
         return sorted(self._providers)
 
     @property
+    def keeping_records(self) -> list[str]:
+        """Names of the providers with records of their own to reconcile ours with."""
+        return sorted(name for name, p in self._providers.items() if p.keeps_records)
+
+    @property
     def sending_refunds(self) -> list[str]:
         """Names of the providers whose refunds are sent through their API."""
         return sorted(name for name, p in self._providers.items() if p.sends_refunds)

@@ -35,6 +35,14 @@ class OfflinePaymentIn(msgspec.Struct, forbid_unknown_fields=True):
         Text, Meta(min_length=1, max_length=128, description="Bank slip, receipt or voucher number")
     ]
     amount_fen: Annotated[int, Meta(ge=1, le=MAX_PAYMENT_FEN)]
+    hold_for_refund: Annotated[
+        bool,
+        Meta(
+            description="The money really arrived, but for an order that expired (or was cancelled): "
+            "record it, hold it in suspense and refund it in full (an outstanding offline refund). "
+            "Without it such a payment is refused (409 `order_expired`, `order_not_payable`)."
+        ),
+    ] = False
 
 
 class PaymentOut(msgspec.Struct):
@@ -46,3 +54,79 @@ class PaymentOut(msgspec.Struct):
     reference: str | None
     created_at: datetime
     order_status: str
+    # With ``hold_for_refund``: the outstanding offline refund of the money held.
+    refund_id: str | None = None
+
+
+class HandedBackIn(msgspec.Struct, forbid_unknown_fields=True):
+    reference: Annotated[
+        Text,
+        Meta(min_length=1, max_length=128, description="Bank transfer, receipt or voucher number of the pay-back"),
+    ]
+
+
+RefundListState = Literal["outstanding", "failed"]
+
+
+class PaymentRefundOut(msgspec.Struct):
+    """Money going back to a buyer, as the payments slice holds it.
+
+    ``status``: ``pending`` (offline: not handed back yet; provider: not confirmed yet),
+    ``succeeded`` (handed back, or confirmed by the provider) or ``failed`` (the provider could
+    not pay it; its posting was reversed and the amount can be refunded again).
+    """
+
+    id: str
+    order_id: str
+    part_id: str | None
+    cooperative_id: str | None
+    provider: str
+    amount_fen: int
+    status: str
+    reason: str | None
+    created_at: datetime
+    provider_ref: str | None = None
+    handed_back_reference: str | None = None
+    handed_back_by: str | None = None
+    handed_back_at: datetime | None = None
+    failed_at: datetime | None = None
+    failure_reason: str | None = None
+
+
+class PaymentRefundList(msgspec.Struct):
+    items: list[PaymentRefundOut]
+    next_cursor: str | None
+
+
+class ReconciliationItemOut(msgspec.Struct):
+    """One finding: ``action`` says what the run changed (``none``: a person must look)."""
+
+    id: str
+    kind: str
+    provider_ref: str
+    order_id: str | None
+    refund_id: str | None
+    amount_fen: int
+    finding: str
+    action: str
+    detail: str | None
+
+
+class ReconciliationRunOut(msgspec.Struct):
+    id: str
+    provider: str
+    trigger: str
+    window_start: datetime
+    window_end: datetime
+    started_at: datetime
+    finished_at: datetime
+    payments_seen: int
+    refunds_seen: int
+    repaired: int
+    needs_attention: int
+    items: list[ReconciliationItemOut] | None = None
+
+
+class ReconciliationRunList(msgspec.Struct):
+    items: list[ReconciliationRunOut]
+    next_cursor: str | None

@@ -92,12 +92,18 @@ async def record_offline_payment(
 
 
 async def post_payment_received(
-    session: AsyncSession, payment: PaymentRecord, amount_fen: int, parts: list[tuple[str, int]]
+    session: AsyncSession,
+    payment: PaymentRecord,
+    amount_fen: int,
+    parts: list[tuple[str, int]],
+    *,
+    is_related_party: bool = False,
 ) -> None:
     """Post ``payment_received``: cash at the provider, credited to each cooperative's escrow.
 
     ``parts``: ``(cooperative_id, subtotal_fen)`` of each part the payment paid, adding up to
-    ``amount_fen``. Posted once per payment (dedupe ``payment:{id}``).
+    ``amount_fen``. Posted once per payment (dedupe ``payment:{id}``); ``is_related_party`` flags
+    a payment of a related-party order.
     """
     await ledger_service.post(
         session,
@@ -107,6 +113,7 @@ async def post_payment_received(
         occurred_at=clock.now(),
         order_id=payment.order_id,
         memo=f"{payment.provider} payment {payment.id}",
+        is_related_party=is_related_party,
     )
 
 
@@ -213,11 +220,19 @@ async def claim_success(session: AsyncSession, payment_id: str) -> bool:
 
 
 async def hold_and_refund(
-    session: AsyncSession, payment: PaymentRecord, amount_fen: int, reason: str
-) -> None:
+    session: AsyncSession,
+    payment: PaymentRecord,
+    amount_fen: int,
+    reason: str,
+    *,
+    cooperative_id: str | None = None,
+    region_code: str | None = None,
+) -> str | None:
     """Money that arrived but no order can take: post it to suspense and record its full refund.
 
-    The payment turns ``refunded``; the refund is ``pending`` until sent (``payments.jobs``).
+    The payment turns ``refunded``; the refund is ``pending`` until sent (``payments.jobs``) or,
+    offline, handed back. Returns the refund's id (``None`` when it was held before).
+    ``cooperative_id``/``region_code`` place the refund (when one cooperative holds the money).
     """
     log.warning(
         "%s payment %s of order %s is unmatched (%s): held in suspense and refunded",
@@ -243,7 +258,7 @@ async def hold_and_refund(
         memo=f"{payment.provider} payment {payment.provider_ref}: {reason}"[:500],
     )
     if held is None:
-        return  # held (and its refund recorded) before
+        return None  # held (and its refund recorded) before
     refund = PaymentRefund(
         payment_id=payment.id,
         order_id=payment.order_id,
@@ -251,6 +266,8 @@ async def hold_and_refund(
         amount_fen=amount_fen,
         status=RefundState.PENDING,
         reason=f"unmatched payment refunded in full: {reason}"[:500],
+        cooperative_id=cooperative_id,
+        region_code=region_code,
     )
     session.add(refund)
     await session.flush()
@@ -266,6 +283,7 @@ async def hold_and_refund(
         order_id=payment.order_id,
         memo=f"refund of unmatched {payment.provider} payment {payment.provider_ref}"[:500],
     )
+    return refund.id
 
 
 async def record_event_once(session: AsyncSession, provider: str, event_id: str, event_type: str) -> bool:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe
@@ -30,6 +31,8 @@ from coopmarket.payments.errors import (
 from coopmarket.payments.providers import (
     STRIPE,
     Change,
+    ListedPayment,
+    ListedRefund,
     PaymentStatus,
     PaymentStatusChanged,
     PaymentSucceeded,
@@ -40,6 +43,7 @@ from coopmarket.payments.providers import (
     RefundUpdated,
     Started,
     StartRequest,
+    Window,
 )
 from coopmarket.settings import Settings
 
@@ -49,6 +53,7 @@ CURRENCY = "cny"  # Stripe's minor unit of CNY is the fen
 WEBHOOK_TOLERANCE_SECONDS = 300
 TIMEOUT_SECONDS = 20.0
 MAX_NETWORK_RETRIES = 2  # the SDK retries with the same idempotency key
+LIST_PAGE_SIZE = 100  # Stripe's largest page
 SIGNATURE_HEADER = "stripe-signature"
 
 # Stripe's PaymentIntent statuses as our payment's status.
@@ -127,6 +132,7 @@ class StripeProvider:
 
     name = STRIPE
     sends_refunds = True
+    keeps_records = True
 
     def __init__(self, client: stripe.StripeClient, webhook_secret: SecretStr | None) -> None:
         self._client = client
@@ -203,6 +209,68 @@ class StripeProvider:
         return ProviderEvent(id=data["id"], type=event_type, changes=_changes(event_type, obj))
 
 
+    async def list_payments(self, window: Window) -> Sequence[ListedPayment]:
+        """Every PaymentIntent created in ``window``, all pages (newest first, as Stripe lists them)."""
+        found: list[ListedPayment] = []
+        try:
+            page = await self._client.v1.payment_intents.list_async(params=_window_params(window))
+            async for intent in page.auto_paging_iter():
+                data = intent.to_dict()
+                status = _PAYMENT_STATUS.get(str(data["status"]), PaymentStatus.REQUIRES_PAYMENT)
+                order_id = (data.get("metadata") or {}).get("order_id")
+                found.append(
+                    ListedPayment(
+                        provider_ref=str(data["id"]),
+                        status=status,
+                        amount_fen=int(data["amount"]),
+                        received_fen=int(data.get("amount_received") or 0),
+                        order_id=None if order_id is None else str(order_id),
+                        created_at=_time(data.get("created")),
+                    )
+                )
+        except stripe.StripeError as exc:
+            raise _unavailable(exc) from exc
+        return found
+
+    async def list_refunds(self, window: Window) -> Sequence[ListedRefund]:
+        """Every refund created in ``window``, all pages; ours carry our id in ``metadata.refund_id``."""
+        found: list[ListedRefund] = []
+        try:
+            page = await self._client.v1.refunds.list_async(params=_window_params(window))
+            async for refund in page.auto_paging_iter():
+                data = refund.to_dict()
+                update = _refund_update(data)
+                payment_ref = data.get("payment_intent")
+                found.append(
+                    ListedRefund(
+                        provider_ref=update.provider_ref,
+                        payment_ref=None if payment_ref is None else str(payment_ref),
+                        amount_fen=int(data["amount"]),
+                        status=update.status,
+                        refund_id=update.refund_id,
+                        created_at=_time(data.get("created")),
+                        failure_reason=update.failure_reason,
+                    )
+                )
+        except stripe.StripeError as exc:
+            raise _unavailable(exc) from exc
+        return found
+
+
+def _window_params(window: Window) -> Any:
+    """Stripe's ``created`` filter (whole seconds: ``since`` rounded down, ``until`` up, so nothing
+    inside the window is left out) and its largest page."""
+    since = int(window.since.timestamp())
+    until = int(window.until.timestamp())
+    if until < window.until.timestamp():
+        until += 1
+    return {"created": {"gte": since, "lt": until}, "limit": LIST_PAGE_SIZE}
+
+
+def _time(created: Any) -> datetime:
+    return datetime.fromtimestamp(int(created or 0), tz=UTC)
+
+
 def _changes(event_type: str, obj: dict[str, Any]) -> tuple[Change, ...]:
     if event_type == "payment_intent.succeeded":
         order_id = (obj.get("metadata") or {}).get("order_id")
@@ -217,7 +285,7 @@ def _changes(event_type: str, obj: dict[str, Any]) -> tuple[Change, ...]:
         return (PaymentStatusChanged(str(obj["id"]), PaymentStatus.FAILED),)
     if event_type == "payment_intent.canceled":
         return (PaymentStatusChanged(str(obj["id"]), PaymentStatus.CANCELED),)
-    if event_type.startswith("refund."):
+    if event_type.startswith("refund.") or event_type == "charge.refund.updated":
         return (_refund_update(obj),)
     if event_type == "charge.refunded":
         # Recent API versions leave ``refunds`` out of the charge; ``refund.*`` events carry them.
@@ -227,8 +295,10 @@ def _changes(event_type: str, obj: dict[str, Any]) -> tuple[Change, ...]:
 
 def _refund_update(refund: dict[str, Any]) -> RefundUpdated:
     refund_id = (refund.get("metadata") or {}).get("refund_id")
+    failure_reason = refund.get("failure_reason")
     return RefundUpdated(
         provider_ref=str(refund["id"]),
         status=_REFUND_STATUS.get(str(refund.get("status")), RefundState.PENDING),
         refund_id=None if refund_id is None else str(refund_id),
+        failure_reason=None if failure_reason is None else str(failure_reason),
     )

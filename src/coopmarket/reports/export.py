@@ -20,6 +20,7 @@ COLUMNS: tuple[str, ...] = (
     *INCOME_CATEGORIES,
     "band",
     "rank",
+    "related_party_fen",
 )
 CSV_MEDIA_TYPE = "text/csv"  # Litestar adds "; charset=utf-8" to text types
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -40,6 +41,7 @@ def table_rows(report: CollectiveIncomeReport) -> list[list[Any]]:
                 *by_category,
                 item.band,
                 item.rank,
+                item.related_party_fen,
             ]
         )
     return rows

@@ -28,6 +28,9 @@ class CollectiveIncomeItem(msgspec.Struct):
     by_category: IncomeByCategory
     band: str
     rank: int
+    # Of ``total_fen``: income from sales whose buyer managed the selling cooperative (self-dealing
+    # risk: the sale and the collective's share rest on one person's word), for a closer look.
+    related_party_fen: int = 0
 
 
 class CollectiveIncomeReport(msgspec.Struct):
@@ -39,3 +42,4 @@ class CollectiveIncomeReport(msgspec.Struct):
     region_code: str = msgspec.field()
     items: list[CollectiveIncomeItem] = msgspec.field()
     total_fen: int = msgspec.field()
+    related_party_fen: int = msgspec.field(default=0)

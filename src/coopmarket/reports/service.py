@@ -107,21 +107,32 @@ def group_income(
     group_by: str,
     root_code: str,
     band_limits_fen: Sequence[int],
+    related_party_rows: Iterable[CollectiveIncomeRow] = (),
 ) -> list[CollectiveIncomeItem]:
     """One item per region of level ``group_by`` under ``root_code`` (zero income included), ranked.
 
     Each village's income counts towards its nearest ancestor of that level; a village with no
-    such ancestor (e.g. not in a community) is in no item. Pure.
+    such ancestor (e.g. not in a community) is in no item. ``related_party_rows`` (part of
+    ``rows``) sum into each item's ``related_party_fen``. Pure.
     """
     tree = list(regions)
     parents = {r.code: r.parent_code for r in tree}
     levels = {r.code: r.level for r in tree}
     selected = [r for r in tree if r.level == group_by and root_code in _ancestors(r.code, parents)]
     sums: dict[str, dict[str, int]] = {r.code: dict.fromkeys(posting.INCOME_CATEGORIES, 0) for r in selected}
+    related: dict[str, int] = dict.fromkeys(sums, 0)
+
+    def target_of(village_code: str) -> str | None:
+        return next((c for c in _ancestors(village_code, parents) if levels.get(c) == group_by), None)
+
     for row in rows:
-        target = next((c for c in _ancestors(row.village_code, parents) if levels.get(c) == group_by), None)
+        target = target_of(row.village_code)
         if target in sums and row.category in sums[target]:
             sums[target][row.category] += row.amount_fen
+    for row in related_party_rows:
+        target = target_of(row.village_code)
+        if target in related and row.category in posting.INCOME_CATEGORIES:
+            related[target] += row.amount_fen
     totals = [sum(sums[r.code].values()) for r in selected]
     ranks = competition_ranks(totals)
     items = [
@@ -132,6 +143,7 @@ def group_income(
             by_category=IncomeByCategory(**sums[region.code]),
             band=income_band(total, band_limits_fen),
             rank=rank,
+            related_party_fen=related[region.code],
         )
         for region, total, rank in zip(selected, totals, ranks, strict=True)
     ]
@@ -165,12 +177,14 @@ async def collective_income_report(
         )
     start_utc, end_utc = local_days_to_utc(date_from, date_to, settings.report_timezone)
     rows = await ledger_service.collective_income_rows(conn, start_utc, end_utc)
+    related_rows = await ledger_service.related_party_income_rows(conn, start_utc, end_utc)
     items = group_income(
         regions,
         rows,
         group_by=group_by,
         root_code=root.code,
         band_limits_fen=settings.income_band_limits_fen,
+        related_party_rows=related_rows,
     )
     return CollectiveIncomeReport(
         from_=date_from,
@@ -179,4 +193,5 @@ async def collective_income_report(
         region_code=root.code,
         items=items,
         total_fen=sum(item.total_fen for item in items),
+        related_party_fen=sum(item.related_party_fen for item in items),
     )
