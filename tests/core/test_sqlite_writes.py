@@ -16,11 +16,12 @@ from typing import Any
 
 import httpx
 import pytest
+from litestar import post
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 
-from coopmarket.core.errors import UpstreamUnavailable
-from coopmarket.db import Database
+from coopmarket.app import create_app
+from coopmarket.db import Database, DatabaseBusy
 from coopmarket.settings import Settings
 from tests.factories import register_buyer
 from tests.live import serve, settings_env
@@ -138,12 +139,12 @@ async def test_a_writer_that_waits_past_the_queue_timeout_is_told_to_retry(setti
         async with db.session() as first:
             await first.execute(text("SELECT 1"))
 
-            # When another writer comes; Then it is refused with 503 database_busy, not left hanging
-            with pytest.raises(UpstreamUnavailable) as refused:
+            # When another writer comes; Then it is refused (the app answers 503 database_busy,
+            # tests/core/test_sqlite_writes.py's HTTP test), not left hanging
+            with pytest.raises(DatabaseBusy) as refused:
                 async with db.write_once() as conn:
                     await conn.execute(text("SELECT 1"))
-            assert refused.value.code == "database_busy"
-            assert refused.value.headers == {"Retry-After": "1"}
+            assert refused.value.waited_seconds == 0.2
 
         # And once the first is done, writing works again
         async with db.write_once() as conn:
@@ -151,3 +152,19 @@ async def test_a_writer_that_waits_past_the_queue_timeout_is_told_to_retry(setti
         assert not db.write_queue.busy
     finally:
         await db.dispose()
+
+
+async def test_a_writer_refused_its_turn_answers_503_database_busy(settings: Settings) -> None:
+    # Given a route whose write finds no turn in time
+    @post("/busy", sync_to_thread=False)
+    def busy() -> None:
+        raise DatabaseBusy(30)
+
+    app = create_app(settings)
+    app.register(busy)
+    # When it is called; Then the client is told to retry, with the stable code and Retry-After
+    async with AsyncTestClient(app=app, raise_server_exceptions=False) as client:
+        response = await client.post("/busy")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["code"] == "database_busy"

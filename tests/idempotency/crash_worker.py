@@ -1,7 +1,7 @@
 """A worker that claims an Idempotency-Key, writes an order, and hangs before committing.
 
 Run as a child process by ``test_leases.py`` and killed there with SIGKILL: the real
-``idempotency.service.execute`` and the real ``orders.service.place_order``, stopped between the
+``idempotency.service.execute`` and the real ``orders.checkout.place_order``, stopped between the
 claim (committed) and the commit of the order and its answer (never reached).
 
 Usage: python -m tests.idempotency.crash_worker READY_FILE TOKEN KEY BODY_JSON
@@ -21,9 +21,10 @@ import msgspec
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from coopmarket.accounts import service as accounts_service
+from coopmarket.coops import service as coops_service
 from coopmarket.db import Database
 from coopmarket.idempotency import service as idempotency_service
-from coopmarket.orders import service as orders_service
+from coopmarket.orders import checkout
 from coopmarket.orders.schemas import PlaceOrderIn
 from coopmarket.settings import Settings
 
@@ -34,11 +35,13 @@ async def main(ready_file: Path, token: str, key: str, body_json: str) -> None:
     settings = Settings()
     db = Database(settings)
     async with db.read() as conn:
-        principal = await accounts_service.authenticate(conn, settings, token)
+        principal = await accounts_service.authenticate(
+            conn, settings, token, coops_service.managed_cooperative_ids
+        )
     body = msgspec.convert(json.loads(body_json), PlaceOrderIn, strict=True)
 
     async def run(session: AsyncSession) -> tuple[int, Any]:
-        answer = await orders_service.place_order(session, settings, principal, body)
+        answer = await checkout.place_order(session, settings, principal, body)
         await session.flush()
         await asyncio.to_thread(ready_file.write_text, "claimed; order written; not committed")
         await asyncio.sleep(3600)  # the parent kills the process here

@@ -157,16 +157,17 @@ def _xlsx_rows(data: bytes) -> Iterable[tuple[Any, ...]]:
 
 
 def unescape_text(text: str) -> str:
-    """Text as written before ``write_csv`` protected it from being run as a formula."""
-    if len(text) > 1 and text[0] == "'" and text[1] in _FORMULA_STARTS:
+    """Text as written before ``write_csv`` protected it: one leading ``'`` comes off when a formula
+    character or another ``'`` follows it."""
+    if len(text) > 1 and text[0] == "'" and (text[1] in _FORMULA_STARTS or text[1] == "'"):
         return text[1:]
     return text
 
 
 def _escape_text(text: str) -> str:
-    """A leading ``'`` for text a spreadsheet would run as a formula, and for text that would
-    otherwise read back as escaped (``'=``), so that ``unescape_text`` always gives it back."""
-    if text.startswith(_FORMULA_STARTS) or unescape_text(text) != text:
+    """A leading ``'`` for text a spreadsheet would run as a formula, and for text that starts with
+    ``'`` itself (``'=`` must not read back as ``=``), so that ``unescape_text`` gives it back."""
+    if text.startswith((*_FORMULA_STARTS, "'")):
         return "'" + text
     return text
 
