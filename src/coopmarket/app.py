@@ -20,6 +20,7 @@ from litestar.middleware.base import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from coopmarket.accounts import routes as accounts_routes
 from coopmarket.accounts import service as accounts_service
@@ -56,7 +57,7 @@ from coopmarket.core.openapi import (
 from coopmarket.core.pagination import configure_cursor_key
 from coopmarket.core.principal import Principal
 from coopmarket.core.ratelimit import auth_rate_limit
-from coopmarket.db import Database, DatabaseBusy
+from coopmarket.db import Database, DatabaseBusy, DatabaseUnavailable
 from coopmarket.flows import reconciliation as flows_reconciliation
 from coopmarket.flows import refunds as flows_refunds
 from coopmarket.flows import routes as flows_routes
@@ -188,6 +189,36 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     headers = dict(exc.headers or {})
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail else _title(status)
     return _problem(status, code, detail, headers=headers or None)
+
+
+def _database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
+    """A connection lost or refused, or a statement cut off by the server's timeout: the database is
+    (for a moment) unavailable, so 503 with ``Retry-After``. Nothing of the request was committed:
+    its unit of work rolled back with the connection. Any other database error is a bug (500)."""
+    if not (exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)):
+        return _internal_error(request, exc)
+    return _unavailable(request, type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__)
+
+
+def _unavailable(request: Request[Any, Any, Any], cause: str) -> Response[dict[str, Any]]:
+    request_id = current_request_id() or new_id()
+    log.warning(
+        "database unavailable request_id=%s %s %s: %s", request_id, request.method, request.url.path, cause
+    )
+    return _problem(
+        503,
+        "database_unavailable",
+        "The database is not reachable at the moment; retry shortly.",
+        headers={"Retry-After": "1"},
+        request_id=request_id,
+    )
+
+
+def _database_unreachable(
+    request: Request[Any, Any, Any], exc: DatabaseUnavailable
+) -> Response[dict[str, Any]]:
+    """No connection could be opened: 503 ``database_unavailable``, as for a connection lost."""
+    return _unavailable(request, str(exc))
 
 
 def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
@@ -406,6 +437,8 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         exception_handlers={
             DomainError: _domain_error,
             DatabaseBusy: _database_busy,
+            DBAPIError: _database_error,
+            DatabaseUnavailable: _database_unreachable,
             ValidationException: _validation_error,
             HTTPException: _http_error,
             Exception: _internal_error,

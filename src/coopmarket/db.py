@@ -97,6 +97,11 @@ def _prepare_sqlite_file(url: str) -> None:
         Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
 
 
+class DatabaseUnavailable(Exception):
+    """No connection to the database could be opened (refused, timed out, the server starting or
+    stopping); ``app.py`` answers 503 ``database_unavailable``."""
+
+
 class DatabaseBusy(Exception):
     """A SQLite writer waited longer than its turn allows; ``app.py`` answers 503 ``database_busy``."""
 
@@ -211,16 +216,35 @@ def create_engine(settings: Settings, write_queue: WriteQueue | None = None) -> 
                 raise
 
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         echo=settings.database_echo,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_recycle=settings.database_pool_recycle_seconds,
+        # No ping per checkout (a round trip on every request): a connection that died with its
+        # server fails its statement once, SQLAlchemy then discards every connection older than
+        # the failure, and the next requests reconnect (tests/faults).
         pool_pre_ping=False,
         # Error messages and SQL logs must not carry phones, addresses or password hashes.
         hide_parameters=True,
+        connect_args={
+            "timeout": settings.database_connect_timeout_seconds,
+            "server_settings": {"statement_timeout": str(settings.database_statement_timeout_ms)},
+        },
     )
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        # A server that is down, restarting or unreachable refuses or times out the connection
+        # with the driver's raw error (ConnectionRefusedError, TimeoutError, CannotConnectNow…);
+        # one exception says it, whatever the cause.
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except Exception as exc:
+            raise DatabaseUnavailable(f"cannot connect to the database: {type(exc).__name__}") from exc
+
+    return engine
 
 
 class Database:

@@ -45,5 +45,8 @@ def _upgrade(connection: Connection, revision: str) -> None:
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the database behind ``engine`` to ``revision`` (default: the newest)."""
     async with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            # Building an index on a large table may take longer than a request may.
+            await conn.exec_driver_sql("SET statement_timeout = 0")
         await conn.run_sync(_upgrade, revision)
         await conn.commit()

@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=20, ge=1)
     database_max_overflow: int = Field(default=10, ge=0)
     database_pool_recycle_seconds: int = Field(default=3600, ge=60)
+    # PostgreSQL: how long opening a connection may take, and the longest a statement may run
+    # (server-side statement_timeout), so that no request hangs on a database that is restarting
+    # or stuck. Migrations run without the statement limit.
+    database_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    database_statement_timeout_ms: int = Field(default=30_000, ge=0)
     database_echo: bool = False
     sqlite_busy_timeout_ms: int = 10_000
     # SQLite: how long a write transaction may wait for its turn behind this process's other
@@ -73,6 +78,10 @@ class Settings(BaseSettings):
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str | None = None  # only for tests against a local stand-in
+    # Each call to Stripe gives up after this long and is retried (with the same idempotency key)
+    # this many times before the request answers 503.
+    stripe_timeout_seconds: float = Field(default=20.0, gt=0)
+    stripe_max_network_retries: int = Field(default=2, ge=0, le=5)
     # Reconciliation with each provider that keeps records (flows/reconciliation.py): how often the
     # background run comes (0: never; `coopmarket reconcile` still works) and how far back it looks.
     reconciliation_interval_seconds: float = Field(default=3600.0, ge=0)

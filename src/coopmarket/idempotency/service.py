@@ -18,6 +18,7 @@ gone and rolls back, so the effect still happens exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -199,6 +200,38 @@ async def _release(db: Database, claim: _Claim) -> None:
         await conn.execute(_RELEASE, {"user_id": claim.user_id, "key": claim.key, "token": claim.token})
 
 
+# Releases that failed because the database was away (the same outage that failed the request),
+# retried in the background so that the client's retry is not refused as "in progress" for the
+# whole lease. Kept referenced until done.
+_RELEASE_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+_pending_releases: set[asyncio.Task[None]] = set()
+
+
+async def _release_later(db: Database, claim: _Claim) -> None:
+    for delay in _RELEASE_RETRY_DELAYS:
+        await asyncio.sleep(delay)
+        try:
+            await _release(db, claim)
+        except Exception as exc:  # still away; try again later
+            log.debug("idempotency claim not released yet: %s", type(exc).__name__)
+            continue
+        log.info("released an idempotency claim after the database came back")
+        return
+    log.warning("could not release an idempotency claim; its lease will free it")
+
+
+async def _release_now_or_later(db: Database, claim: _Claim) -> None:
+    """Free the claim of a request that failed; if the database cannot be reached now, keep trying
+    in the background (the lease frees it at the latest)."""
+    try:
+        await _release(db, claim)
+    except Exception:
+        log.warning("could not release an idempotency claim now; retrying in the background")
+        task = asyncio.create_task(_release_later(db, claim))
+        _pending_releases.add(task)
+        task.add_done_callback(_pending_releases.discard)
+
+
 async def execute(
     db: Database,
     *,
@@ -253,7 +286,7 @@ async def execute(
                     "The Idempotency-Key claim was lost; retry.", code="idempotency_request_in_progress"
                 )
     except BaseException:
-        await _release(db, claim)
+        await _release_now_or_later(db, claim)
         raise
     return IdempotentResult(status_code, encoded, False)
 

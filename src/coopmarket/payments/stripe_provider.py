@@ -51,8 +51,6 @@ log = logging.getLogger(__name__)
 
 CURRENCY = "cny"  # Stripe's minor unit of CNY is the fen
 WEBHOOK_TOLERANCE_SECONDS = 300
-TIMEOUT_SECONDS = 20.0
-MAX_NETWORK_RETRIES = 2  # the SDK retries with the same idempotency key
 LIST_PAGE_SIZE = 100  # Stripe's largest page
 SIGNATURE_HEADER = "stripe-signature"
 
@@ -97,8 +95,9 @@ def build_client(settings: Settings, http_client: stripe.HTTPClient | None = Non
     return stripe.StripeClient(
         settings.stripe_secret_key.get_secret_value(),
         base_addresses={"api": settings.stripe_api_base} if settings.stripe_api_base else None,
-        http_client=http_client or stripe.HTTPXClient(timeout=TIMEOUT_SECONDS),
-        max_network_retries=MAX_NETWORK_RETRIES,
+        http_client=http_client or stripe.HTTPXClient(timeout=settings.stripe_timeout_seconds),
+        # The SDK retries a call that timed out or failed to connect with the same idempotency key.
+        max_network_retries=settings.stripe_max_network_retries,
     )
 
 
@@ -110,7 +109,7 @@ async def open_stripe(
 
     ``http_client``: a stand-in transport (tests), closed by its owner.
     """
-    owned = None if http_client is not None else stripe.HTTPXClient(timeout=TIMEOUT_SECONDS)
+    owned = None if http_client is not None else stripe.HTTPXClient(timeout=settings.stripe_timeout_seconds)
     provider = StripeProvider(build_client(settings, http_client or owned), settings.stripe_webhook_secret)
     try:
         yield provider
