@@ -85,6 +85,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # The client address comes from COOPMARKET_TRUSTED_PROXIES (core/ratelimit.py), never from
         # uvicorn's own reading of X-Forwarded-For.
         "proxy_headers": False,
+        # uvicorn's supervisor kills a worker that has not answered its ping within this many
+        # seconds. Its default (5 s) is shorter than a worker's start-up (importing the app) on a
+        # busy machine, where workers were killed and restarted in a loop and the server never
+        # came up; a worker stuck this long is still replaced.
+        "timeout_worker_healthcheck": 30,
     }
     if args.reload:
         options["reload"] = True
