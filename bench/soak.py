@@ -466,9 +466,11 @@ async def user_loop(
 # --- resources -----------------------------------------------------------------------------------
 
 
-def process_tree_rss_mb(pid: int) -> float:
-    """Resident memory of ``pid`` and its descendants (the uvicorn workers), in MiB."""
-    total = 0
+def process_tree(pid: int) -> tuple[float, float]:
+    """Resident memory (MiB) and CPU time used so far (s) of ``pid`` and its descendants (the
+    uvicorn workers)."""
+    rss_kib = 0
+    ticks = 0
     pending = [pid]
     while pending:
         current = pending.pop()
@@ -476,13 +478,16 @@ def process_tree_rss_mb(pid: int) -> float:
             with open(f"/proc/{current}/status") as status:
                 for line in status:
                     if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
+                        rss_kib += int(line.split()[1])
+            with open(f"/proc/{current}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])  # utime, stime
             for task in os.listdir(f"/proc/{current}/task"):
                 with open(f"/proc/{current}/task/{task}/children") as children:
                     pending.extend(int(x) for x in children.read().split())
         except (FileNotFoundError, ProcessLookupError):
             continue
-    return total / 1024
+    return rss_kib / 1024, ticks / os.sysconf("SC_CLK_TCK")
 
 
 async def sample_resources(stats: Stats, server_pid: int, dsn: str, db_name: str, stop: asyncio.Event) -> None:
@@ -492,10 +497,14 @@ async def sample_resources(stats: Stats, server_pid: int, dsn: str, db_name: str
             connections = await conn.fetchval(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", db_name
             )
+            rss_mb, cpu_seconds = process_tree(server_pid)
+            load = os.getloadavg()[0]
             stats.resources.append(
                 {
                     "t": time.monotonic() - stats.started,
-                    "rss_mb": process_tree_rss_mb(server_pid),
+                    "rss_mb": rss_mb,
+                    "cpu_s": cpu_seconds,
+                    "load": load,
                     "db_connections": float(connections),
                 }
             )
@@ -649,6 +658,8 @@ def windows(stats: Stats, seconds: float) -> list[dict[str, Any]]:
         samples = grouped[index]
         latencies = [s[3] for s in samples]
         resources = [r for r in stats.resources if index * seconds <= r["t"] < (index + 1) * seconds]
+        cpu = (resources[-1]["cpu_s"] - resources[0]["cpu_s"]) if len(resources) > 1 else 0.0
+        counted = [s for s in samples if resources and resources[0]["t"] <= s[0] < resources[-1]["t"]]
         rows.append(
             {
                 "minute": round(index * seconds / 60, 1),
@@ -659,6 +670,10 @@ def windows(stats: Stats, seconds: float) -> list[dict[str, Any]]:
                 "p99_ms": round(percentile(latencies, 0.99), 1),
                 "rss_mb": round(max((r["rss_mb"] for r in resources), default=0), 1),
                 "db_connections": int(max((r["db_connections"] for r in resources), default=0)),
+                # The server's own CPU per request (steady whatever else runs) and the machine's
+                # load: a slow window with the same CPU per request was a busy machine, not the app.
+                "cpu_ms_per_request": round(1000 * cpu / len(counted), 2) if counted else 0.0,
+                "load_avg": round(max((r["load"] for r in resources), default=0), 1),
             }
         )
     return rows
@@ -776,10 +791,16 @@ async def soak(args: argparse.Namespace) -> int:
     if connections_max > args.workers * (pool_size + 5) + 2:
         failures.append(f"{connections_max} database connections, above the pools' limit")
 
-    print(f"\n{'min':>5} {'req':>7} {'req/s':>6} {'5xx':>4} {'p50 ms':>7} {'p99 ms':>7} {'RSS MiB':>8} {'DB conns':>8}")
+    print(
+        f"\n{'min':>5} {'req':>7} {'req/s':>6} {'5xx':>4} {'p50 ms':>7} {'p99 ms':>7} {'RSS MiB':>8}"
+        f" {'DB conns':>8} {'CPU ms/req':>10} {'load':>5}"
+    )
     for row in rows:
-        print(f"{row['minute']:>5} {row['requests']:>7} {row['rps']:>6} {row['errors']:>4} {row['p50_ms']:>7} "
-              f"{row['p99_ms']:>7} {row['rss_mb']:>8} {row['db_connections']:>8}")
+        print(
+            f"{row['minute']:>5} {row['requests']:>7} {row['rps']:>6} {row['errors']:>4} {row['p50_ms']:>7} "
+            f"{row['p99_ms']:>7} {row['rss_mb']:>8} {row['db_connections']:>8} {row['cpu_ms_per_request']:>10}"
+            f" {row['load_avg']:>5}"
+        )
     print("\nper request kind (count, p50, p99 ms):")
     for label in sorted(by_label):
         values = by_label[label]

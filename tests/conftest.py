@@ -30,6 +30,23 @@ BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 KEEP_TABLES = {"region", "alembic_version"}
 
 
+# The longest tests (minutes each: schemathesis runs, clusters restarted, servers under load) go
+# first, so that with several pytest-xdist workers they run side by side from the start instead of
+# leaving one worker busy at the end while the others wait.
+LONG_FIRST = ("tests/test_schemathesis.py", "tests/faults/", "tests/e2e/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid
+        for index, prefix in enumerate(LONG_FIRST):
+            if path.startswith(prefix):
+                return index
+        return len(LONG_FIRST)
+
+    items.sort(key=rank)  # stable: the order inside each group is unchanged
+
+
 def run_sync(coro_fn: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
     """Run a coroutine to completion on a private loop (usable from sync fixtures)."""
     result: dict[str, Any] = {}
