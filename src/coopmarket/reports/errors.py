@@ -23,3 +23,17 @@ class OwnCooperative(PermissionDenied):
     """Separation of duties: a staff member who manages a cooperative may not pay it out."""
 
     default_code = "own_cooperative"
+
+
+class IncomeNotFound(NotFound):
+    default_code = "income_not_found"
+
+
+class IncomeAlreadyReversed(Conflict):
+    default_code = "income_already_reversed"
+
+
+class ContractInRegister(Conflict):
+    """Contracting income of a contract kept in the register comes in through its receipts."""
+
+    default_code = "contract_in_register"

@@ -13,11 +13,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from coopmarket.core.http import AppSettings, Caller, Db
 from coopmarket.core.openapi import export_media_types, problems
 from coopmarket.idempotency.http import IdempotencyKeyHeader, run_idempotently
-from coopmarket.reports import export, payouts, service, statement
+from coopmarket.reports import export, income, payouts, service, statement
 from coopmarket.reports.schemas import (
     CollectiveIncomeReport,
     ExportFormat,
     GroupBy,
+    IncomeIn,
+    IncomeList,
+    IncomeOut,
+    IncomeReversalIn,
     PayoutIn,
     PayoutOut,
     PayoutReversalIn,
@@ -230,4 +234,107 @@ class StatementController(Controller):
         )
 
 
-routes = [ReportsController, StatementController]
+INCOME_PROBLEMS = {403: ["forbidden_role"], 404: ["village_not_found"]}
+
+
+class IncomeController(Controller):
+    path = "/api/v1/villages"
+    tags = ["reports"]
+
+    @post(
+        "/{code:str}/income",
+        status_code=201,
+        summary="Record village collective income from outside platform sales (staff in scope; Idempotency-Key)",
+        responses={
+            201: ResponseSpec(data_container=IncomeOut, description="The record; the income is posted"),
+            **problems(
+                401,
+                413,
+                idempotent=True,
+                codes={**INCOME_PROBLEMS, 409: ["contract_in_register"], 422: ["date_in_future"]},
+            ),
+        },
+    )
+    async def record_income(
+        self,
+        code: FromPath[str],
+        data: JSONBody[IncomeIn],
+        db: Db,
+        settings: AppSettings,
+        principal: Caller,
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response[Any]:
+        """201 with the record; the same key gives the first answer again."""
+
+        async def run(session: AsyncSession) -> tuple[int, IncomeOut]:
+            return 201, await income.record_income(
+                session, principal, code, data, timezone=settings.report_timezone
+            )
+
+        return await run_idempotently(
+            db, settings, principal, idempotency_key, f"POST /api/v1/villages/{code}/income", data, run
+        )
+
+    @get(
+        "/{code:str}/income",
+        summary="A village's recorded collective income, newest first (staff in scope)",
+        responses=problems(400, 401, codes={**INCOME_PROBLEMS, 422: ["invalid_cursor"]}),
+    )
+    async def list_income(
+        self,
+        code: FromPath[str],
+        db: Db,
+        principal: Caller,
+        limit: Annotated[
+            int, QueryParameter(name="limit", ge=1, le=statement.MAX_LIMIT)
+        ] = statement.DEFAULT_LIMIT,
+        cursor: Annotated[str | None, QueryParameter(name="cursor", max_length=200)] = None,
+    ) -> IncomeList:
+        async with db.read() as conn:
+            return await income.list_income(conn, principal, code, limit=limit, cursor=cursor)
+
+    @post(
+        "/{code:str}/income/{income_id:str}/reverse",
+        status_code=201,
+        summary="Reverse recorded income with a reason (staff in scope; Idempotency-Key)",
+        responses={
+            201: ResponseSpec(data_container=IncomeOut, description="The record, reversed"),
+            **problems(
+                401,
+                413,
+                idempotent=True,
+                codes={
+                    403: ["forbidden_role"],
+                    404: ["village_not_found", "income_not_found"],
+                    409: ["income_already_reversed"],
+                },
+            ),
+        },
+    )
+    async def reverse_income(
+        self,
+        code: FromPath[str],
+        income_id: FromPath[str],
+        data: JSONBody[IncomeReversalIn],
+        db: Db,
+        settings: AppSettings,
+        principal: Caller,
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response[Any]:
+        """201 with the reversed record; a record is reversed once and never edited."""
+
+        async def run(session: AsyncSession) -> tuple[int, IncomeOut]:
+            return 201, await income.reverse_income(session, principal, code, income_id, data)
+
+        return await run_idempotently(
+            db,
+            settings,
+            principal,
+            idempotency_key,
+            f"POST /api/v1/villages/{code}/income/{income_id}/reverse",
+            data,
+            run,
+        )
+
+
+routes = [ReportsController, StatementController, IncomeController]

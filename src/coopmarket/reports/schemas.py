@@ -111,3 +111,45 @@ class PayoutOut(msgspec.Struct):
     occurred_at: datetime
     payable_after_fen: int
     reversal_of: str | None = None
+
+
+# --- village collective income recorded by staff ------------------------------------------------
+
+IncomeCategory = Literal[
+    "operating_income", "contracting_income", "investment_income", "subsidy_income", "other_income"
+]
+Source = Annotated[Text, Meta(min_length=1, max_length=100)]
+
+
+class IncomeIn(msgspec.Struct, forbid_unknown_fields=True):
+    category: IncomeCategory
+    amount_fen: PositiveFen
+    occurred_on: date
+    source: Source
+    document_ref: Ref
+
+
+class IncomeReversalIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Reason
+
+
+class IncomeOut(msgspec.Struct):
+    id: str
+    village_code: str
+    category: str
+    amount_fen: int
+    occurred_on: date
+    source: str
+    document_ref: str
+    ledger_transaction_id: str
+    recorded_by: str
+    recorded_at: datetime
+    reversed: bool
+    reversal_transaction_id: str | None = None
+    reversal_reason: str | None = None
+    reversed_at: datetime | None = None
+
+
+class IncomeList(msgspec.Struct):
+    items: list[IncomeOut]
+    next_cursor: str | None = None
