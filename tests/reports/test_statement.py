@@ -13,9 +13,13 @@ from litestar.testing import AsyncTestClient
 from openpyxl import load_workbook
 
 from coopmarket.core import clock
+from coopmarket.core.principal import DISTRICT_STAFF, Principal
 from coopmarket.db import Database
 from coopmarket.ledger import service as ledger_service
-from tests.factories import OTHER_STREET, STREET, Actor, make_staff, register_buyer
+from coopmarket.reports import payouts
+from coopmarket.reports.errors import OwnCooperative
+from coopmarket.reports.schemas import PayoutIn
+from tests.factories import DISTRICT, OTHER_STREET, STREET, Actor, make_staff, register_buyer
 from tests.orders.builders import Market, build_market, new_key
 from tests.orders.test_refunds import paid_order, part_of, refund, ship_and_receive
 
@@ -254,3 +258,30 @@ async def test_payout_scope_and_separation_of_duties(
         payouts_url(market), json={"amount_fen": 1, "reference": "x"}, headers={"Idempotency-Key": new_key()}
     )
     assert response.status_code == 401
+
+
+async def test_a_part_paid_but_not_received_is_in_escrow_not_payable(
+    client: AsyncTestClient[Any], db: Database, market: Market
+) -> None:
+    await paid_order(client, market)
+    body = (await client.get(url(market), params=around_today(), headers=market.manager_a.headers)).json()
+    assert (body["sales_fen"], body["closing_balance_fen"], body["escrow_closing_fen"]) == (0, 0, SUBTOTAL_A)
+    assert body["lines"] == []
+    response = await pay_out(client, market.staff, market, 1)
+    assert (response.status_code, response.json()["code"]) == (409, "payout_exceeds_payable")
+
+
+async def test_staff_who_manage_the_cooperative_may_not_pay_it_out(
+    client: AsyncTestClient[Any], db: Database, market: Market
+) -> None:
+    # Staff cannot manage a cooperative today; the rule holds should that ever change.
+    staff = Principal(
+        market.staff.id,
+        DISTRICT_STAFF,
+        "区级",
+        region_code=DISTRICT,
+        cooperative_ids=frozenset({market.coop_a["id"]}),
+    )
+    async with db.session() as session:
+        with pytest.raises(OwnCooperative):
+            await payouts.record_payout(session, staff, market.coop_a["id"], PayoutIn(1, "转账"))
