@@ -249,3 +249,20 @@ async def test_every_report_level_sums_to_the_ledger_for_the_range(
             got = {item.region_code: item.total_fen for item in report.items if item.total_fen}
             assert got == {code: amount for code, amount in expected.items() if amount}
             assert report.total_fen == sum(ledger.values())
+
+
+async def test_the_list_pages_by_keyset(client: AsyncTestClient[Any], db: Database) -> None:
+    clock.set_now(NOW)
+    staff = await make_staff(client, db, role="village_staff", region_code=VILLAGE)
+    for day in ("2026-06-01", "2026-06-03", "2026-06-02"):
+        assert (await record(client, staff, occurred_on=day)).status_code == 201
+    seen: list[str] = []
+    cursor = None
+    for _ in range(4):
+        params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        page = (await client.get(income_url(), params=params, headers=staff.headers)).json()
+        seen += [item["occurred_on"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ["2026-06-03", "2026-06-02", "2026-06-01"]

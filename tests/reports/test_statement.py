@@ -13,6 +13,7 @@ from litestar.testing import AsyncTestClient
 from openpyxl import load_workbook
 
 from coopmarket.core import clock
+from coopmarket.core.pagination import encode_cursor
 from coopmarket.core.principal import DISTRICT_STAFF, Principal
 from coopmarket.db import Database
 from coopmarket.ledger import service as ledger_service
@@ -285,3 +286,15 @@ async def test_staff_who_manage_the_cooperative_may_not_pay_it_out(
     async with db.session() as session:
         with pytest.raises(OwnCooperative):
             await payouts.record_payout(session, staff, market.coop_a["id"], PayoutIn(1, "转账"))
+
+
+async def test_a_cursor_of_another_shape_is_refused(client: AsyncTestClient[Any], market: Market) -> None:
+    await settled_refunded_and_paid_out(client, market)
+    params = {**around_today(), "limit": "1"}
+    first = (await client.get(url(market), params=params, headers=market.staff.headers)).json()
+    assert first["next_cursor"]
+    forged = encode_cursor(["2026-06-10", "01hx"])  # an income list's keyset: a date, not an instant
+    response = await client.get(
+        url(market), params={**params, "cursor": forged}, headers=market.staff.headers
+    )
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_cursor")

@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from coopmarket.audit import service as audit
 from coopmarket.core import clock
+from coopmarket.core.errors import FieldError, ValidationFailed
 from coopmarket.core.ids import new_id
 from coopmarket.core.pagination import decode_cursor, encode_cursor
 from coopmarket.core.principal import Principal
@@ -187,7 +188,14 @@ async def list_income(
     stmt = select(_record).where(R.village_code == village_code)
     decoded = decode_cursor(cursor, 2)
     if decoded:
-        on, last_id = date.fromisoformat(str(decoded[0])), str(decoded[1])
+        try:
+            on, last_id = date.fromisoformat(str(decoded[0])), str(decoded[1])
+        except ValueError as exc:
+            raise ValidationFailed(
+                "The cursor is not one this API issued.",
+                code="invalid_cursor",
+                errors=[FieldError("cursor", "not an income cursor")],
+            ) from exc
         stmt = stmt.where(or_(R.occurred_on < on, and_(R.occurred_on == on, R.id < last_id)))
     rows = (await conn.execute(stmt.order_by(R.occurred_on.desc(), R.id.desc()).limit(limit + 1))).all()
     next_cursor = None

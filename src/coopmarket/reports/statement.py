@@ -23,6 +23,7 @@ from coopmarket.coops import service as coops_service
 from coopmarket.coops.errors import CooperativeNotFound
 from coopmarket.coops.schemas import CooperativeBrief
 from coopmarket.core.clock import local_days_to_utc
+from coopmarket.core.errors import FieldError, ValidationFailed
 from coopmarket.core.pagination import decode_cursor, encode_cursor
 from coopmarket.core.principal import Principal
 from coopmarket.ledger import posting
@@ -92,6 +93,24 @@ async def visible_cooperative(conn: Conn, principal: Principal, cooperative_id: 
     return brief
 
 
+def _after(cursor: str | None) -> tuple[datetime, str] | None:
+    """The keyset of a statement cursor (another endpoint's cursor is a 422 ``invalid_cursor``)."""
+    decoded = decode_cursor(cursor, 2)
+    if not decoded:
+        return None
+    try:
+        at = datetime.fromisoformat(str(decoded[0]))
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise ValidationFailed(
+            "The cursor is not one this API issued.",
+            code="invalid_cursor",
+            errors=[FieldError("cursor", "not a statement cursor")],
+        )
+    return at, str(decoded[1])
+
+
 def _line(tx: ledger_service.TransactionPostings, cooperative_id: str) -> StatementLine:
     f = figures(cooperative_id, ((tx.kind, account, amount) for account, amount in tx.postings))
     return StatementLine(
@@ -134,8 +153,7 @@ async def statement(
     # The ledger's payable at the end of the range: the opening balance and every posting to the
     # payable in the range (read as one sum, so a posting committed meanwhile cannot split them).
     closing = opening + totals.payable_change_fen
-    decoded = decode_cursor(cursor, 2)
-    after = (datetime.fromisoformat(decoded[0]), str(decoded[1])) if decoded else None
+    after = _after(cursor)
     size = MAX_LIMIT * 1000 if all_lines else limit
     transactions = await ledger_service.statement_transactions(
         conn, cooperative_id, start, end, after=after, limit=size + 1
