@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from datetime import timedelta
@@ -18,7 +19,7 @@ from coopmarket.core.principal import DISTRICT_STAFF, Principal
 from coopmarket.db import Database
 from coopmarket.ledger import service as ledger_service
 from coopmarket.reports import payouts
-from coopmarket.reports.errors import OwnCooperative
+from coopmarket.reports.errors import OwnCooperative, PayoutExceedsPayable
 from coopmarket.reports.schemas import PayoutIn
 from tests.factories import DISTRICT, OTHER_STREET, STREET, Actor, make_staff, register_buyer
 from tests.orders.builders import Market, build_market, new_key
@@ -298,3 +299,26 @@ async def test_a_cursor_of_another_shape_is_refused(client: AsyncTestClient[Any]
         url(market), params={**params, "cursor": forged}, headers=market.staff.headers
     )
     assert (response.status_code, response.json()["code"]) == (422, "invalid_cursor")
+
+
+async def test_two_payouts_at_once_cannot_overdraw(
+    client: AsyncTestClient[Any], db: Database, market: Market
+) -> None:
+    # Given 6943 fen payable
+    order = await paid_order(client, market)
+    await ship_and_receive(client, market, order)
+    staff = Principal(market.staff.id, DISTRICT_STAFF, "区级", region_code=DISTRICT)
+
+    async def pay(amount: int) -> str:
+        try:
+            async with db.unit_of_work() as session:
+                await payouts.record_payout(session, staff, market.coop_a["id"], PayoutIn(amount, "转账"))
+        except PayoutExceedsPayable:
+            return "refused"
+        return "paid"
+
+    # When two payouts of 5000 fen run at once
+    results = await asyncio.gather(pay(5000), pay(5000))
+    # Then one is paid and the other refused: the payable never goes below zero
+    assert sorted(results) == ["paid", "refused"]
+    assert await payable(db, market) == 1943
