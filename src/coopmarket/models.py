@@ -11,6 +11,7 @@ from coopmarket.orders import models as orders_models
 from coopmarket.payments import models as payments_models
 from coopmarket.products import models as products_models
 from coopmarket.regions import models as regions_models
+from coopmarket.reports import models as reports_models
 from coopmarket.villages import models as villages_models
 
 metadata = SQLModel.metadata
@@ -26,5 +27,6 @@ __all__ = [
     "payments_models",
     "products_models",
     "regions_models",
+    "reports_models",
     "villages_models",
 ]

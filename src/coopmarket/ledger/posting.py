@@ -23,6 +23,12 @@ REFUND_FAILED = "refund_failed"
 
 # A receipt of rent under a village contract (dedupe ``contract_receipt:{receipt_id}``).
 CONTRACT_RECEIPT = "contract_receipt"
+# Money paid out to a cooperative by bank transfer (dedupe ``coop_payout:{id}``), and the reversal
+# of one that did not arrive (dedupe ``coop_payout_reversal:{payout transaction id}``).
+COOP_PAYOUT = "coop_payout"
+COOP_PAYOUT_REVERSAL = "coop_payout_reversal"
+# The platform's bank account, from which cooperatives are paid.
+BANK = "bank"
 
 PLATFORM_FEE = "revenue:platform_fee"
 COLLECTIVE_INCOME_PREFIX = "collective_income:"
@@ -215,6 +221,17 @@ def contract_receipt_entries(village_code: str, amount_fen: int) -> list[Entry]:
     )
 
 
+def payout_entries(cooperative_id: str, amount_fen: int) -> list[Entry]:
+    """A payout to a cooperative: Dr ``payable:coop:{c}`` (less is owed), Cr ``cash:bank``."""
+    if amount_fen <= 0:
+        raise LedgerUnbalanced(f"A payout must be a positive amount, got {amount_fen} fen.")
+    return list(
+        build_transaction(
+            [Entry(coop_payable(cooperative_id), amount_fen), Entry(cash(BANK), -amount_fen)]
+        ).entries
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class SplitTerms:
     """How a received part was settled, and how much of each share refunds already took back."""
@@ -281,8 +298,11 @@ def settled_refund_entries(
 
 
 __all__ = [
+    "BANK",
     "CONTRACTING_INCOME",
     "CONTRACT_RECEIPT",
+    "COOP_PAYOUT",
+    "COOP_PAYOUT_REVERSAL",
     "INCOME_CATEGORIES",
     "OPERATING_INCOME",
     "PART_SETTLED",
@@ -306,6 +326,7 @@ __all__ = [
     "parse_collective_income",
     "part_settled_entries",
     "payment_received_entries",
+    "payout_entries",
     "refund_entries",
     "refund_reversal",
     "settled_refund_entries",

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import and_, func, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from coopmarket.core.errors import RuleViolated
 from coopmarket.core.ids import new_id
 from coopmarket.core.principal import DISTRICT_STAFF, Principal
-from coopmarket.db import Executor, insert_or_ignore
+from coopmarket.db import Executor, dialect_name, insert_or_ignore
 from coopmarket.ledger import posting
 from coopmarket.ledger.models import LedgerPosting, LedgerTransaction
 from coopmarket.ledger.schemas import AccountBalance, BalanceList, CollectiveIncomeRow
@@ -228,3 +230,178 @@ async def balance_list(conn: AsyncConnection, principal: Principal, account_pref
     return BalanceList(
         items=[AccountBalance(account, balance) for account, balance in await balances(conn, account_prefix)]
     )
+
+
+# --- a cooperative's statement ----------------------------------------------------------------
+
+
+async def balance_before(conn: Executor, account: str, before_utc: datetime) -> int:
+    """The sum of ``account``'s postings before ``before_utc`` (debit positive)."""
+    total = (
+        await conn.execute(
+            select(func.coalesce(func.sum(_posting.c.amount_fen), 0)).where(
+                _posting.c.account == account, _posting.c.occurred_at < before_utc
+            )
+        )
+    ).scalar_one()
+    return int(total)
+
+
+def _statement_transaction_ids(cooperative_id: str, start_utc: datetime, end_utc: datetime) -> Any:
+    """Ids of the transactions in ``[start_utc, end_utc)`` that move the cooperative's payable,
+    and of its settlements (whose fee and collective share are shown even when its rest is 0)."""
+    payable = posting.coop_payable(cooperative_id)
+    escrow = posting.escrow(cooperative_id)
+    return (
+        select(_posting.c.transaction_id)
+        .select_from(_posting.join(_transaction, _posting.c.transaction_id == _transaction.c.id))
+        .where(
+            _posting.c.occurred_at >= start_utc,
+            _posting.c.occurred_at < end_utc,
+            or_(
+                _posting.c.account == payable,
+                and_(_posting.c.account == escrow, _transaction.c.kind == posting.PART_SETTLED),
+            ),
+        )
+    )
+
+
+async def statement_sums(
+    conn: Executor, cooperative_id: str, start_utc: datetime, end_utc: datetime
+) -> list[tuple[str, str, int]]:
+    """``(kind, account, sum)`` over the statement's transactions in the range (see
+    ``_statement_transaction_ids``). Joins the caller's connection."""
+    ids = _statement_transaction_ids(cooperative_id, start_utc, end_utc)
+    stmt = (
+        select(_transaction.c.kind, _posting.c.account, func.sum(_posting.c.amount_fen).label("total"))
+        .select_from(_posting.join(_transaction, _posting.c.transaction_id == _transaction.c.id))
+        .where(_transaction.c.id.in_(ids))
+        .group_by(_transaction.c.kind, _posting.c.account)
+        .order_by(_transaction.c.kind, _posting.c.account)
+    )
+    return [(row.kind, row.account, int(row.total)) for row in (await conn.execute(stmt)).all()]
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionPostings:
+    id: str
+    kind: str
+    occurred_at: datetime
+    order_id: str | None
+    memo: str | None
+    postings: tuple[tuple[str, int], ...]
+
+
+async def statement_transactions(
+    conn: Executor,
+    cooperative_id: str,
+    start_utc: datetime,
+    end_utc: datetime,
+    *,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[TransactionPostings]:
+    """Up to ``limit`` of the statement's transactions in ``(occurred_at, id)`` order after the
+    keyset ``after``, each with its postings."""
+    ids = _statement_transaction_ids(cooperative_id, start_utc, end_utc)
+    stmt = (
+        select(
+            _transaction.c.id,
+            _transaction.c.kind,
+            _transaction.c.occurred_at,
+            _transaction.c.order_id,
+            _transaction.c.memo,
+        )
+        .where(_transaction.c.id.in_(ids))
+        .order_by(_transaction.c.occurred_at, _transaction.c.id)
+        .limit(limit)
+    )
+    if after is not None:
+        at, last_id = after
+        stmt = stmt.where(
+            or_(
+                _transaction.c.occurred_at > at,
+                and_(_transaction.c.occurred_at == at, _transaction.c.id > last_id),
+            )
+        )
+    headers = (await conn.execute(stmt)).all()
+    if not headers:
+        return []
+    rows = (
+        await conn.execute(
+            select(_posting.c.transaction_id, _posting.c.account, _posting.c.amount_fen)
+            .where(_posting.c.transaction_id.in_([h.id for h in headers]))
+            .order_by(_posting.c.transaction_id, _posting.c.id)
+        )
+    ).all()
+    by_transaction: dict[str, list[tuple[str, int]]] = {}
+    for row in rows:
+        by_transaction.setdefault(row.transaction_id, []).append((row.account, int(row.amount_fen)))
+    return [
+        TransactionPostings(
+            id=h.id,
+            kind=h.kind,
+            occurred_at=h.occurred_at,
+            order_id=h.order_id,
+            memo=h.memo,
+            postings=tuple(by_transaction.get(h.id, ())),
+        )
+        for h in headers
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionHeader:
+    id: str
+    kind: str
+    dedupe_key: str
+    cooperative_id: str | None
+    memo: str | None
+    occurred_at: datetime
+
+
+async def transaction_header(conn: Executor, transaction_id: str) -> TransactionHeader | None:
+    """One transaction's header, or ``None``."""
+    row = (
+        await conn.execute(
+            select(
+                _transaction.c.id,
+                _transaction.c.kind,
+                _transaction.c.dedupe_key,
+                _transaction.c.cooperative_id,
+                _transaction.c.memo,
+                _transaction.c.occurred_at,
+            ).where(_transaction.c.id == transaction_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    return TransactionHeader(
+        id=row.id,
+        kind=row.kind,
+        dedupe_key=row.dedupe_key,
+        cooperative_id=row.cooperative_id,
+        memo=row.memo,
+        occurred_at=row.occurred_at,
+    )
+
+
+async def lock_account(conn: Executor, account: str) -> None:
+    """Serialise writers that check an account's balance before posting to it: a transaction-scoped
+    advisory lock on PostgreSQL; SQLite already serialises writers (``BEGIN IMMEDIATE``)."""
+    if dialect_name(conn) == "postgresql":
+        await conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"ledger:{account}"}
+        )
+
+
+async def transaction_postings(conn: Executor, transaction_id: str) -> list[tuple[str, int]]:
+    """``(account, amount)`` of one transaction's postings."""
+    rows = (
+        await conn.execute(
+            select(_posting.c.account, _posting.c.amount_fen)
+            .where(_posting.c.transaction_id == transaction_id)
+            .order_by(_posting.c.id)
+        )
+    ).all()
+    return [(row.account, int(row.amount_fen)) for row in rows]

@@ -5,14 +5,28 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from litestar import Controller, MediaType, Response, get
+from litestar import Controller, MediaType, Response, get, post
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from coopmarket.core.http import AppSettings, Caller, Db
 from coopmarket.core.openapi import export_media_types, problems
-from coopmarket.reports import export, service
-from coopmarket.reports.schemas import CollectiveIncomeReport, ExportFormat, GroupBy
+from coopmarket.idempotency.http import IdempotencyKeyHeader, run_idempotently
+from coopmarket.reports import export, income, payouts, service, statement
+from coopmarket.reports.schemas import (
+    CollectiveIncomeReport,
+    ExportFormat,
+    GroupBy,
+    IncomeIn,
+    IncomeList,
+    IncomeOut,
+    IncomeReversalIn,
+    PayoutIn,
+    PayoutOut,
+    PayoutReversalIn,
+)
+from coopmarket.reports.schemas import Statement as StatementReport
 
 
 class ReportsController(Controller):
@@ -74,4 +88,253 @@ class ReportsController(Controller):
         return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})
 
 
-routes = [ReportsController]
+class StatementController(Controller):
+    path = "/api/v1/cooperatives"
+    tags = ["reports"]
+
+    @get(
+        "/{cooperative_id:str}/statement",
+        summary="A cooperative's statement of what it is owed (its managers, staff in scope)",
+        opt=export_media_types(),
+        responses={
+            200: ResponseSpec(
+                data_container=StatementReport,
+                description="JSON (one page of lines), or with format=csv|xlsx every line",
+            ),
+            **problems(
+                400,
+                401,
+                codes={
+                    403: ["forbidden_role"],
+                    404: ["cooperative_not_found"],
+                    422: ["invalid_date_range", "date_range_too_long", "invalid_cursor"],
+                },
+            ),
+        },
+    )
+    async def cooperative_statement(
+        self,
+        cooperative_id: FromPath[str],
+        db: Db,
+        settings: AppSettings,
+        principal: Caller,
+        date_from: Annotated[date, QueryParameter(name="from", description="First local date (inclusive)")],
+        date_to: Annotated[date, QueryParameter(name="to", description="Last local date (inclusive)")],
+        export_format: Annotated[ExportFormat, QueryParameter(name="format")] = "json",
+        limit: Annotated[
+            int, QueryParameter(name="limit", ge=1, le=statement.MAX_LIMIT)
+        ] = statement.DEFAULT_LIMIT,
+        cursor: Annotated[str | None, QueryParameter(name="cursor", max_length=200)] = None,
+    ) -> Response[Any]:
+        """Opening and closing balance of ``payable:coop:{id}`` and the movements between, from the ledger."""
+        async with db.read() as conn:
+            report = await statement.statement(
+                conn,
+                principal,
+                cooperative_id,
+                date_from=date_from,
+                date_to=date_to,
+                timezone=settings.report_timezone,
+                limit=limit,
+                cursor=cursor,
+                all_lines=export_format != "json",
+            )
+        if export_format == "json":
+            return Response(report, media_type=MediaType.JSON)
+        if export_format == "csv":
+            content, media_type = statement.to_csv(report), export.CSV_MEDIA_TYPE
+        else:
+            content, media_type = statement.to_xlsx(report), export.XLSX_MEDIA_TYPE
+        disposition = f'attachment; filename="{statement.filename(report, export_format)}"'
+        return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})
+
+    @post(
+        "/{cooperative_id:str}/payouts",
+        status_code=201,
+        summary="Record a bank transfer paying a cooperative (staff in scope; Idempotency-Key required)",
+        responses={
+            201: ResponseSpec(data_container=PayoutOut, description="The payout, posted to the ledger"),
+            **problems(
+                401,
+                413,
+                idempotent=True,
+                codes={
+                    403: ["forbidden_role", "own_cooperative"],
+                    404: ["cooperative_not_found"],
+                    409: ["payout_exceeds_payable"],
+                },
+            ),
+        },
+    )
+    async def record_payout(
+        self,
+        cooperative_id: FromPath[str],
+        data: JSONBody[PayoutIn],
+        db: Db,
+        settings: AppSettings,
+        principal: Caller,
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response[Any]:
+        """201 with the payout; never above what is payable; the same key gives the first answer again."""
+
+        async def run(session: AsyncSession) -> tuple[int, PayoutOut]:
+            return 201, await payouts.record_payout(session, principal, cooperative_id, data)
+
+        return await run_idempotently(
+            db,
+            settings,
+            principal,
+            idempotency_key,
+            f"POST /api/v1/cooperatives/{cooperative_id}/payouts",
+            data,
+            run,
+        )
+
+    @post(
+        "/{cooperative_id:str}/payouts/{payout_id:str}/reverse",
+        status_code=201,
+        summary="Reverse a payout whose transfer did not arrive (staff in scope; Idempotency-Key required)",
+        responses={
+            201: ResponseSpec(data_container=PayoutOut, description="The reversing entry"),
+            **problems(
+                401,
+                413,
+                idempotent=True,
+                codes={
+                    403: ["forbidden_role", "own_cooperative"],
+                    404: ["cooperative_not_found", "payout_not_found"],
+                    409: ["payout_already_reversed"],
+                },
+            ),
+        },
+    )
+    async def reverse_payout(
+        self,
+        cooperative_id: FromPath[str],
+        payout_id: FromPath[str],
+        data: JSONBody[PayoutReversalIn],
+        db: Db,
+        settings: AppSettings,
+        principal: Caller,
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response[Any]:
+        """201 with the reversal; a payout is reversed once and never edited."""
+
+        async def run(session: AsyncSession) -> tuple[int, PayoutOut]:
+            return 201, await payouts.reverse_payout(session, principal, cooperative_id, payout_id, data)
+
+        return await run_idempotently(
+            db,
+            settings,
+            principal,
+            idempotency_key,
+            f"POST /api/v1/cooperatives/{cooperative_id}/payouts/{payout_id}/reverse",
+            data,
+            run,
+        )
+
+
+INCOME_PROBLEMS = {403: ["forbidden_role"], 404: ["village_not_found"]}
+
+
+class IncomeController(Controller):
+    path = "/api/v1/villages"
+    tags = ["reports"]
+
+    @post(
+        "/{code:str}/income",
+        status_code=201,
+        summary="Record village collective income from outside platform sales (staff in scope; Idempotency-Key)",
+        responses={
+            201: ResponseSpec(data_container=IncomeOut, description="The record; the income is posted"),
+            **problems(
+                401,
+                413,
+                idempotent=True,
+                codes={**INCOME_PROBLEMS, 409: ["contract_in_register"], 422: ["date_in_future"]},
+            ),
+        },
+    )
+    async def record_income(
+        self,
+        code: FromPath[str],
+        data: JSONBody[IncomeIn],
+        db: Db,
+        settings: AppSettings,
+        principal: Caller,
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response[Any]:
+        """201 with the record; the same key gives the first answer again."""
+
+        async def run(session: AsyncSession) -> tuple[int, IncomeOut]:
+            return 201, await income.record_income(
+                session, principal, code, data, timezone=settings.report_timezone
+            )
+
+        return await run_idempotently(
+            db, settings, principal, idempotency_key, f"POST /api/v1/villages/{code}/income", data, run
+        )
+
+    @get(
+        "/{code:str}/income",
+        summary="A village's recorded collective income, newest first (staff in scope)",
+        responses=problems(400, 401, codes={**INCOME_PROBLEMS, 422: ["invalid_cursor"]}),
+    )
+    async def list_income(
+        self,
+        code: FromPath[str],
+        db: Db,
+        principal: Caller,
+        limit: Annotated[
+            int, QueryParameter(name="limit", ge=1, le=statement.MAX_LIMIT)
+        ] = statement.DEFAULT_LIMIT,
+        cursor: Annotated[str | None, QueryParameter(name="cursor", max_length=200)] = None,
+    ) -> IncomeList:
+        async with db.read() as conn:
+            return await income.list_income(conn, principal, code, limit=limit, cursor=cursor)
+
+    @post(
+        "/{code:str}/income/{income_id:str}/reverse",
+        status_code=201,
+        summary="Reverse recorded income with a reason (staff in scope; Idempotency-Key)",
+        responses={
+            201: ResponseSpec(data_container=IncomeOut, description="The record, reversed"),
+            **problems(
+                401,
+                413,
+                idempotent=True,
+                codes={
+                    403: ["forbidden_role"],
+                    404: ["village_not_found", "income_not_found"],
+                    409: ["income_already_reversed"],
+                },
+            ),
+        },
+    )
+    async def reverse_income(
+        self,
+        code: FromPath[str],
+        income_id: FromPath[str],
+        data: JSONBody[IncomeReversalIn],
+        db: Db,
+        settings: AppSettings,
+        principal: Caller,
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response[Any]:
+        """201 with the reversed record; a record is reversed once and never edited."""
+
+        async def run(session: AsyncSession) -> tuple[int, IncomeOut]:
+            return 201, await income.reverse_income(session, principal, code, income_id, data)
+
+        return await run_idempotently(
+            db,
+            settings,
+            principal,
+            idempotency_key,
+            f"POST /api/v1/villages/{code}/income/{income_id}/reverse",
+            data,
+            run,
+        )
+
+
+routes = [ReportsController, StatementController, IncomeController]

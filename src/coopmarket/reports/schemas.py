@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Literal
+from datetime import date, datetime
+from typing import Annotated, Literal
 
 import msgspec
+from msgspec import Meta
+
+from coopmarket.core.text import MultilineText, Text
 
 GroupBy = Literal["village", "street", "community", "district"]
 ExportFormat = Literal["json", "csv", "xlsx"]
@@ -43,3 +46,110 @@ class CollectiveIncomeReport(msgspec.Struct):
     items: list[CollectiveIncomeItem] = msgspec.field()
     total_fen: int = msgspec.field()
     related_party_fen: int = msgspec.field(default=0)
+
+
+# --- a cooperative's statement and its payouts ------------------------------------------------
+
+PositiveFen = Annotated[int, Meta(ge=1, le=10**13, description="Amount in fen, at least 1")]
+Ref = Annotated[Text, Meta(min_length=1, max_length=100)]
+Reason = Annotated[MultilineText, Meta(min_length=1, max_length=500)]
+
+
+class StatementLine(msgspec.Struct):
+    """One ledger transaction behind the statement; ``payable_change_fen`` is what it added to
+    what the platform owes the cooperative (negative for refunds and payouts)."""
+
+    transaction_id: str
+    occurred_at: datetime
+    kind: str
+    order_id: str | None
+    memo: str | None
+    sales_fen: int
+    fees_fen: int
+    collective_share_fen: int
+    refunds_fen: int
+    payouts_fen: int
+    other_fen: int
+    payable_change_fen: int
+
+
+class Statement(msgspec.Struct):
+    """What the platform owes a cooperative (``payable:coop:{id}``) over local dates
+    ``from``..``to``: closing = opening + sales − fees − collective share − refunds − payouts + other."""
+
+    cooperative_id: str
+    from_: date = msgspec.field(name="from")
+    to: date = msgspec.field()
+    opening_balance_fen: int = msgspec.field()
+    sales_fen: int = msgspec.field()
+    refunds_fen: int = msgspec.field()
+    fees_fen: int = msgspec.field()
+    collective_share_fen: int = msgspec.field()
+    payouts_fen: int = msgspec.field()
+    other_fen: int = msgspec.field()
+    closing_balance_fen: int = msgspec.field()
+    escrow_opening_fen: int = msgspec.field()
+    escrow_closing_fen: int = msgspec.field()
+    lines: list[StatementLine] = msgspec.field()
+    next_cursor: str | None = msgspec.field(default=None)
+
+
+class PayoutIn(msgspec.Struct, forbid_unknown_fields=True):
+    amount_fen: PositiveFen
+    reference: Ref
+
+
+class PayoutReversalIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Reason
+
+
+class PayoutOut(msgspec.Struct):
+    id: str
+    cooperative_id: str
+    amount_fen: int
+    reference: str
+    occurred_at: datetime
+    payable_after_fen: int
+    reversal_of: str | None = None
+
+
+# --- village collective income recorded by staff ------------------------------------------------
+
+IncomeCategory = Literal[
+    "operating_income", "contracting_income", "investment_income", "subsidy_income", "other_income"
+]
+Source = Annotated[Text, Meta(min_length=1, max_length=100)]
+
+
+class IncomeIn(msgspec.Struct, forbid_unknown_fields=True):
+    category: IncomeCategory
+    amount_fen: PositiveFen
+    occurred_on: date
+    source: Source
+    document_ref: Ref
+
+
+class IncomeReversalIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Reason
+
+
+class IncomeOut(msgspec.Struct):
+    id: str
+    village_code: str
+    category: str
+    amount_fen: int
+    occurred_on: date
+    source: str
+    document_ref: str
+    ledger_transaction_id: str
+    recorded_by: str
+    recorded_at: datetime
+    reversed: bool
+    reversal_transaction_id: str | None = None
+    reversal_reason: str | None = None
+    reversed_at: datetime | None = None
+
+
+class IncomeList(msgspec.Struct):
+    items: list[IncomeOut]
+    next_cursor: str | None = None

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from coopmarket.core.identity import mask_identifier
@@ -211,3 +211,21 @@ async def list_contracts(
     rows = (await conn.execute(statement.limit(limit + 1))).all()
     items = await contract_outs(conn, principal, rows[:limit], today=today)
     return ContractList(items=items, next_cursor=encode_cursor([items[-1].id]) if len(rows) > limit else None)
+
+
+async def contract_with_document(conn: access.Conn, village_code: str, document_ref: str) -> str | None:
+    """The id of a contract entry of the village whose id or document reference is
+    ``document_ref`` (case and surrounding blanks ignored), or ``None``. For other slices that
+    must not count the register's contracting income twice."""
+    wanted = document_ref.strip()
+    row = (
+        await conn.execute(
+            select(C.id)
+            .where(
+                C.village_code == village_code,
+                or_(C.id == wanted, func.lower(C.document_ref) == wanted.lower()),
+            )
+            .limit(1)
+        )
+    ).first()
+    return row[0] if row is not None else None
