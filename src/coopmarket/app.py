@@ -107,6 +107,7 @@ class Overrides:
 
     wechat: WechatClient | None = None
     stripe_http_client: Any = None
+    wechat_pay_transport: Any = None  # an httpx transport in front of a fake WeChat Pay
 
 
 def _problem(
@@ -387,7 +388,11 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         )
         app.state.wechat = wechat_client
         app.state.overrides = overrides
-        async with open_providers(settings, stripe_http_client=overrides.stripe_http_client) as providers:
+        async with open_providers(
+            settings,
+            stripe_http_client=overrides.stripe_http_client,
+            wechat_pay_transport=overrides.wechat_pay_transport,
+        ) as providers:
             app.state.payment_providers = providers
             app.state.metric_sources = [orders_metrics.job_backlog(settings), payments_metrics.status_counts]
             background = (

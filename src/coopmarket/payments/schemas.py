@@ -10,11 +10,21 @@ from msgspec import Meta
 
 from coopmarket.core.text import Text
 
+ProviderName = Literal["offline", "stripe", "wechat_pay"]
+
 
 class StartPaymentIn(msgspec.Struct, forbid_unknown_fields=True):
-    """Which provider to pay with; the order's own method when omitted."""
+    """Which provider to pay with (``method``, API.md's name, or ``provider``); the order's own when omitted.
 
-    provider: Literal["offline", "stripe"] | None = None
+    ``wechat_pay`` answers ``next_action.request_payment``: the ``wx.requestPayment`` parameters.
+    """
+
+    method: ProviderName | None = None
+    provider: ProviderName | None = None
+
+    @property
+    def chosen(self) -> str | None:
+        return self.method or self.provider
 
 
 class PaymentStartOut(msgspec.Struct):
