@@ -55,3 +55,29 @@ async def started_trade_no(client: AsyncTestClient[Any], shop: Shop, fake: FakeW
 async def notify(client: AsyncTestClient[Any], delivery: tuple[dict[str, str], bytes]) -> Any:
     headers, body = delivery
     return await client.post(NOTIFY, content=body, headers=headers)
+
+
+def on_app(client: AsyncTestClient[Any], fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run ``fn(db, providers, *args, **kwargs)`` once on the app's own loop (where its clients live)."""
+    app = client.app
+
+    async def run() -> Any:
+        return await fn(app.state.db, app.state.payment_providers, *args, **kwargs)
+
+    return client.blocking_portal.call(run)
+
+
+async def paid_order(client: AsyncTestClient[Any], shop: Shop, fake: FakeWechatPay) -> tuple[dict[str, Any], str]:
+    """An order paid with WeChat Pay, applied through the notification: (order, out_trade_no)."""
+    order = await place_wechat_order(client, shop)
+    trade_no = await started_trade_no(client, shop, fake, order["id"])
+    response = await notify(client, fake.pay(trade_no))
+    assert response.status_code == 204, response.text
+    return order, trade_no
+
+
+async def cancel(client: AsyncTestClient[Any], shop: Shop, order_id: str) -> None:
+    response = await client.post(
+        f"/api/v1/orders/{order_id}/cancel", json={"reason": "买错了"}, headers=shop.buyer.headers
+    )
+    assert response.status_code == 200, response.text

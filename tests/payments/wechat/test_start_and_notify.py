@@ -9,20 +9,17 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from litestar.testing import AsyncTestClient
 
-from coopmarket.app import Overrides
 from coopmarket.core import clock
 from coopmarket.db import Database
 from coopmarket.payments.wechat_provider import out_trade_no
 from tests.factories import register_buyer
 from tests.payments.builders import (
     Shop,
-    build_shop,
     event_count,
     get_order,
     ledger_kinds,
@@ -30,7 +27,7 @@ from tests.payments.builders import (
     refunds_of,
     trial_balance,
 )
-from tests.payments.wechat_support import (
+from tests.payments.wechat.support import (
     give_openid,
     notify,
     place_wechat_order,
@@ -38,34 +35,6 @@ from tests.payments.wechat_support import (
     started_trade_no,
 )
 from tests.wxpay_fake import APPID, NOTIFY_URL, FakeWechatPay, Keys, new_key
-
-
-@pytest.fixture(scope="session")
-def wx_keys() -> Keys:
-    return Keys(merchant=new_key(), wechat=new_key())
-
-
-@pytest.fixture
-def wxpay(wx_keys: Keys) -> FakeWechatPay:
-    return FakeWechatPay(wx_keys)
-
-
-@pytest.fixture
-def settings_overrides(wx_keys: Keys) -> dict[str, Any]:
-    return {"payment_providers": ["offline", "wechat_pay"], **wx_keys.settings()}
-
-
-@pytest.fixture
-def overrides(wxpay: FakeWechatPay) -> Overrides:
-    return Overrides(wechat_pay_transport=httpx.MockTransport(wxpay.handle))
-
-
-@pytest.fixture
-async def shop(client: AsyncTestClient[Any], db: Database) -> Shop:
-    shop = await build_shop(client, db)
-    await give_openid(db, shop.buyer.id)
-    return shop
-
 
 # ---------------------------------------------------------------- starting
 
