@@ -97,6 +97,11 @@ class FakeWechatPay:
     # What a refund answers at once: PROCESSING (the usual), SUCCESS, or an error code.
     refund_answer: str = "PROCESSING"
     down: bool = False
+    # Partner mode: profit-sharing orders and returns by their numbers, and each sub-merchant's
+    # authorised ratio (basis points; WeChat's merchant-configs max_ratio).
+    sharing: dict[str, dict[str, Any]] = field(default_factory=dict)
+    returns: dict[str, dict[str, Any]] = field(default_factory=dict)
+    max_ratio_bps: dict[str, int] = field(default_factory=dict)
 
     def calls(self, method: str, path_prefix: str) -> list[Seen]:
         return [s for s in self.seen if s.method == method and s.path.startswith(path_prefix)]
@@ -165,7 +170,13 @@ class FakeWechatPay:
         self.seen.append(Seen(request.method, path, query, body))
         if request.method == "POST" and path == "/v3/pay/transactions/jsapi":
             return self._jsapi(body)
-        m = re.fullmatch(r"/v3/pay/transactions/out-trade-no/([^/]+)(/close)?", path)
+        if request.method == "POST" and path == "/v3/pay/partner/transactions/jsapi":
+            return self._partner_jsapi(body)
+        if request.method == "POST" and path == "/v3/profitsharing/orders":
+            return self._share(body)
+        if request.method == "POST" and path == "/v3/profitsharing/return-orders":
+            return self._return(body)
+        m = re.fullmatch(r"/v3/pay/(?:partner/)?transactions/out-trade-no/([^/]+)(/close)?", path)
         if m:
             order = self.orders.get(unquote(m.group(1)))
             if m.group(2):
@@ -175,7 +186,7 @@ class FakeWechatPay:
                     return self._error(400, "ORDERPAID", "paid already")
                 order["trade_state"] = "CLOSED"
                 return self._answer(204)
-            if query.get("mchid") != MCHID:
+            if MCHID not in (query.get("mchid"), query.get("sp_mchid")):
                 return self._error(400, "PARAM_ERROR", "mchid")
             if order is None:
                 return self._error(404, "ORDER_NOT_EXIST", "no such order")
@@ -211,6 +222,61 @@ class FakeWechatPay:
             order = {"request": body, "trade_state": "NOTPAY", "transaction_id": None}
             self.orders[no] = order
         return self._answer(200, {"prepay_id": "wx" + secrets.token_hex(15)})
+
+    def _partner_jsapi(self, body: dict[str, Any]) -> httpx.Response:
+        for name in ("sp_appid", "sp_mchid", "sub_mchid", "out_trade_no", "amount", "payer"):
+            if name not in body:
+                return self._error(400, "PARAM_ERROR", f"missing {name}")
+        if body["sp_mchid"] != MCHID:
+            return self._error(400, "PARAM_ERROR", "sp_mchid")
+        flat = {**body, "appid": body["sp_appid"], "mchid": body["sp_mchid"]}
+        self.orders.setdefault(body["out_trade_no"], {"request": flat, "trade_state": "NOTPAY", "transaction_id": None})
+        return self._answer(200, {"prepay_id": "wx" + secrets.token_hex(15)})
+
+    def _share(self, body: dict[str, Any]) -> httpx.Response:
+        no = body["out_order_no"]
+        if no in self.sharing:
+            return self._answer(200, self.sharing[no])
+        order = next((o for o in self.orders.values() if o["transaction_id"] == body["transaction_id"]), None)
+        if order is None or order["trade_state"] != "SUCCESS":
+            return self._error(404, "RESOURCE_NOT_EXISTS", "no paid order")
+        if not order["request"].get("settle_info", {}).get("profit_sharing"):
+            return self._error(400, "INVALID_REQUEST", "非分账订单不支持分账")
+        if order["request"].get("sub_mchid") != body["sub_mchid"]:
+            return self._error(400, "PARAM_ERROR", "sub_mchid")
+        receivers = body["receivers"]
+        if not 0 < len(receivers) <= 50:
+            return self._error(400, "PARAM_ERROR", "receivers")
+        total = order["request"]["amount"]["total"]
+        cap = total * self.max_ratio_bps.get(body["sub_mchid"], 3000) // 10000
+        if sum(r["amount"] for r in receivers) > cap:
+            return self._error(400, "INVALID_REQUEST", "超过最大分账比例")
+        answer = {
+            "sub_mchid": body["sub_mchid"],
+            "transaction_id": body["transaction_id"],
+            "out_order_no": no,
+            "order_id": "30" + secrets.token_hex(14),
+            "state": "FINISHED",
+            "receivers": [{**r, "result": "SUCCESS"} for r in receivers],
+        }
+        self.sharing[no] = answer
+        return self._answer(200, answer)
+
+    def _return(self, body: dict[str, Any]) -> httpx.Response:
+        no = body["out_return_no"]
+        if no in self.returns:
+            return self._answer(200, self.returns[no])
+        shared = self.sharing.get(body["out_order_no"])
+        if shared is None:
+            return self._error(404, "RESOURCE_NOT_EXISTS", "no such profit sharing")
+        got = sum(r["amount"] for r in shared["receivers"] if r["account"] == body["return_mchid"])
+        back = sum(r["amount"] for r in self.returns.values()
+                   if r["out_order_no"] == body["out_order_no"] and r["return_mchid"] == body["return_mchid"])
+        if back + body["amount"] > got:
+            return self._error(400, "NOT_ENOUGH", "more than shared")
+        answer = {**body, "return_id": "40" + secrets.token_hex(14), "result": "SUCCESS"}
+        self.returns[no] = answer
+        return self._answer(200, answer)
 
     def _transaction(self, order: dict[str, Any]) -> dict[str, Any]:
         request = order["request"]

@@ -178,6 +178,7 @@ class ListedPayment:
     order_id: str | None
     created_at: datetime
     currency: str = "cny"
+    transaction_id: str | None = None  # the provider's own id when it differs from ``provider_ref``
 
 
 @dataclass(frozen=True)

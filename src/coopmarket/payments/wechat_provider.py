@@ -50,6 +50,7 @@ from coopmarket.payments.errors import (
     RefundRefused,
     WechatOpenidMissing,
 )
+from coopmarket.payments.profit_sharing import ProfitReturn, ProfitShareOrder, ProfitShareSent
 from coopmarket.payments.providers import (
     WECHAT_PAY,
     Change,
@@ -503,6 +504,57 @@ class WechatPayProvider:
             raise ProviderUnavailable(f"WeChat Pay could not be queried ({exc.code}).") from exc
         return _listed_refund(data or {})
 
+    # ------------------------------------------------------------ profit sharing (partner mode)
+
+    async def share_profit(self, order: ProfitShareOrder) -> ProfitShareSent:
+        """Send a settled part's receivers out of its payment, under its ``out_order_no`` (once).
+
+        The payment's ``transaction_id`` comes from a query. ``ProviderUnavailable`` to retry later;
+        ``RefundRefused``-like refusals are reported as ``ProviderUnavailable`` too, with WeChat's code.
+        """
+        paid = await self.query_payment(order.payment_ref)
+        if paid is None or paid.transaction_id is None:
+            raise ProviderUnavailable(f"WeChat Pay has no paid order {order.payment_ref} to share.")
+        body = {
+            "sub_mchid": order.sub_mchid,
+            "appid": self._config.appid,
+            "transaction_id": paid.transaction_id,
+            "out_order_no": order.plan.out_order_no,
+            "receivers": [
+                {
+                    "type": "MERCHANT_ID",
+                    "account": r.account,
+                    "amount": r.amount_fen,
+                    "description": r.description,
+                }
+                for r in order.plan.receivers
+            ],
+            "unfreeze_unsplit": True,
+        }
+        try:
+            _, data = await self._call("POST", "/v3/profitsharing/orders", body=body)
+        except WechatPayError as exc:
+            raise ProviderUnavailable(f"WeChat Pay did not take the profit sharing ({exc.code}).") from exc
+        data = data or {}
+        return ProfitShareSent(order_id=str(data.get("order_id", "")), state=str(data.get("state", "PROCESSING")))
+
+    async def return_profit(self, back: ProfitReturn) -> str:
+        """Claw a receiver's share back (a refund after settlement), under ``out_return_no`` (once);
+        returns WeChat's result (``PROCESSING``, ``SUCCESS`` or ``FAILED``)."""
+        body = {
+            "sub_mchid": back.sub_mchid,
+            "out_order_no": back.out_order_no,
+            "out_return_no": back.out_return_no,
+            "return_mchid": back.account,
+            "amount": back.amount_fen,
+            "description": back.description,
+        }
+        try:
+            _, data = await self._call("POST", "/v3/profitsharing/return-orders", body=body)
+        except WechatPayError as exc:
+            raise ProviderUnavailable(f"WeChat Pay did not take the return ({exc.code}).") from exc
+        return str((data or {}).get("result", "PROCESSING"))
+
     def parse_event(self, payload: bytes, headers: Mapping[str, str]) -> ProviderEvent:
         """A notification verified on its raw bytes, then decrypted; ``InvalidSignature`` otherwise."""
         if not self.verify(payload, headers):
@@ -552,6 +604,7 @@ def _listed_payment(data: Mapping[str, Any]) -> ListedPayment:
         order_id=str(attach) if attach else None,
         created_at=_time(data.get("success_time")),
         currency=str(amount.get("currency") or CURRENCY).lower(),
+        transaction_id=str(data["transaction_id"]) if data.get("transaction_id") else None,
     )
 
 
