@@ -58,6 +58,7 @@ from coopmarket.core.pagination import configure_cursor_key
 from coopmarket.core.principal import Principal
 from coopmarket.core.ratelimit import auth_rate_limit
 from coopmarket.db import Database, DatabaseBusy, DatabaseUnavailable
+from coopmarket.flows import profit_sharing as flows_profit_sharing
 from coopmarket.flows import provider_queries as flows_provider_queries
 from coopmarket.flows import reconciliation as flows_reconciliation
 from coopmarket.flows import refunds as flows_refunds
@@ -346,6 +347,7 @@ def background_jobs(
         *payment_jobs.periodic_jobs(db, settings, providers, on_failed=flows_refunds.refund_failed),
         *flows_reconciliation.periodic_jobs(db, settings, providers),
         *flows_provider_queries.periodic_jobs(db, settings, providers),
+        *flows_profit_sharing.periodic_jobs(db, settings, providers),
         PeriodicJob("purge idempotency keys", 3600, lambda: idempotency_service.purge_expired(db, ttl)),
     ]
 

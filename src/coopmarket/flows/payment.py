@@ -24,6 +24,7 @@ from coopmarket.orders.schemas import OrderForPayment
 from coopmarket.orders.states import OrderStatus
 from coopmarket.payments import refunds as payment_refunds
 from coopmarket.payments import service as payments_service
+from coopmarket.payments import sub_merchants
 from coopmarket.payments.errors import AmountMismatch, PaymentMethodUnavailable, ProviderNotEnabled
 from coopmarket.payments.providers import (
     APPLIED_PAYMENT_STATUSES,
@@ -77,6 +78,9 @@ async def start_payment(
         amount = order.total_fen - order.paid_fen
         resumable = await payments_service.resumable_payment(conn, order.id, name, amount)
         payer_openid = await accounts_service.wechat_openid(conn, principal.id)
+        # Partner mode: an order of one cooperative settles to its sub-merchant, when it has one.
+        cooperatives = set(order.cooperative_ids)
+        sub = await sub_merchants.sub_merchant_of(conn, order.cooperative_ids[0]) if len(cooperatives) == 1 else None
     require_no_transaction(session, f"starting a {name} payment")
     started = await provider.start(
         StartRequest(
@@ -85,6 +89,7 @@ async def start_payment(
             pay_before=order.expires_at,
             resume_ref=resumable.provider_ref if resumable is not None else None,
             payer_openid=payer_openid,
+            sub_merchant=sub.sub_mchid if sub is not None else None,
         )
     )
     if started.provider_ref is not None and started.status is not None:

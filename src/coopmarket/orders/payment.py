@@ -258,3 +258,32 @@ async def audit_related_party_paid(
                 region_code=part.village_code,
                 cooperative_id=part.cooperative_id,
             )
+
+
+@dataclass(frozen=True)
+class SettledPart:
+    """A received part, as profit sharing needs it: what its settlement split."""
+
+    part_id: str
+    order_id: str
+    cooperative_id: str
+    village_code: str
+    settled_fen: int
+
+
+async def settled_parts(executor: Executor, order_id: str) -> list[SettledPart]:
+    """The received (settled) parts of ``order_id``."""
+    rows = (
+        await executor.execute(
+            select(
+                col(OrderPart.id),
+                col(OrderPart.order_id),
+                col(OrderPart.cooperative_id),
+                col(OrderPart.village_code),
+                col(OrderPart.settled_fen),
+            )
+            .where(col(OrderPart.order_id) == order_id, col(OrderPart.status) == states.PartStatus.RECEIVED)
+            .order_by(col(OrderPart.id))
+        )
+    ).all()
+    return [SettledPart(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]

@@ -64,6 +64,8 @@ class StartRequest:
     # The buyer's WeChat openid (WeChat Pay JSAPI pays as this user; others ignore it).
     payer_openid: str | None = None
     description: str | None = None
+    # WeChat Pay partner mode: the sub-merchant the money settles to (the order's cooperative's).
+    sub_merchant: str | None = None
 
 
 @dataclass(frozen=True)

@@ -140,3 +140,28 @@ class ReconciliationRunOut(msgspec.Struct):
 class ReconciliationRunList(msgspec.Struct):
     items: list[ReconciliationRunOut]
     next_cursor: str | None
+
+
+MerchantNumber = Annotated[
+    str, Meta(pattern=r"^[0-9]{8,32}(?!\n)$", description="A WeChat Pay merchant number (digits)")
+]
+
+
+class SubMerchantIn(msgspec.Struct, forbid_unknown_fields=True):
+    """WeChat Pay partner mode: the cooperative's sub-merchant and what it authorised.
+
+    ``collective_mchid`` null: the village collective has no merchant number, its share stays
+    payable on the ledger.
+    """
+
+    sub_mchid: MerchantNumber
+    max_ratio_bps: Annotated[int, Meta(ge=0, le=10_000, description="The profit-sharing ratio it authorised (bps)")]
+    collective_mchid: MerchantNumber | None = None
+
+
+class SubMerchantOut(msgspec.Struct):
+    cooperative_id: str
+    sub_mchid: str
+    max_ratio_bps: int
+    collective_mchid: str | None
+    updated_at: datetime

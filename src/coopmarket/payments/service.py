@@ -345,3 +345,31 @@ async def open_provider_payments(
         )
     ).all()
     return [OpenPayment(r[0], r[1], r[2], str(r[3]), int(r[4]), r[5]) for r in rows]
+
+
+async def succeeded_payments_since(
+    executor: Executor, provider: str, since: datetime, *, batch: int
+) -> list[PaymentRecord]:
+    """Payments through ``provider`` that succeeded at or after ``since``, oldest first."""
+    rows = (
+        await executor.execute(
+            select(
+                col(Payment.id),
+                col(Payment.order_id),
+                col(Payment.provider),
+                col(Payment.status),
+                col(Payment.amount_fen),
+                col(Payment.provider_ref),
+                col(Payment.reference),
+                col(Payment.created_at),
+            )
+            .where(
+                col(Payment.provider) == provider,
+                col(Payment.status) == PaymentStatus.SUCCEEDED,
+                col(Payment.succeeded_at) >= since,
+            )
+            .order_by(col(Payment.succeeded_at), col(Payment.id))
+            .limit(batch)
+        )
+    ).all()
+    return [PaymentRecord(*r) for r in rows]

@@ -355,11 +355,11 @@ class WechatPayProvider:
 
     # ------------------------------------------------------------ the provider interface
 
-    def _order_ids(self) -> dict[str, str]:
+    def _order_ids(self, sub_merchant: str | None = None) -> dict[str, str]:
         if self._config.partner_mode:
             ids = {"sp_appid": self._config.appid, "sp_mchid": self._config.mchid}
-            if self._config.sub_mchid:
-                ids["sub_mchid"] = self._config.sub_mchid
+            if sub_merchant or self._config.sub_mchid:
+                ids["sub_mchid"] = str(sub_merchant or self._config.sub_mchid)
             if self._config.sub_appid:
                 ids["sub_appid"] = self._config.sub_appid
             return ids
@@ -385,7 +385,7 @@ class WechatPayProvider:
         trade_no = out_trade_no(request.order_id, request.amount_fen)
         partner = self._config.partner_mode
         body: dict[str, Any] = {
-            **self._order_ids(),
+            **self._order_ids(request.sub_merchant),
             "description": (request.description or f"Order {request.order_id}")[:DESCRIPTION_MAX],
             "out_trade_no": trade_no,
             "time_expire": rfc3339_china(request.pay_before),
