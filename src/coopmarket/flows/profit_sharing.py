@@ -22,7 +22,7 @@ from coopmarket.orders import payment as order_payment
 from coopmarket.payments import service as payments_service
 from coopmarket.payments import sub_merchants
 from coopmarket.payments.errors import ProviderUnavailable
-from coopmarket.payments.profit_sharing import ProfitShareOrder, plan_shares
+from coopmarket.payments.profit_sharing import ProfitReturn, ProfitShareOrder, plan_shares, returns_for_refund
 from coopmarket.payments.providers import WECHAT_PAY
 from coopmarket.payments.registry import PaymentProviders
 from coopmarket.payments.wechat_provider import WechatPayProvider
@@ -91,6 +91,63 @@ async def share_settled_parts(
     return sent
 
 
+async def claw_back_refunds(db: Database, providers: PaymentProviders, settings: Settings, *, batch: int = 100) -> int:
+    """For each refund of a part whose profit sharing was sent, refunded after the part settled,
+    take back from each receiver its share of the refund (``returns_for_refund``, largest
+    remainder), once per ``out_return_no``. Returns how many claw-backs WeChat Pay took.
+
+    A refund before settlement needs none (the part settled, and shared, what was left) and is
+    marked so; so is a refund too small to give any receiver a fen back.
+    """
+    provider = providers.get(WECHAT_PAY)
+    if not settings.wechat_pay_partner_mode or not isinstance(provider, WechatPayProvider):
+        return 0
+    async with db.read() as conn:
+        candidates = await sub_merchants.refunds_to_claw_back(conn, batch=batch)
+        received = {c.part_id: await order_payment.part_received_at(conn, c.part_id) for c in candidates}
+    taken = 0
+    for refund in candidates:
+        settled_at = received.get(refund.part_id)
+        after_settlement = settled_at is not None and refund.refund_created_at >= settled_at
+        backs = (
+            returns_for_refund(
+                refund.plan,
+                refund_id=refund.refund_id,
+                refund_fen=refund.amount_fen,
+                subtotal_fen=refund.settled_fen,
+                sub_mchid=refund.sub_mchid,
+            )
+            if after_settlement
+            else []
+        )
+        async with db.unit_of_work() as session:
+            # Every claw-back of the refund recorded first (``pending``), then sent below: one
+            # that cannot be sent now is sent again by a later run, never forgotten.
+            maybe: list[ProfitReturn | None] = list(backs) or [None]
+            for back in maybe:
+                await sub_merchants.record_return(
+                    session,
+                    out_return_no=back.out_return_no if back else f"rt-{refund.refund_id}-n",
+                    refund_id=refund.refund_id,
+                    part_id=refund.part_id,
+                    account=back.account if back else "",
+                    amount_fen=back.amount_fen if back else 0,
+                    result="pending" if back else "NONE",
+                )
+    async with db.read() as conn:
+        to_send = await sub_merchants.pending_returns(conn, batch=batch)
+    for back in to_send:
+        try:
+            result = await provider.return_profit(back)
+        except ProviderUnavailable:
+            log.warning("claw-back %s not sent; retried later", back.out_return_no, exc_info=True)
+            continue
+        async with db.unit_of_work() as session:
+            await sub_merchants.set_return_result(session, back.out_return_no, result)
+        taken += 1
+    return taken
+
+
 def periodic_jobs(db: Database, settings: Settings, providers: PaymentProviders) -> list[PeriodicJob]:
     if not settings.wechat_pay_partner_mode or WECHAT_PAY not in providers:
         return []
@@ -99,5 +156,10 @@ def periodic_jobs(db: Database, settings: Settings, providers: PaymentProviders)
             "share profits of settled parts",
             settings.expiry_sweep_interval_seconds * 10,
             lambda: share_settled_parts(db, providers, settings),
-        )
+        ),
+        PeriodicJob(
+            "claw back profit shares of refunds after settlement",
+            settings.expiry_sweep_interval_seconds * 10,
+            lambda: claw_back_refunds(db, providers, settings),
+        ),
     ]

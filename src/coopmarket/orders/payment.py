@@ -5,6 +5,7 @@ knows nothing of providers or the ledger."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
 from sqlmodel import col
@@ -287,3 +288,10 @@ async def settled_parts(executor: Executor, order_id: str) -> list[SettledPart]:
         )
     ).all()
     return [SettledPart(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
+
+
+async def part_received_at(executor: Executor, part_id: str) -> datetime | None:
+    """When the part was received (settled); None while it is not."""
+    return (
+        await executor.execute(select(col(OrderPart.received_at)).where(col(OrderPart.id) == part_id))
+    ).scalar_one_or_none()

@@ -138,7 +138,26 @@ class ProfitSharing(SQLModel, table=True):
     collective_fen: int = money_field(default=0)
     sent_fen: int = money_field(default=0)
     kept_payable_fen: int = money_field(default=0)
-    status: str = Field(max_length=16)  # pending | sent | returned
+    # Each receiver's account and amount as sent (the claw-back of a later refund works from them).
+    platform_mchid: str | None = Field(default=None, max_length=32)
+    platform_sent_fen: int = money_field(default=0)
+    collective_mchid: str | None = Field(default=None, max_length=32)
+    collective_sent_fen: int = money_field(default=0)
+    status: str = Field(max_length=16)  # pending | sent
     wechat_order_id: str | None = Field(default=None, max_length=64)
     created_at: datetime = time_field()
     sent_at: datetime | None = time_field(nullable=True)
+
+
+class ProfitSharingReturn(SQLModel, table=True):
+    """A claw-back from one receiver of a part's profit sharing, for a refund after settlement."""
+
+    __tablename__ = "profit_sharing_return"
+
+    out_return_no: str = Field(primary_key=True, max_length=64)
+    refund_id: str = ref_field(foreign_key="payment_refund.id")
+    part_id: str = ref_field(foreign_key="order_part.id", index=False)
+    account: str = Field(max_length=32)
+    amount_fen: int = money_field()
+    result: str = Field(max_length=16)  # pending | PROCESSING | SUCCESS | FAILED
+    created_at: datetime = time_field()

@@ -17,8 +17,9 @@ from coopmarket.core.errors import NotFound
 from coopmarket.core.ids import new_id
 from coopmarket.core.principal import DISTRICT_STAFF, Principal
 from coopmarket.db import Executor, insert_or_ignore, rowcount
-from coopmarket.payments.models import ProfitSharing, WechatSubMerchant
-from coopmarket.payments.profit_sharing import SharePlan
+from coopmarket.payments.models import PaymentRefund, ProfitSharing, ProfitSharingReturn, WechatSubMerchant
+from coopmarket.payments.profit_sharing import COLLECTIVE, PLATFORM, ProfitReturn, SharePlan, ShareReceiver
+from coopmarket.payments.providers import RefundState
 from coopmarket.payments.schemas import SubMerchantIn, SubMerchantOut
 
 
@@ -116,6 +117,10 @@ async def record_sharing(
                 "collective_fen": plan.collective_fen,
                 "sent_fen": sum(r.amount_fen for r in plan.receivers),
                 "kept_payable_fen": plan.kept_payable_fen,
+                "platform_mchid": next((r.account for r in plan.receivers if r.kind == PLATFORM), None),
+                "platform_sent_fen": sum(r.amount_fen for r in plan.receivers if r.kind == PLATFORM),
+                "collective_mchid": next((r.account for r in plan.receivers if r.kind == COLLECTIVE), None),
+                "collective_sent_fen": sum(r.amount_fen for r in plan.receivers if r.kind == COLLECTIVE),
                 "status": "pending",
                 "created_at": clock.now(),
             },
@@ -157,3 +162,112 @@ async def store_sharing_sent(session: AsyncSession, part_id: str, wechat_order_i
         .where(col(ProfitSharing.part_id) == part_id, col(ProfitSharing.status) == "pending")
         .values(status="sent", wechat_order_id=wechat_order_id, sent_at=clock.now())
     )
+
+
+@dataclass(frozen=True)
+class RefundToClawBack:
+    """A refund of a part whose profit sharing was sent, with no claw-back recorded yet."""
+
+    refund_id: str
+    part_id: str
+    amount_fen: int
+    refund_created_at: datetime
+    sub_mchid: str
+    out_order_no: str
+    settled_fen: int
+    plan: SharePlan
+
+
+async def refunds_to_claw_back(executor: Executor, *, batch: int) -> list[RefundToClawBack]:
+    """Refunds (not failed) of parts with a sent profit sharing and no claw-back recorded, oldest first."""
+    returned = select(col(ProfitSharingReturn.refund_id))
+    rows = (
+        await executor.execute(
+            select(
+                col(PaymentRefund.id),
+                col(PaymentRefund.part_id),
+                col(PaymentRefund.amount_fen),
+                col(PaymentRefund.created_at),
+                col(ProfitSharing.sub_mchid),
+                col(ProfitSharing.out_order_no),
+                col(ProfitSharing.settled_fen),
+                col(ProfitSharing.platform_mchid),
+                col(ProfitSharing.platform_sent_fen),
+                col(ProfitSharing.collective_mchid),
+                col(ProfitSharing.collective_sent_fen),
+                col(ProfitSharing.platform_fen),
+                col(ProfitSharing.collective_fen),
+                col(ProfitSharing.kept_payable_fen),
+            )
+            .join(ProfitSharing, col(ProfitSharing.part_id) == col(PaymentRefund.part_id))
+            .where(
+                col(ProfitSharing.status) == "sent",
+                col(ProfitSharing.sent_fen) > 0,
+                col(PaymentRefund.status) != RefundState.FAILED,
+                col(PaymentRefund.id).not_in(returned),
+            )
+            .order_by(col(PaymentRefund.id))
+            .limit(batch)
+        )
+    ).all()
+    found = []
+    for r in rows:
+        receivers = []
+        if r[7] and r[8] > 0:
+            receivers.append(ShareReceiver(PLATFORM, r[7], int(r[8]), ""))
+        if r[9] and r[10] > 0:
+            receivers.append(ShareReceiver(COLLECTIVE, r[9], int(r[10]), ""))
+        plan = SharePlan(r[5], tuple(receivers), int(r[11]), int(r[12]), int(r[13]))
+        found.append(RefundToClawBack(r[0], str(r[1]), int(r[2]), r[3], r[4], r[5], int(r[6]), plan))
+    return found
+
+
+async def record_return(
+    session: AsyncSession, *, out_return_no: str, refund_id: str, part_id: str, account: str, amount_fen: int, result: str
+) -> None:
+    """Record one claw-back (once per ``out_return_no``)."""
+    await session.execute(
+        insert_or_ignore(
+            session,
+            ProfitSharingReturn.__table__,  # type: ignore[attr-defined]
+            {
+                "out_return_no": out_return_no,
+                "refund_id": refund_id,
+                "part_id": part_id,
+                "account": account,
+                "amount_fen": amount_fen,
+                "result": result,
+                "created_at": clock.now(),
+            },
+            conflict_on=["out_return_no"],
+        )
+    )
+
+
+async def set_return_result(session: AsyncSession, out_return_no: str, result: str) -> None:
+    """What WeChat Pay answered for a claw-back (``PROCESSING``, ``SUCCESS`` or ``FAILED``)."""
+    await session.execute(
+        update(ProfitSharingReturn)
+        .where(col(ProfitSharingReturn.out_return_no) == out_return_no)
+        .values(result=result[:16])
+    )
+
+
+async def pending_returns(executor: Executor, *, batch: int) -> list[ProfitReturn]:
+    """Claw-backs recorded but not taken by WeChat Pay yet (to send, or send again: once by number)."""
+    rows = (
+        await executor.execute(
+            select(
+                col(ProfitSharing.sub_mchid),
+                col(ProfitSharing.out_order_no),
+                col(ProfitSharingReturn.out_return_no),
+                col(ProfitSharingReturn.account),
+                col(ProfitSharingReturn.amount_fen),
+            )
+            .join(ProfitSharing, col(ProfitSharing.part_id) == col(ProfitSharingReturn.part_id))
+            .where(col(ProfitSharingReturn.result) == "pending")
+            .order_by(col(ProfitSharingReturn.out_return_no))
+            .limit(batch)
+        )
+    ).all()
+    return [ProfitReturn(r[0], r[1], r[2], r[3], int(r[4]), "退款回退") for r in rows]

@@ -150,3 +150,71 @@ async def started_trade_no_partner(
 
 
 __all__ = ["started_trade_no"]
+
+
+def run_claw_back(client: AsyncTestClient[Any]) -> int:
+    app = client.app
+
+    async def run() -> int:
+        return await profit_sharing_flow.claw_back_refunds(
+            app.state.db, app.state.payment_providers, app.state.settings
+        )
+
+    return int(client.blocking_portal.call(run))
+
+
+async def test_a_refund_after_settlement_claws_the_shares_back_once(
+    client: AsyncTestClient[Any], db: Database, shop: Shop, wxpay: FakeWechatPay
+) -> None:
+    # Given a settled part whose shares were sent (239 fen fee, 798 fen collective share)
+    await set_sub_merchant(client, shop, sub_mchid=SUB_MCHID, max_ratio_bps=3000, collective_mchid=COLLECTIVE_MCHID)
+    order = await place_wechat_order(client, shop)
+    trade_no = await started_trade_no_partner(client, shop, wxpay, order["id"])
+    await notify(client, wxpay.pay(trade_no))
+    await settle(client, shop, order)
+    assert run_sharing(client) == 1
+    assert run_claw_back(client) == 0  # nothing refunded yet
+
+    # When its cooperative refunds half of it after settlement
+    refunded = await client.post(
+        f"/api/v1/orders/{order['id']}/refunds",
+        json={"part_id": order["parts"][0]["id"], "amount_fen": 3990, "reason": "坏果"},
+        headers={**shop.manager.headers, "Idempotency-Key": new_key()},
+    )
+    assert refunded.status_code == 201, refunded.text
+
+    # Then each receiver gives back its share of the refund, by largest remainder, once
+    assert run_claw_back(client) == 2
+    assert run_claw_back(client) == 0
+    assert sorted((r["return_mchid"], r["amount"]) for r in wxpay.returns.values()) == [
+        (MCHID, 119),
+        (COLLECTIVE_MCHID, 399),
+    ]
+    assert {r["out_order_no"] for r in wxpay.returns.values()} == {f"ps-{order['parts'][0]['id']}"}
+
+
+async def test_a_claw_back_wechat_cannot_take_now_is_sent_again_later(
+    client: AsyncTestClient[Any], db: Database, shop: Shop, wxpay: FakeWechatPay
+) -> None:
+    await set_sub_merchant(client, shop, sub_mchid=SUB_MCHID, max_ratio_bps=3000, collective_mchid=COLLECTIVE_MCHID)
+    order = await place_wechat_order(client, shop)
+    trade_no = await started_trade_no_partner(client, shop, wxpay, order["id"])
+    await notify(client, wxpay.pay(trade_no))
+    await settle(client, shop, order)
+    run_sharing(client)
+    refunded = await client.post(
+        f"/api/v1/orders/{order['id']}/refunds",
+        json={"part_id": order["parts"][0]["id"], "amount_fen": 7980, "reason": "坏果"},
+        headers={**shop.manager.headers, "Idempotency-Key": new_key()},
+    )
+    assert refunded.status_code == 201, refunded.text
+
+    wxpay.down = True
+    assert run_claw_back(client) == 0
+    wxpay.down = False
+    assert run_claw_back(client) == 2
+
+    assert sorted((r["return_mchid"], r["amount"]) for r in wxpay.returns.values()) == [
+        (MCHID, 239),
+        (COLLECTIVE_MCHID, 798),
+    ]
