@@ -83,6 +83,7 @@ EXPECTED: list[Operation] = [
     ("post", "/api/v1/refunds/{refund_id}/reject"),
     ("post", "/api/v1/refunds/{refund_id}/handed-back"),
     ("post", "/api/v1/payments/stripe/webhook"),
+    ("post", "/api/v1/payments/wechat/notify"),
     ("get", "/api/v1/ledger/balances"),
     ("get", "/api/v1/reports/collective-income"),
     ("get", "/api/v1/audit"),
@@ -136,6 +137,7 @@ PUBLIC: set[Operation] = {
     ("get", "/api/v1/trace/{trace_code}"),
     ("get", "/api/v1/trace/{trace_code}/qr.png"),
     ("post", "/api/v1/payments/stripe/webhook"),  # Stripe signs it instead
+    ("post", "/api/v1/payments/wechat/notify"),  # WeChat Pay signs it instead
     # The local store's upload target and file URLs: their own signatures authorise them.
     ("post", "/api/v1/uploads/local"),
     ("get", "/api/v1/files/{key}"),

@@ -36,6 +36,7 @@ PUBLIC: set[Route] = {
     ("GET", "/api/v1/regions/{code:str}"),
     ("GET", "/api/v1/products"),
     ("POST", "/api/v1/payments/stripe/webhook"),  # Stripe signs it instead
+    ("POST", "/api/v1/payments/wechat/notify"),  # WeChat Pay signs it instead
     ("GET", "/metrics"),  # its own bearer token (COOPMARKET_METRICS_TOKEN), off without one
     # The public trace page of a batch's label, as JSON, QR image and printable page.
     ("GET", "/api/v1/trace/{trace_code:str}"),

@@ -58,6 +58,8 @@ from coopmarket.core.pagination import configure_cursor_key
 from coopmarket.core.principal import Principal
 from coopmarket.core.ratelimit import auth_rate_limit
 from coopmarket.db import Database, DatabaseBusy, DatabaseUnavailable
+from coopmarket.flows import profit_sharing as flows_profit_sharing
+from coopmarket.flows import provider_queries as flows_provider_queries
 from coopmarket.flows import reconciliation as flows_reconciliation
 from coopmarket.flows import refunds as flows_refunds
 from coopmarket.flows import routes as flows_routes
@@ -107,6 +109,7 @@ class Overrides:
 
     wechat: WechatClient | None = None
     stripe_http_client: Any = None
+    wechat_pay_transport: Any = None  # an httpx transport in front of a fake WeChat Pay
 
 
 def _problem(
@@ -343,6 +346,8 @@ def background_jobs(
         *product_jobs.periodic_jobs(db, storage),
         *payment_jobs.periodic_jobs(db, settings, providers, on_failed=flows_refunds.refund_failed),
         *flows_reconciliation.periodic_jobs(db, settings, providers),
+        *flows_provider_queries.periodic_jobs(db, settings, providers),
+        *flows_profit_sharing.periodic_jobs(db, settings, providers),
         PeriodicJob("purge idempotency keys", 3600, lambda: idempotency_service.purge_expired(db, ttl)),
     ]
 
@@ -387,7 +392,11 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         )
         app.state.wechat = wechat_client
         app.state.overrides = overrides
-        async with open_providers(settings, stripe_http_client=overrides.stripe_http_client) as providers:
+        async with open_providers(
+            settings,
+            stripe_http_client=overrides.stripe_http_client,
+            wechat_pay_transport=overrides.wechat_pay_transport,
+        ) as providers:
             app.state.payment_providers = providers
             app.state.metric_sources = [orders_metrics.job_backlog(settings), payments_metrics.status_counts]
             background = (

@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     contract_rent_floor_bps: int = Field(default=5000, ge=0, le=10_000)
     contract_rent_min_peers: int = Field(default=3, ge=1)
 
-    payment_providers: list[Literal["offline", "stripe"]] = ["offline"]
+    payment_providers: list[Literal["offline", "stripe", "wechat_pay"]] = ["offline"]
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str | None = None  # only for tests against a local stand-in
@@ -91,6 +91,31 @@ class Settings(BaseSettings):
     wechat_secret: SecretStr | None = None
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_timeout_seconds: float = 5.0
+
+    # WeChat Pay API v3 (payments/wechat_provider.py), enabled by "wechat_pay" in payment_providers.
+    # Merchant number, and the mini-program's appid bound to it (unset: wechat_appid).
+    wechat_pay_mchid: str | None = None
+    wechat_pay_appid: str | None = None
+    wechat_pay_api_v3_key: SecretStr | None = None  # the 32-byte APIv3 key (notification decryption)
+    # The merchant API private key (apiclient_key.pem): inline PEM, or a file path.
+    wechat_pay_private_key: SecretStr | None = None
+    wechat_pay_private_key_path: str | None = None
+    wechat_pay_merchant_serial: str | None = None  # serial number of the merchant API certificate
+    # The WeChat Pay public key (pub_key.pem; inline PEM or a path) and its id (PUB_KEY_ID_…).
+    wechat_pay_public_key: str | None = None
+    wechat_pay_public_key_path: str | None = None
+    wechat_pay_public_key_id: str | None = None
+    wechat_pay_api_base: str = "https://api.mch.weixin.qq.com"  # another base only for tests
+    wechat_pay_timeout_seconds: float = Field(default=10.0, gt=0)
+    # HTTPS, no query string: where WeChat Pay posts notifications (…/api/v1/payments/wechat/notify).
+    wechat_pay_notify_url: str | None = None
+    # Partner (服务商) mode: wechat_pay_mchid/appid are the partner's (sp_), each payment goes to a
+    # sub-merchant (wechat_pay_sub_mchid, and its own mini-program wechat_pay_sub_appid if any).
+    wechat_pay_partner_mode: bool = False
+    wechat_pay_sub_mchid: str | None = None
+    wechat_pay_sub_appid: str | None = None
+    # A WeChat payment still pending this long without a notification is queried at WeChat Pay.
+    wechat_pay_query_after_minutes: int = Field(default=5, ge=1)
 
     # Product photos (products/images.py) through object storage (storage/): local disk or S3.
     storage: Literal["local", "s3"] = "local"
@@ -157,6 +182,23 @@ class Settings(BaseSettings):
             self.stripe_secret_key is None or self.stripe_webhook_secret is None
         ):
             raise ValueError("stripe needs COOPMARKET_STRIPE_SECRET_KEY and COOPMARKET_STRIPE_WEBHOOK_SECRET")
+        if "wechat_pay" in self.payment_providers:
+            missing = [
+                name
+                for name in ("wechat_pay_mchid", "wechat_pay_api_v3_key", "wechat_pay_merchant_serial",
+                             "wechat_pay_public_key_id", "wechat_pay_notify_url")
+                if not getattr(self, name)
+            ]
+            if not (self.wechat_pay_appid or self.wechat_appid):
+                missing.append("wechat_pay_appid")
+            if self.wechat_pay_private_key is None and not self.wechat_pay_private_key_path:
+                missing.append("wechat_pay_private_key")
+            if self.wechat_pay_public_key is None and not self.wechat_pay_public_key_path:
+                missing.append("wechat_pay_public_key")
+            if self.wechat_pay_partner_mode and not self.wechat_pay_sub_mchid:
+                missing.append("wechat_pay_sub_mchid")
+            if missing:
+                raise ValueError("wechat_pay needs " + ", ".join(f"COOPMARKET_{m.upper()}" for m in missing))
         if self.storage == "s3" and not self.s3_bucket:
             raise ValueError("COOPMARKET_STORAGE=s3 needs COOPMARKET_S3_BUCKET")
         if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):

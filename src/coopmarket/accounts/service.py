@@ -221,6 +221,13 @@ async def me(conn: AsyncConnection, principal: Principal) -> UserOut:
     )
 
 
+async def wechat_openid(executor: Executor, user_id: str) -> str | None:
+    """The mini-program openid of ``user_id`` (None when the user never signed in through WeChat)."""
+    return (
+        await executor.execute(select(col(User.wechat_openid)).where(col(User.id) == user_id))
+    ).scalar_one_or_none()
+
+
 async def create_staff(session: AsyncSession, actor: Principal, data: StaffIn) -> UserOut:
     """District staff create staff accounts for a region of the matching level in their scope."""
     actor.require_role(DISTRICT_STAFF)

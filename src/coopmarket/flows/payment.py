@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from coopmarket.accounts import service as accounts_service
 from coopmarket.audit import service as audit
 from coopmarket.core import clock
 from coopmarket.core.principal import Principal
@@ -23,6 +24,7 @@ from coopmarket.orders.schemas import OrderForPayment
 from coopmarket.orders.states import OrderStatus
 from coopmarket.payments import refunds as payment_refunds
 from coopmarket.payments import service as payments_service
+from coopmarket.payments import sub_merchants
 from coopmarket.payments.errors import AmountMismatch, PaymentMethodUnavailable, ProviderNotEnabled
 from coopmarket.payments.providers import (
     APPLIED_PAYMENT_STATUSES,
@@ -75,6 +77,10 @@ async def start_payment(
         order_payment.require_payable(order)
         amount = order.total_fen - order.paid_fen
         resumable = await payments_service.resumable_payment(conn, order.id, name, amount)
+        payer_openid = await accounts_service.wechat_openid(conn, principal.id)
+        # Partner mode: an order of one cooperative settles to its sub-merchant, when it has one.
+        cooperatives = set(order.cooperative_ids)
+        sub = await sub_merchants.sub_merchant_of(conn, order.cooperative_ids[0]) if len(cooperatives) == 1 else None
     require_no_transaction(session, f"starting a {name} payment")
     started = await provider.start(
         StartRequest(
@@ -82,6 +88,8 @@ async def start_payment(
             amount_fen=amount,
             pay_before=order.expires_at,
             resume_ref=resumable.provider_ref if resumable is not None else None,
+            payer_openid=payer_openid,
+            sub_merchant=sub.sub_mchid if sub is not None else None,
         )
     )
     if started.provider_ref is not None and started.status is not None:
@@ -242,7 +250,13 @@ async def _hold_for_refund(
 
 
 async def apply_provider_success(
-    session: AsyncSession, *, provider: str, provider_ref: str, amount_fen: int, order_id: str | None = None
+    session: AsyncSession,
+    *,
+    provider: str,
+    provider_ref: str,
+    amount_fen: int,
+    order_id: str | None = None,
+    currency: str = "cny",
 ) -> str:
     """Apply money a provider says arrived for ``provider_ref``, exactly once. Joins the caller's unit of work.
 
@@ -268,7 +282,9 @@ async def apply_provider_success(
         )
     if not await payments_service.claim_success(session, payment.id):
         return "already_applied"
-    if amount_fen == payment.amount_fen:
+    if currency.lower() != "cny":
+        reason = f"received {amount_fen} in {currency}, expected {payment.amount_fen} fen in CNY"
+    elif amount_fen == payment.amount_fen:
         parts = await order_payment.mark_paid(session, order_id=payment.order_id, amount_fen=amount_fen)
         if parts is not None:
             await payments_service.post_payment_received(
@@ -320,6 +336,7 @@ async def _apply(session: AsyncSession, provider: str, change: Change) -> str:
             provider_ref=change.provider_ref,
             amount_fen=change.amount_fen,
             order_id=change.order_id,
+            currency=change.currency,
         )
     if isinstance(change, PaymentStatusChanged):
         changed = await payments_service.set_provider_status(

@@ -21,7 +21,7 @@ from coopmarket.flows import cancellation, payment, refunds
 from coopmarket.idempotency.http import IdempotencyKeyHeader, run_idempotently
 from coopmarket.orders import refunds as order_refunds
 from coopmarket.orders.schemas import CancelIn, OrderOut, RefundIn, RefundList, RefundOut
-from coopmarket.payments.providers import STRIPE
+from coopmarket.payments.providers import STRIPE, WECHAT_PAY
 from coopmarket.payments.registry import PaymentProviders
 from coopmarket.payments.schemas import (
     HandedBackIn,
@@ -235,7 +235,7 @@ class OrderPaymentController(Controller):
 
         async def run(session: AsyncSession) -> tuple[int, PaymentStartOut]:
             return 200, await payment.start_payment(
-                db, session, providers, principal, order_id, body.provider
+                db, session, providers, principal, order_id, body.chosen
             )
 
         return await run_idempotently(
@@ -298,9 +298,35 @@ class StripeWebhookController(Controller):
         return {"received": "true", "outcome": outcome}
 
 
+class WechatPayNotifyController(Controller):
+    path = "/api/v1/payments/wechat"
+    tags = ["payments"]
+
+    @post(
+        "/notify",
+        status_code=204,
+        summary="WeChat Pay notification (signature and time window checked, resource decrypted)",
+        security=NO_TOKEN_NEEDED,
+        responses=problems(
+            413, codes={400: ["invalid_signature", "invalid_payload"], 404: ["provider_not_enabled"]}
+        ),
+    )
+    async def wechat_pay_notify(
+        self, request: Request[Any, Any, Any], session: Session, providers: Providers
+    ) -> None:
+        """WeChat Pay reports a payment or a refund: verified on the raw body, applied exactly once.
+
+        204 (WeChat's "received"); any error answer makes WeChat deliver it again later.
+        """
+        payload = await request.body()
+        headers = {k: v for k, v in request.headers.items() if k.lower().startswith("wechatpay-")}
+        await payment.handle_provider_event(session, providers, WECHAT_PAY, payload, headers)
+
+
 routes: list[type] = [
     OrderFlowController,
     RefundFlowController,
     OrderPaymentController,
     StripeWebhookController,
+    WechatPayNotifyController,
 ]

@@ -5,6 +5,7 @@ knows nothing of providers or the ledger."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
 from sqlmodel import col
@@ -258,3 +259,39 @@ async def audit_related_party_paid(
                 region_code=part.village_code,
                 cooperative_id=part.cooperative_id,
             )
+
+
+@dataclass(frozen=True)
+class SettledPart:
+    """A received part, as profit sharing needs it: what its settlement split."""
+
+    part_id: str
+    order_id: str
+    cooperative_id: str
+    village_code: str
+    settled_fen: int
+
+
+async def settled_parts(executor: Executor, order_id: str) -> list[SettledPart]:
+    """The received (settled) parts of ``order_id``."""
+    rows = (
+        await executor.execute(
+            select(
+                col(OrderPart.id),
+                col(OrderPart.order_id),
+                col(OrderPart.cooperative_id),
+                col(OrderPart.village_code),
+                col(OrderPart.settled_fen),
+            )
+            .where(col(OrderPart.order_id) == order_id, col(OrderPart.status) == states.PartStatus.RECEIVED)
+            .order_by(col(OrderPart.id))
+        )
+    ).all()
+    return [SettledPart(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
+
+
+async def part_received_at(executor: Executor, part_id: str) -> datetime | None:
+    """When the part was received (settled); None while it is not."""
+    return (
+        await executor.execute(select(col(OrderPart.received_at)).where(col(OrderPart.id) == part_id))
+    ).scalar_one_or_none()

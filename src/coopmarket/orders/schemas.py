@@ -11,7 +11,7 @@ from msgspec import Meta
 from coopmarket.core.phone import PHONE_PATTERN
 from coopmarket.core.text import MultilineText, Name, Text
 
-PaymentMethod = Literal["offline", "stripe"]
+PaymentMethod = Literal["offline", "stripe", "wechat_pay"]
 
 
 class OrderLineIn(msgspec.Struct, forbid_unknown_fields=True):

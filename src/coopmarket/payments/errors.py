@@ -68,3 +68,10 @@ class RefundNotOutstanding(Conflict):
     """The refund was handed back already, or failed: nothing is outstanding."""
 
     default_code = "refund_not_outstanding"
+
+
+class WechatOpenidMissing(Conflict):
+    """WeChat Pay (JSAPI) pays as the buyer's WeChat user: the account has no openid (never signed in
+    through the mini-program)."""
+
+    default_code = "wechat_openid_missing"

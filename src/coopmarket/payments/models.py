@@ -107,3 +107,57 @@ class ReconciliationItem(SQLModel, table=True):
     finding: str = Field(max_length=48)
     action: str = Field(max_length=32)  # what changed; ``none`` when a person must look
     detail: str | None = Field(default=None, max_length=500)
+
+
+class WechatSubMerchant(SQLModel, table=True):
+    """WeChat Pay partner mode: a cooperative's sub-merchant number, the profit-sharing ratio it
+    authorised, and its village collective's merchant number (none: its share stays payable)."""
+
+    __tablename__ = "wechat_sub_merchant"
+
+    cooperative_id: str = Field(primary_key=True, max_length=26, foreign_key="cooperative.id")
+    sub_mchid: str = Field(max_length=32)
+    max_ratio_bps: int = Field(default=3000, ge=0, le=10_000)
+    collective_mchid: str | None = Field(default=None, max_length=32)
+    updated_by: str | None = ref_field(foreign_key="user_account.id", nullable=True, index=False)
+    updated_at: datetime = time_field()
+
+
+class ProfitSharing(SQLModel, table=True):
+    """One settled part's profit-sharing order (``out_order_no`` unique: sent once), and what it sent."""
+
+    __tablename__ = "profit_sharing"
+
+    id: str = id_field()
+    part_id: str = Field(max_length=26, unique=True, foreign_key="order_part.id")
+    payment_id: str = ref_field(foreign_key="payment.id")
+    out_order_no: str = Field(max_length=64, unique=True)
+    sub_mchid: str = Field(max_length=32)
+    settled_fen: int = money_field(default=0)
+    platform_fen: int = money_field(default=0)
+    collective_fen: int = money_field(default=0)
+    sent_fen: int = money_field(default=0)
+    kept_payable_fen: int = money_field(default=0)
+    # Each receiver's account and amount as sent (the claw-back of a later refund works from them).
+    platform_mchid: str | None = Field(default=None, max_length=32)
+    platform_sent_fen: int = money_field(default=0)
+    collective_mchid: str | None = Field(default=None, max_length=32)
+    collective_sent_fen: int = money_field(default=0)
+    status: str = Field(max_length=16)  # pending | sent
+    wechat_order_id: str | None = Field(default=None, max_length=64)
+    created_at: datetime = time_field()
+    sent_at: datetime | None = time_field(nullable=True)
+
+
+class ProfitSharingReturn(SQLModel, table=True):
+    """A claw-back from one receiver of a part's profit sharing, for a refund after settlement."""
+
+    __tablename__ = "profit_sharing_return"
+
+    out_return_no: str = Field(primary_key=True, max_length=64)
+    refund_id: str = ref_field(foreign_key="payment_refund.id")
+    part_id: str = ref_field(foreign_key="order_part.id", index=False)
+    account: str = Field(max_length=32)
+    amount_fen: int = money_field()
+    result: str = Field(max_length=16)  # pending | PROCESSING | SUCCESS | FAILED
+    created_at: datetime = time_field()

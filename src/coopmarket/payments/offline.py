@@ -14,6 +14,7 @@ from coopmarket.payments.providers import (
     OFFLINE,
     ListedPayment,
     ListedRefund,
+    NoQueries,
     ProviderEvent,
     RefundOrder,
     RefundSent,
@@ -28,7 +29,7 @@ INSTRUCTIONS = (
 )
 
 
-class OfflineProvider:
+class OfflineProvider(NoQueries):
     """Money received outside the platform."""
 
     name = OFFLINE

@@ -22,6 +22,7 @@ from typing import Any, Protocol, TypeAlias
 
 OFFLINE = "offline"
 STRIPE = "stripe"
+WECHAT_PAY = "wechat_pay"
 
 
 class PaymentStatus(StrEnum):
@@ -60,6 +61,11 @@ class StartRequest:
     amount_fen: int
     pay_before: datetime
     resume_ref: str | None = None
+    # The buyer's WeChat openid (WeChat Pay JSAPI pays as this user; others ignore it).
+    payer_openid: str | None = None
+    description: str | None = None
+    # WeChat Pay partner mode: the sub-merchant the money settles to (the order's cooperative's).
+    sub_merchant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,7 @@ class PaymentSucceeded:
     provider_ref: str
     amount_fen: int
     order_id: str | None
+    currency: str = "cny"
 
 
 @dataclass(frozen=True)
@@ -172,6 +179,8 @@ class ListedPayment:
     received_fen: int
     order_id: str | None
     created_at: datetime
+    currency: str = "cny"
+    transaction_id: str | None = None  # the provider's own id when it differs from ``provider_ref``
 
 
 @dataclass(frozen=True)
@@ -231,3 +240,36 @@ class PaymentProvider(Protocol):
     async def list_refunds(self, window: Window) -> Sequence[ListedRefund]:
         """Every refund the provider created in ``window`` (all pages); ``ProviderUnavailable`` otherwise."""
         ...
+
+    @property
+    def can_query(self) -> bool:
+        """Whether ``query_payment``/``query_refund``/``close_payment`` ask the provider (WeChat Pay,
+        which cannot list by time); others answer None/False without I/O."""
+        ...
+
+    async def query_payment(self, provider_ref: str) -> ListedPayment | None:
+        """One payment as the provider holds it; None when unknown (or not queryable)."""
+        ...
+
+    async def query_refund(self, refund_id: str) -> ListedRefund | None:
+        """Our refund ``refund_id`` as the provider holds it; None when unknown (or not queryable)."""
+        ...
+
+    async def close_payment(self, provider_ref: str) -> bool:
+        """Close an unpaid payment so that it can no longer be paid (an expired order); True when closed."""
+        ...
+
+
+class NoQueries:
+    """``can_query`` False and the query methods of a provider that lists instead (or keeps nothing)."""
+
+    can_query = False
+
+    async def query_payment(self, provider_ref: str) -> ListedPayment | None:
+        return None
+
+    async def query_refund(self, refund_id: str) -> ListedRefund | None:
+        return None
+
+    async def close_payment(self, provider_ref: str) -> bool:
+        return False

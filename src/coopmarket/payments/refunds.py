@@ -289,3 +289,32 @@ async def reverse_failed_refund(
     )
     log.error("%s refund %s of order %s failed (%s): reversed, listed for staff", provider, refund_id, order_id, reason)
     return FailedRefund(str(refund_id), str(order_id), part_id, int(amount), str(provider))
+
+
+@dataclass(frozen=True)
+class SentRefund:
+    """A refund sent to a provider and not confirmed yet."""
+
+    refund_id: str
+    provider: str
+    provider_ref: str
+
+
+async def sent_refunds_pending(executor: Executor, providers: list[str], *, batch: int) -> list[SentRefund]:
+    """Refunds of ``providers`` sent (a provider reference stored) but still ``pending``, oldest first."""
+    if not providers:
+        return []
+    rows = (
+        await executor.execute(
+            select(col(PaymentRefund.id), col(Payment.provider), col(PaymentRefund.provider_ref))
+            .join(Payment, col(Payment.id) == col(PaymentRefund.payment_id))
+            .where(
+                col(Payment.provider).in_(providers),
+                col(PaymentRefund.status) == RefundState.PENDING,
+                col(PaymentRefund.provider_ref).is_not(None),
+            )
+            .order_by(col(PaymentRefund.id))
+            .limit(batch)
+        )
+    ).all()
+    return [SentRefund(r[0], r[1], str(r[2])) for r in rows]

@@ -7,8 +7,9 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from coopmarket.payments.offline import OfflineProvider
-from coopmarket.payments.providers import OFFLINE, STRIPE, PaymentProvider
+from coopmarket.payments.providers import OFFLINE, STRIPE, WECHAT_PAY, PaymentProvider
 from coopmarket.payments.stripe_provider import open_stripe
+from coopmarket.payments.wechat_provider import open_wechat_pay
 from coopmarket.settings import Settings
 
 
@@ -34,6 +35,11 @@ class PaymentProviders:
         return sorted(name for name, p in self._providers.items() if p.keeps_records)
 
     @property
+    def querying(self) -> list[str]:
+        """Names of the providers queried one payment at a time (they cannot list by time)."""
+        return sorted(name for name, p in self._providers.items() if p.can_query)
+
+    @property
     def sending_refunds(self) -> list[str]:
         """Names of the providers whose refunds are sent through their API."""
         return sorted(name for name, p in self._providers.items() if p.sends_refunds)
@@ -41,11 +47,12 @@ class PaymentProviders:
 
 @asynccontextmanager
 async def open_providers(
-    settings: Settings, *, stripe_http_client: Any = None
+    settings: Settings, *, stripe_http_client: Any = None, wechat_pay_transport: Any = None
 ) -> AsyncIterator[PaymentProviders]:
     """The providers ``settings`` enable, with their clients; the clients are closed on exit.
 
-    ``stripe_http_client``: a stand-in transport for tests (then its owner closes it).
+    ``stripe_http_client``: a stand-in transport for tests (then its owner closes it);
+    ``wechat_pay_transport``: an ``httpx`` transport for tests (a fake WeChat Pay).
     """
     async with AsyncExitStack() as stack:
         enabled: dict[str, PaymentProvider] = {}
@@ -54,4 +61,6 @@ async def open_providers(
                 enabled[name] = OfflineProvider()
             elif name == STRIPE:
                 enabled[name] = await stack.enter_async_context(open_stripe(settings, stripe_http_client))
+            elif name == WECHAT_PAY:
+                enabled[name] = await stack.enter_async_context(open_wechat_pay(settings, wechat_pay_transport))
         yield PaymentProviders(enabled)

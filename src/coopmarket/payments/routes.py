@@ -8,14 +8,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, get
-from litestar.params import FromPath, QueryParameter
+from litestar import Controller, get, put
+from litestar.params import FromPath, JSONBody, QueryParameter
 
-from coopmarket.core.http import Caller, Db
+from coopmarket.core.http import Caller, Db, Session
 from coopmarket.core.openapi import problems
 from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from coopmarket.payments import reconciliation_runs
-from coopmarket.payments.schemas import ReconciliationRunList, ReconciliationRunOut
+from coopmarket.payments import reconciliation_runs, sub_merchants
+from coopmarket.payments.schemas import (
+    ReconciliationRunList,
+    ReconciliationRunOut,
+    SubMerchantIn,
+    SubMerchantOut,
+)
 
 
 class ReconciliationController(Controller):
@@ -52,4 +57,22 @@ class ReconciliationController(Controller):
             return await reconciliation_runs.get_run(conn, principal, run_id)
 
 
-routes = [ReconciliationController]
+class SubMerchantController(Controller):
+    path = "/api/v1/cooperatives/{cooperative_id:str}/wechat-sub-merchant"
+    tags = ["payments"]
+
+    @put(
+        "/",
+        status_code=200,
+        summary="Set a cooperative's WeChat Pay sub-merchant and profit-sharing terms (district staff)",
+        responses=problems(400, 401, 413, 422, codes={403: ["forbidden_role"], 404: ["cooperative_not_found"]}),
+    )
+    async def set_sub_merchant(
+        self, session: Session, principal: Caller, cooperative_id: FromPath[str], data: JSONBody[SubMerchantIn]
+    ) -> SubMerchantOut:
+        """Partner mode: payments for the cooperative go to ``sub_mchid``; settled parts share the
+        platform fee and the collective's share within ``max_ratio_bps``. Audited."""
+        return await sub_merchants.set_sub_merchant(session, principal, cooperative_id, data)
+
+
+routes = [ReconciliationController, SubMerchantController]

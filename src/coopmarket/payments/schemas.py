@@ -10,11 +10,21 @@ from msgspec import Meta
 
 from coopmarket.core.text import Text
 
+ProviderName = Literal["offline", "stripe", "wechat_pay"]
+
 
 class StartPaymentIn(msgspec.Struct, forbid_unknown_fields=True):
-    """Which provider to pay with; the order's own method when omitted."""
+    """Which provider to pay with (``method``, API.md's name, or ``provider``); the order's own when omitted.
 
-    provider: Literal["offline", "stripe"] | None = None
+    ``wechat_pay`` answers ``next_action.request_payment``: the ``wx.requestPayment`` parameters.
+    """
+
+    method: ProviderName | None = None
+    provider: ProviderName | None = None
+
+    @property
+    def chosen(self) -> str | None:
+        return self.method or self.provider
 
 
 class PaymentStartOut(msgspec.Struct):
@@ -130,3 +140,28 @@ class ReconciliationRunOut(msgspec.Struct):
 class ReconciliationRunList(msgspec.Struct):
     items: list[ReconciliationRunOut]
     next_cursor: str | None
+
+
+MerchantNumber = Annotated[
+    str, Meta(pattern=r"^[0-9]{8,32}(?!\n)$", description="A WeChat Pay merchant number (digits)")
+]
+
+
+class SubMerchantIn(msgspec.Struct, forbid_unknown_fields=True):
+    """WeChat Pay partner mode: the cooperative's sub-merchant and what it authorised.
+
+    ``collective_mchid`` null: the village collective has no merchant number, its share stays
+    payable on the ledger.
+    """
+
+    sub_mchid: MerchantNumber
+    max_ratio_bps: Annotated[int, Meta(ge=0, le=10_000, description="The profit-sharing ratio it authorised (bps)")]
+    collective_mchid: MerchantNumber | None = None
+
+
+class SubMerchantOut(msgspec.Struct):
+    cooperative_id: str
+    sub_mchid: str
+    max_ratio_bps: int
+    collective_mchid: str | None
+    updated_at: datetime

@@ -301,3 +301,75 @@ async def record_event_once(session: AsyncSession, provider: str, event_id: str,
         )
     )
     return bool(rowcount(result))
+
+
+@dataclass(frozen=True)
+class OpenPayment:
+    """A provider payment not settled yet (``requires_payment`` or ``processing``)."""
+
+    id: str
+    order_id: str
+    provider: str
+    provider_ref: str
+    amount_fen: int
+    created_at: datetime
+
+
+OPEN_PAYMENT_STATUSES = (PaymentStatus.REQUIRES_PAYMENT, PaymentStatus.PROCESSING)
+
+
+async def open_provider_payments(
+    executor: Executor, providers: list[str], *, created_before: datetime, batch: int
+) -> list[OpenPayment]:
+    """Payments through ``providers`` still open and created before ``created_before``, oldest first."""
+    if not providers:
+        return []
+    rows = (
+        await executor.execute(
+            select(
+                col(Payment.id),
+                col(Payment.order_id),
+                col(Payment.provider),
+                col(Payment.provider_ref),
+                col(Payment.amount_fen),
+                col(Payment.created_at),
+            )
+            .where(
+                col(Payment.provider).in_(providers),
+                col(Payment.status).in_(OPEN_PAYMENT_STATUSES),
+                col(Payment.provider_ref).is_not(None),
+                col(Payment.created_at) < created_before,
+            )
+            .order_by(col(Payment.created_at), col(Payment.id))
+            .limit(batch)
+        )
+    ).all()
+    return [OpenPayment(r[0], r[1], r[2], str(r[3]), int(r[4]), r[5]) for r in rows]
+
+
+async def succeeded_payments_since(
+    executor: Executor, provider: str, since: datetime, *, batch: int
+) -> list[PaymentRecord]:
+    """Payments through ``provider`` that succeeded at or after ``since``, oldest first."""
+    rows = (
+        await executor.execute(
+            select(
+                col(Payment.id),
+                col(Payment.order_id),
+                col(Payment.provider),
+                col(Payment.status),
+                col(Payment.amount_fen),
+                col(Payment.provider_ref),
+                col(Payment.reference),
+                col(Payment.created_at),
+            )
+            .where(
+                col(Payment.provider) == provider,
+                col(Payment.status) == PaymentStatus.SUCCEEDED,
+                col(Payment.succeeded_at) >= since,
+            )
+            .order_by(col(Payment.succeeded_at), col(Payment.id))
+            .limit(batch)
+        )
+    ).all()
+    return [PaymentRecord(*r) for r in rows]

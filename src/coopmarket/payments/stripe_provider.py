@@ -33,6 +33,7 @@ from coopmarket.payments.providers import (
     Change,
     ListedPayment,
     ListedRefund,
+    NoQueries,
     PaymentStatus,
     PaymentStatusChanged,
     PaymentSucceeded,
@@ -126,7 +127,7 @@ def _unavailable(exc: stripe.StripeError) -> ProviderUnavailable:
     return ProviderUnavailable("The payment provider did not answer; try again shortly.")
 
 
-class StripeProvider:
+class StripeProvider(NoQueries):
     """Stripe PaymentIntents (cards, WeChat Pay and Alipay through Stripe), refunds and webhooks."""
 
     name = STRIPE
