@@ -58,6 +58,8 @@ from coopmarket.core.pagination import configure_cursor_key
 from coopmarket.core.principal import Principal
 from coopmarket.core.ratelimit import auth_rate_limit
 from coopmarket.db import Database, DatabaseBusy, DatabaseUnavailable
+from coopmarket.events import delivery as event_delivery
+from coopmarket.events import routes as events_routes
 from coopmarket.flows import reconciliation as flows_reconciliation
 from coopmarket.flows import refunds as flows_refunds
 from coopmarket.flows import routes as flows_routes
@@ -295,6 +297,7 @@ def _route_handlers() -> Sequence[Any]:
         ledger_routes,
         reports_routes,
         audit_routes,
+        events_routes,
         storage_routes,
         villages_routes,
     ):
@@ -343,6 +346,7 @@ def background_jobs(
         *product_jobs.periodic_jobs(db, storage),
         *payment_jobs.periodic_jobs(db, settings, providers, on_failed=flows_refunds.refund_failed),
         *flows_reconciliation.periodic_jobs(db, settings, providers),
+        *event_delivery.periodic_jobs(db, settings),
         PeriodicJob("purge idempotency keys", 3600, lambda: idempotency_service.purge_expired(db, ttl)),
     ]
 

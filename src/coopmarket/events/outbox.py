@@ -96,13 +96,17 @@ async def record_event(
         ],
     )
     subscribers = (
-        await session.execute(
-            select(col(WebhookSubscription.id)).where(
-                col(WebhookSubscription.deleted_at).is_(None),
-                col(WebhookSubscription.kinds).like(_kinds_like(kind)),
+        (
+            await session.execute(
+                select(col(WebhookSubscription.id)).where(
+                    col(WebhookSubscription.deleted_at).is_(None),
+                    col(WebhookSubscription.kinds).like(_kinds_like(kind)),
+                )
             )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     if subscribers:
         await session.execute(
             _INSERT_DELIVERY,
