@@ -396,7 +396,8 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             app.state.metric_sources = [orders_metrics.job_backlog(settings), payments_metrics.status_counts]
             background = (
                 core_jobs.start(background_jobs(db, settings, providers, storage))
-                if settings.run_background_jobs
+                # With the job queue configured, `coopmarket worker` processes run them instead.
+                if settings.run_background_jobs and settings.job_queue == "inprocess"
                 else []
             )
             try:
