@@ -58,6 +58,8 @@ from coopmarket.core.pagination import configure_cursor_key
 from coopmarket.core.principal import Principal
 from coopmarket.core.ratelimit import auth_rate_limit
 from coopmarket.db import Database, DatabaseBusy, DatabaseUnavailable
+from coopmarket.events import delivery as event_delivery
+from coopmarket.events import routes as events_routes
 from coopmarket.flows import profit_sharing as flows_profit_sharing
 from coopmarket.flows import provider_queries as flows_provider_queries
 from coopmarket.flows import reconciliation as flows_reconciliation
@@ -298,6 +300,7 @@ def _route_handlers() -> Sequence[Any]:
         ledger_routes,
         reports_routes,
         audit_routes,
+        events_routes,
         storage_routes,
         villages_routes,
     ):
@@ -348,6 +351,7 @@ def background_jobs(
         *flows_reconciliation.periodic_jobs(db, settings, providers),
         *flows_provider_queries.periodic_jobs(db, settings, providers),
         *flows_profit_sharing.periodic_jobs(db, settings, providers),
+        *event_delivery.periodic_jobs(db, settings),
         PeriodicJob("purge idempotency keys", 3600, lambda: idempotency_service.purge_expired(db, ttl)),
     ]
 
@@ -401,7 +405,8 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             app.state.metric_sources = [orders_metrics.job_backlog(settings), payments_metrics.status_counts]
             background = (
                 core_jobs.start(background_jobs(db, settings, providers, storage))
-                if settings.run_background_jobs
+                # With the job queue configured, `coopmarket worker` processes run them instead.
+                if settings.run_background_jobs and settings.job_queue == "inprocess"
                 else []
             )
             try:

@@ -1,5 +1,5 @@
-"""The ``coopmarket`` command: serve, migrate, create-staff, seed-demo, expire-orders, reconcile,
-backup, restore.
+"""The ``coopmarket`` command: serve, worker, migrate, create-staff, seed-demo, expire-orders,
+reconcile, backup, restore.
 
 Every command reads its settings from the ``COOPMARKET_*`` environment variables.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import logging.config
 import os
 import sys
 import tempfile
@@ -22,7 +23,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import OperationalError
 
-from coopmarket import demo
+from coopmarket import demo, worker
 from coopmarket.accounts import service as accounts_service
 from coopmarket.core import clock
 from coopmarket.core.errors import DomainError
@@ -120,14 +121,38 @@ def _current_revision(connection: Connection) -> str | None:
 
 
 async def migrate(settings: Settings) -> str | None:
-    """Apply every migration to the configured database; the revision it is at afterwards."""
+    """Apply every migration to the configured database; the revision it is at afterwards.
+
+    With ``COOPMARKET_JOB_QUEUE=procrastinate``, procrastinate's tables are created too (by its
+    own schema manager) when they are missing.
+    """
 
     async def work(db: Database) -> str | None:
         await upgrade(db.engine)
         async with db.engine.connect() as conn:
             return await conn.run_sync(_current_revision)
 
-    return await _with_database(settings, work)
+    revision = await _with_database(settings, work)
+    if settings.job_queue == "procrastinate" and await worker.ensure_schema(settings):
+        print("created the procrastinate job queue's tables")
+    return revision
+
+
+# --- worker ----------------------------------------------------------------------------------
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the periodic and deferred jobs from the procrastinate queue until SIGINT/SIGTERM."""
+    if settings.job_queue != "procrastinate":
+        raise CommandError(
+            "`coopmarket worker` needs COOPMARKET_JOB_QUEUE=procrastinate (and PostgreSQL); "
+            "with the default in-process queue `coopmarket serve` runs the jobs itself",
+            exit_code=2,
+        )
+    logging.config.dictConfig(logging_config(settings))
+    print(f"coopmarket worker on {_safe_url(settings.database_url)} (Ctrl+C stops it)", flush=True)
+    asyncio.run(worker.run_worker(settings, concurrency=args.concurrency, imports=args.imports))
+    return 0
 
 
 def cmd_migrate(_: argparse.Namespace, settings: Settings) -> int:
@@ -341,6 +366,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=cmd_serve)
 
     commands.add_parser("migrate", help="apply the database migrations").set_defaults(handler=cmd_migrate)
+
+    jobs = commands.add_parser(
+        "worker", help="run periodic and deferred jobs from the procrastinate queue (COOPMARKET_JOB_QUEUE)"
+    )
+    jobs.add_argument("--concurrency", type=int, default=4, help="jobs run at once (default 4)")
+    jobs.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="also register the tasks of MODULE (its register(queue, db)); repeatable",
+    )
+    jobs.set_defaults(handler=cmd_worker)
 
     staff = commands.add_parser("create-staff", help="create a staff login (e.g. the first district staff)")
     staff.add_argument("--phone", required=True, help="11-digit mainland mobile number (the login)")

@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from coopmarket.accounts import models as accounts_models
 from coopmarket.audit import models as audit_models
 from coopmarket.coops import models as coops_models
+from coopmarket.events import models as events_models
 from coopmarket.idempotency import models as idempotency_models
 from coopmarket.ledger import models as ledger_models
 from coopmarket.orders import models as orders_models
@@ -20,6 +21,7 @@ __all__ = [
     "accounts_models",
     "audit_models",
     "coops_models",
+    "events_models",
     "idempotency_models",
     "ledger_models",
     "metadata",

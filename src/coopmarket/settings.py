@@ -153,6 +153,23 @@ class Settings(BaseSettings):
     # From the environment as JSON, e.g. COOPMARKET_TRUSTED_PROXIES='["10.0.0.2"]'.
     trusted_proxies: list[str] = []
     run_background_jobs: bool = True
+    # Where periodic and background work runs: "inprocess" (each API worker runs it on timers; the
+    # embedded default) or "procrastinate" (a PostgreSQL job queue: `coopmarket worker` processes run
+    # it, each periodic job once per period across every worker and machine).
+    job_queue: Literal["inprocess", "procrastinate"] = "inprocess"
+
+    # Outgoing webhooks (events/): signing secrets are sealed (AES-256-GCM) in the database under a
+    # key derived from this (unset: from COOPMARKET_JWT_SECRET, so rotating that one means re-creating
+    # the subscriptions). A delivery is retried with exponential backoff and jitter from the base
+    # delay up to the longest one, and is a dead letter after the last attempt.
+    webhook_secret_key: SecretStr | None = None
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_max_attempts: int = Field(default=10, ge=1, le=50)
+    webhook_backoff_base_seconds: float = Field(default=30.0, gt=0)
+    webhook_backoff_max_seconds: float = Field(default=6 * 3600.0, gt=0)
+    webhook_delivery_interval_seconds: float = Field(default=5.0, gt=0)
+    # A worker's claim on a batch of deliveries; another worker takes them over after it runs out.
+    webhook_lease_seconds: int = Field(default=120, ge=5)
     # What the sign-in limiter does when Redis cannot be reached: "open" lets requests through
     # uncounted (sign-in keeps working), "closed" refuses them with 503 (no unlimited guessing).
     rate_limit_on_redis_error: Literal["open", "closed"] = "open"
@@ -199,6 +216,8 @@ class Settings(BaseSettings):
                 missing.append("wechat_pay_sub_mchid")
             if missing:
                 raise ValueError("wechat_pay needs " + ", ".join(f"COOPMARKET_{m.upper()}" for m in missing))
+        if self.job_queue == "procrastinate" and self.is_sqlite:
+            raise ValueError("COOPMARKET_JOB_QUEUE=procrastinate needs a PostgreSQL COOPMARKET_DATABASE_URL")
         if self.storage == "s3" and not self.s3_bucket:
             raise ValueError("COOPMARKET_STORAGE=s3 needs COOPMARKET_S3_BUCKET")
         if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):

@@ -27,6 +27,7 @@ from coopmarket.coops.licence_rules import REASON_REQUIRED, LicenceAction
 from coopmarket.coops.schemas import LicenceRecord
 from coopmarket.core.errors import FieldError, PermissionDenied, ValidationFailed
 from coopmarket.core.principal import COOP_MANAGER, DISTRICT_STAFF, Principal
+from coopmarket.events.outbox import EventKind, record_event
 from coopmarket.products import certifications as certification_service
 from coopmarket.products import service as products_service
 from coopmarket.products.errors import CooperativeNotApproved
@@ -234,6 +235,22 @@ async def grant_licence(
         today=today,
     )
     granted = await licences.licence_record(session, licence_id, today)
+    await record_event(
+        session,
+        EventKind.LICENCE_GRANTED,
+        "brand_licence",
+        licence_id,
+        {
+            "licence_id": licence_id,
+            "number": granted.number,
+            "brand": granted.brand,
+            "cooperative_id": granted.cooperative_id,
+            "status": granted.status,
+            "valid_from": granted.valid_from.isoformat(),
+            "valid_to": granted.valid_to.isoformat(),
+            "product_ids": granted.product_ids,
+        },
+    )
     log.info("brand licence granted id=%s number=%s by=%s", licence_id, granted.number, principal.id)
     return (await _out(session, [granted]))[0]
 

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from coopmarket.core.errors import PermissionDenied
 from coopmarket.core.principal import Principal
 from coopmarket.db import Database, Executor
+from coopmarket.events.outbox import EventKind, record_event
 from coopmarket.orders import payment as order_payment
 from coopmarket.orders import queries as order_queries
 from coopmarket.orders import refunds as order_refunds
@@ -50,7 +51,7 @@ async def pay_back(session: AsyncSession, due: RefundDue) -> None:
 
     A provider's refund is sent after commit (``payments.jobs``); an offline one is handed back by people.
     """
-    await payment_refunds.refund_part(
+    refund_id = await payment_refunds.refund_part(
         session,
         order_id=due.order_id,
         part_id=due.part_id,
@@ -64,6 +65,20 @@ async def pay_back(session: AsyncSession, due: RefundDue) -> None:
     )
     if due.closes_part:
         await order_refunds.close_refunded_part(session, due)
+    await record_event(
+        session,
+        EventKind.REFUND_APPROVED,
+        "order",
+        due.order_id,
+        {
+            "refund_id": refund_id,
+            "order_id": due.order_id,
+            "part_id": due.part_id,
+            "cooperative_id": due.cooperative_id,
+            "amount_fen": due.amount_fen,
+            "part_closed": due.closes_part,
+        },
+    )
 
 
 async def refund_failed(

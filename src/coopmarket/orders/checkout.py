@@ -19,6 +19,7 @@ from coopmarket.core import clock
 from coopmarket.core.errors import FieldError
 from coopmarket.core.ids import new_id
 from coopmarket.core.principal import SHOPPER_ROLES, Principal
+from coopmarket.events.outbox import EventKind, record_event
 from coopmarket.orders import duties
 from coopmarket.orders.errors import (
     DuplicateSku,
@@ -208,6 +209,24 @@ async def place_order(
     await conn.execute(_INSERT_ORDER, order_row)
     await conn.execute(_INSERT_PART, part_rows)
     await conn.execute(_INSERT_LINE, line_rows)
+    await record_event(
+        conn,
+        EventKind.ORDER_PLACED,
+        "order",
+        order_id,
+        {
+            "order_id": order_id,
+            "buyer_id": principal.id,
+            "status": OrderStatus.PENDING_PAYMENT,
+            "total_fen": total,
+            "payment_method": data.payment_method,
+            "expires_at": expires_at.isoformat(),
+            "parts": [
+                {"part_id": p["id"], "cooperative_id": p["cooperative_id"], "subtotal_fen": p["subtotal_fen"]}
+                for p in part_rows
+            ],
+        },
+    )
     for part in part_rows:
         if part["is_related_party"]:
             await audit.record(

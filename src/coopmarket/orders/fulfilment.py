@@ -14,6 +14,7 @@ from coopmarket.audit import service as audit
 from coopmarket.core import clock
 from coopmarket.core.principal import Principal
 from coopmarket.db import Database, rowcount
+from coopmarket.events.outbox import EventKind, record_event
 from coopmarket.ledger import posting
 from coopmarket.ledger import service as ledger_service
 from coopmarket.orders import duties, states
@@ -58,6 +59,21 @@ async def ship_part(
     )
     if rowcount(result) != 1:
         raise InvalidTransition(f"A part that is {part.status} cannot be shipped.")
+    await record_event(
+        session,
+        EventKind.PART_SHIPPED,
+        "order",
+        order_id,
+        {
+            "order_id": order_id,
+            "part_id": part.id,
+            "cooperative_id": part.cooperative_id,
+            "status": shipped,
+            "carrier": data.carrier,
+            "tracking_number": data.tracking_number,
+            "shipped_at": now.isoformat(),
+        },
+    )
     return await get_order(session, principal, order_id)
 
 
@@ -125,6 +141,20 @@ async def settle_part(session: AsyncSession, order: Order, part: OrderPart) -> N
     if received is None:
         raise InvalidTransition(f"A part that is {part.status} cannot be received.")
     settled_fen = int(received[0])
+    await record_event(
+        session,
+        EventKind.PART_RECEIVED,
+        "order",
+        order.id,
+        {
+            "order_id": order.id,
+            "part_id": part.id,
+            "cooperative_id": part.cooperative_id,
+            "status": received_status,
+            "received_at": now.isoformat(),
+            "settled_fen": settled_fen,
+        },
+    )
     if settled_fen > 0:
         await ledger_service.post(
             session,

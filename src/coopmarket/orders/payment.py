@@ -16,6 +16,7 @@ from coopmarket.core import clock
 from coopmarket.core.errors import PermissionDenied
 from coopmarket.core.principal import Principal
 from coopmarket.db import Executor, rowcount
+from coopmarket.events.outbox import EventKind, record_event
 from coopmarket.orders import duties, states
 from coopmarket.orders.errors import OrderExpired, OrderNotFound, OrderNotPayable, RefundNotFound
 from coopmarket.orders.models import Order, OrderPart
@@ -223,10 +224,27 @@ async def mark_paid(session: AsyncSession, *, order_id: str, amount_fen: int) ->
             )
         )
     ).all()
-    return sorted(
+    parts = sorted(
         (PaidPart(str(r[0]), str(r[1]), str(r[2]), int(r[3]), bool(r[4])) for r in paid_parts),
         key=lambda p: p.part_id,
     )
+    await record_event(
+        session,
+        EventKind.ORDER_PAID,
+        "order",
+        order_id,
+        {
+            "order_id": order_id,
+            "status": paid,
+            "paid_fen": amount_fen,
+            "paid_at": now.isoformat(),
+            "parts": [
+                {"part_id": p.part_id, "cooperative_id": p.cooperative_id, "subtotal_fen": p.subtotal_fen}
+                for p in parts
+            ],
+        },
+    )
+    return parts
 
 
 async def audit_related_party_paid(

@@ -1,0 +1,1 @@
+"""Domain events: an outbox written in the change's own transaction, delivered to webhook subscribers."""
