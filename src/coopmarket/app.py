@@ -28,6 +28,7 @@ from coopmarket.accounts.security import configure_password_hashing
 from coopmarket.accounts.wechat import HttpxWechatClient, WechatClient
 from coopmarket.audit import routes as audit_routes
 from coopmarket.brand import routes as brand_routes
+from coopmarket.coops import member_accounts
 from coopmarket.coops import routes as coops_routes
 from coopmarket.coops import service as coops_service
 from coopmarket.core import jobs as core_jobs
@@ -67,6 +68,7 @@ from coopmarket.ops import metrics
 from coopmarket.ops.context import current_request_id
 from coopmarket.ops.middleware import RequestMiddleware, security_headers
 from coopmarket.orders import jobs as order_jobs
+from coopmarket.orders import member_volume
 from coopmarket.orders import metrics as orders_metrics
 from coopmarket.orders import routes as orders_routes
 from coopmarket.payments import jobs as payment_jobs
@@ -328,6 +330,11 @@ def principal_resolver(db: Database, settings: Settings) -> PrincipalResolver:
     return resolve
 
 
+def provide_member_volumes() -> member_accounts.MemberVolumes:
+    """The orders slice's volume by supplying member, for the coops slice's member accounts."""
+    return member_volume.member_volumes
+
+
 def provide_managed_cooperatives() -> accounts_service.ManagedCooperatives:
     """The coops slice's lookup, for the accounts routes that put a user's cooperatives in a token."""
     return coops_service.managed_cooperative_ids
@@ -430,6 +437,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             "principal": Provide(provide_principal),
             "maybe_principal": Provide(provide_optional_principal),
             "managed_cooperatives": Provide(provide_managed_cooperatives, sync_to_thread=False),
+            "member_volumes": Provide(provide_member_volumes, sync_to_thread=False),
             "providers": Provide(provide_payment_providers, sync_to_thread=False),
             "today": Provide(provide_today, sync_to_thread=False),
             "storage": Provide(provide_storage, sync_to_thread=False),
