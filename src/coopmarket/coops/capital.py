@@ -59,14 +59,16 @@ async def change_capital(
     old = new - delta_fen
     cap = coop.member_capital_cap_bps
     if cap is not None and delta_fen > 0:
-        total = int(
-            (
-                await session.execute(
-                    select(func.coalesce(func.sum(MB.capital_fen), 0)).where(MB.cooperative_id == cooperative_id)
+        count, total = (
+            await session.execute(
+                select(func.count(), func.coalesce(func.sum(MB.capital_fen), 0)).where(
+                    MB.cooperative_id == cooperative_id
                 )
-            ).scalar_one()
-        )
-        if new * BPS > cap * total:
+            )
+        ).one()
+        # With fewer members than 100% / cap someone must hold more than the cap: the cap binds
+        # from that many members on (e.g. 20% from the fifth member), so a cooperative can form.
+        if int(count) * cap >= BPS and new * BPS > cap * int(total):
             raise MemberCapitalCapExceeded(
                 f"The charter caps one member's share of capital at {cap / 100:g}%; "
                 f"this change would give the member {new * 100 / total:.2f}%.",
