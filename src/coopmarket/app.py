@@ -28,8 +28,10 @@ from coopmarket.accounts.security import configure_password_hashing
 from coopmarket.accounts.wechat import HttpxWechatClient, WechatClient
 from coopmarket.audit import routes as audit_routes
 from coopmarket.brand import routes as brand_routes
+from coopmarket.coops import member_accounts
 from coopmarket.coops import routes as coops_routes
 from coopmarket.coops import service as coops_service
+from coopmarket.core import i18n
 from coopmarket.core import jobs as core_jobs
 from coopmarket.core.allow import AllowHeader
 from coopmarket.core.deps import (
@@ -71,6 +73,7 @@ from coopmarket.ops import metrics
 from coopmarket.ops.context import current_request_id
 from coopmarket.ops.middleware import RequestMiddleware, security_headers
 from coopmarket.orders import jobs as order_jobs
+from coopmarket.orders import member_volume
 from coopmarket.orders import metrics as orders_metrics
 from coopmarket.orders import routes as orders_routes
 from coopmarket.payments import jobs as payment_jobs
@@ -121,17 +124,29 @@ def _problem(
     *,
     title: str | None = None,
     headers: dict[str, str] | None = None,
+    request: Request[Any, Any, Any] | None = None,
     **extra: Any,
 ) -> Response[dict[str, Any]]:
+    # Title and detail in the caller's language (Accept-Language, else the deployment's default);
+    # the code never changes (core/i18n.py).
+    title, detail = i18n.problem_text(_language(request), code=code, title=title or _title(status), detail=detail)
     body: dict[str, Any] = {
         "type": "about:blank",
-        "title": title or _title(status),
+        "title": title,
         "status": status,
         "detail": detail,
         "code": code,
     }
     body.update({k: v for k, v in extra.items() if v is not None})
     return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _language(request: Request[Any, Any, Any] | None) -> str:
+    if request is None:
+        return i18n.ENGLISH
+    settings = getattr(request.app.state, "settings", None)
+    default = settings.default_language if settings is not None else i18n.ENGLISH
+    return i18n.negotiate(request.headers.get("accept-language"), default)
 
 
 def _title(status: int) -> str:
@@ -143,7 +158,7 @@ def _title(status: int) -> str:
         return "Error"
 
 
-def _domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
+def _domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
     errors = [{"field": e.field, "message": e.message} for e in exc.errors] or None
     return _problem(
         exc.status_code,
@@ -152,6 +167,7 @@ def _domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[
         title=exc.title,
         headers=exc.headers or None,
         errors=errors,
+        request=request,
         **exc.extra,
     )
 
@@ -161,7 +177,7 @@ def _field_name(key: Any) -> str:
     return text_key.removeprefix("$.") if text_key.startswith("$.") else text_key
 
 
-def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
     errors: list[dict[str, str]] = []
     extra = exc.extra if isinstance(exc.extra, list) else ([exc.extra] if exc.extra else [])
     for item in extra:
@@ -172,16 +188,17 @@ def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Re
                 message, _sep, where = message.partition(" - at `")
                 key = where.rstrip("`")
             errors.append({"field": _field_name(key), "message": message})
-    return _problem(422, "validation_error", "The request is not valid.", errors=errors or None)
+    return _problem(422, "validation_error", "The request is not valid.", errors=errors or None, request=request)
 
 
-def _database_busy(_: Request[Any, Any, Any], exc: DatabaseBusy) -> Response[dict[str, Any]]:
+def _database_busy(request: Request[Any, Any, Any], exc: DatabaseBusy) -> Response[dict[str, Any]]:
     """A SQLite writer found no turn within ``sqlite_write_queue_timeout_seconds`` (db.WriteQueue)."""
     return _problem(
         503,
         "database_busy",
         "The database is busy; retry shortly.",
         headers={"Retry-After": "1"},
+        request=request,
     )
 
 
@@ -193,7 +210,7 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     code = _STATUS_CODES.get(status, "error")
     headers = dict(exc.headers or {})
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail else _title(status)
-    return _problem(status, code, detail, headers=headers or None)
+    return _problem(status, code, detail, headers=headers or None, request=request)
 
 
 def _database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
@@ -216,6 +233,7 @@ def _unavailable(request: Request[Any, Any, Any], cause: str) -> Response[dict[s
         "The database is not reachable at the moment; retry shortly.",
         headers={"Retry-After": "1"},
         request_id=request_id,
+        request=request,
     )
 
 
@@ -231,7 +249,9 @@ def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response
     log.error(
         "unhandled error request_id=%s %s %s", request_id, request.method, request.url.path, exc_info=exc
     )
-    return _problem(500, "internal_error", "Something went wrong on our side.", request_id=request_id)
+    return _problem(
+        500, "internal_error", "Something went wrong on our side.", request_id=request_id, request=request
+    )
 
 
 @get("/health", tags=["ops"], summary="Liveness", security=NO_TOKEN_NEEDED)
@@ -332,6 +352,11 @@ def principal_resolver(db: Database, settings: Settings) -> PrincipalResolver:
             )
 
     return resolve
+
+
+def provide_member_volumes() -> member_accounts.MemberVolumes:
+    """The orders slice's volume by supplying member, for the coops slice's member accounts."""
+    return member_volume.member_volumes
 
 
 def provide_managed_cooperatives() -> accounts_service.ManagedCooperatives:
@@ -444,6 +469,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             "principal": Provide(provide_principal),
             "maybe_principal": Provide(provide_optional_principal),
             "managed_cooperatives": Provide(provide_managed_cooperatives, sync_to_thread=False),
+            "member_volumes": Provide(provide_member_volumes, sync_to_thread=False),
             "providers": Provide(provide_payment_providers, sync_to_thread=False),
             "today": Provide(provide_today, sync_to_thread=False),
             "storage": Provide(provide_storage, sync_to_thread=False),

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     # A claim still in progress after it belongs to a process that died, and a retry takes it over.
     idempotency_lease_seconds: int = Field(default=300, ge=1)
     report_timezone: str = "Asia/Shanghai"
+    # The language of problem texts and export headers when Accept-Language names neither en nor zh.
+    default_language: Literal["en", "zh"] = "en"
     # Collective-income bands in fen: below the first is "shell" (空壳村), then each next band.
     income_band_limits_fen: list[int] = [5_000_000, 10_000_000, 50_000_000]
     request_max_body_bytes: int = 1_048_576

@@ -64,8 +64,12 @@ async def test_its_manager_adds_a_member_with_its_opening_capital(
             "new_capital_fen": 3_000_000,
             "changed_by": manager.id,
             "changed_at": "2026-04-01T02:00:00Z",
+            "delta_fen": 3_000_000,
+            "reason": "opening contribution",
+            "id": body["capital_history"][0]["id"],
         }
     ]
+    assert body["id_number"] is None and body["id_number_masked"] is None
 
 
 async def test_a_second_village_collective_is_409(

@@ -42,6 +42,8 @@ async def test_create_answers_the_full_product(client: AsyncTestClient[Any], sel
                 "price_fen": 3990,
                 "stock": 100,
                 "low_stock_threshold": 0,
+                "supplier_member_id": None,
+                "batch_id": None,
             }
         ],
         "images": [],

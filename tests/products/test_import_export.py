@@ -456,6 +456,24 @@ async def test_export_csv_has_a_bom_the_import_columns_and_imports_back(
     assert await history_rows(db) == history_before
 
 
+async def test_a_chinese_export_has_chinese_headers_and_categories_and_imports_back(
+    client: AsyncTestClient[Any], db: Database, seller: Seller
+) -> None:
+    await upload(client, seller, APPLES)
+    headers = {**seller.manager.headers, "Accept-Language": "zh-CN,zh;q=0.9"}
+    response = await client.get(export_url(seller), headers=headers)
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0] == [
+        "商品名称", "类别", "单位", "产地村代码", "描述", "规格编码", "规格", "价格（分）", "库存", "库存预警值"
+    ]
+    assert rows[1][:2] == ["红富士苹果", "水果"]
+    history_before = await history_rows(db)
+    again = (await upload(client, seller, response.content)).json()
+    assert (again["unchanged_products"], again["unchanged_skus"]) == (2, 3)
+    assert await history_rows(db) == history_before
+
+
 async def test_export_xlsx_keeps_codes_as_text_and_formulas_inert(
     client: AsyncTestClient[Any], seller: Seller
 ) -> None:

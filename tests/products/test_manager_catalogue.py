@@ -78,6 +78,8 @@ async def test_an_item_carries_status_and_every_sku_with_its_stock(
                         "price_fen": 3990,
                         "stock": 4,
                         "low_stock_threshold": 5,
+                        "supplier_member_id": None,
+                        "batch_id": None,
                     },
                     {
                         "id": product["skus"][1]["id"],
@@ -86,6 +88,8 @@ async def test_an_item_carries_status_and_every_sku_with_its_stock(
                         "price_fen": 6990,
                         "stock": 30,
                         "low_stock_threshold": 0,
+                        "supplier_member_id": None,
+                        "batch_id": None,
                     },
                 ],
                 "created_at": product["created_at"],

@@ -72,7 +72,12 @@ async def test_adding_a_sku(client: AsyncTestClient[Any], seller: Seller) -> Non
     body = response.json()
     assert body["min_price_fen"] == 990
     assert body["skus"][:2] == product["skus"]
-    assert body["skus"][2] == new_sku | {"id": body["skus"][2]["id"], "low_stock_threshold": 0}
+    assert body["skus"][2] == new_sku | {
+        "id": body["skus"][2]["id"],
+        "low_stock_threshold": 0,
+        "supplier_member_id": None,
+        "batch_id": None,
+    }
 
 
 async def test_new_sku_with_a_taken_code_is_refused(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from coopmarket.core.errors import Conflict, NotFound
+from coopmarket.core.errors import Conflict, NotFound, ValidationFailed
 
 
 class CooperativeNotFound(NotFound):
@@ -41,3 +41,21 @@ class LicenceExpired(Conflict):
     """A decision on a licence whose term is over."""
 
     default_code = "licence_expired"
+
+
+class MemberCapitalCapExceeded(Conflict):
+    """A capital increase would give one member more of the cooperative's capital than its charter allows."""
+
+    default_code = "member_capital_cap_exceeded"
+
+
+class CapitalBelowZero(Conflict):
+    """A capital decrease larger than the member's capital."""
+
+    default_code = "capital_below_zero"
+
+
+class InvalidIdNumber(ValidationFailed):
+    """Not a valid 居民身份证号 (GB 11643: date of birth and check character)."""
+
+    default_code = "invalid_id_number"

@@ -28,6 +28,9 @@ class Cooperative(SQLModel, table=True):
     reserve_rate_bps: int
     patronage_return_bps: int
     collective_sales_share_bps: int
+    # Charter: the largest share of the cooperative's capital one member may hold (basis points);
+    # None: no cap. Enforced on every capital increase (coops/member_accounts.py).
+    member_capital_cap_bps: int | None = Field(default=None, nullable=True)
     status: str = Field(max_length=16, index=True)  # pending | approved | rejected | suspended
     status_reason: str | None = Field(default=None, max_length=500)
     created_by: str = ref_field(foreign_key="user_account.id")
@@ -75,12 +78,16 @@ class CooperativeMember(SQLModel, table=True):
     cooperative_id: str = ref_field(foreign_key="cooperative.id")
     name: str = Field(max_length=100)
     kind: str = Field(max_length=32)  # household | village_collective | other
+    # Always the sum of the member's capital history (every change is a new entry).
     capital_fen: int = money_field()
+    # 居民身份证号 (GB 11643), stored only when given; shown unmasked to the cooperative's managers only.
+    id_number: str | None = Field(default=None, max_length=18, nullable=True)
     created_at: datetime = time_field()
 
 
 class MemberCapitalChange(SQLModel, table=True):
-    """Capital changes are recorded, never overwritten."""
+    """Capital changes are recorded, never overwritten: append-only (database triggers refuse an
+    UPDATE or DELETE), and a member's capital is the sum of its entries' ``delta_fen``."""
 
     __tablename__ = "member_capital_change"
 
@@ -88,8 +95,31 @@ class MemberCapitalChange(SQLModel, table=True):
     member_id: str = ref_field(foreign_key="cooperative_member.id")
     old_capital_fen: int = money_field()
     new_capital_fen: int = money_field()
+    delta_fen: int = money_field(default=0, sa_column_kwargs={"server_default": "0"})
+    reason: str | None = Field(default=None, max_length=500)
     changed_by: str = ref_field(foreign_key="user_account.id", index=False)
     changed_at: datetime = time_field()
+
+
+class MemberAccountEntry(SQLModel, table=True):
+    """Art. 42-44 amounts credited to a member's account, append-only: ``reserve_share`` (the
+    member's quantified share of the reserve fund) and ``return`` (surplus returned to them).
+    Written by surplus distributions (issue 8); the member account sums them."""
+
+    __tablename__ = "member_account_entry"
+    __table_args__ = (
+        CheckConstraint("kind IN ('reserve_share', 'return')", name="kind_known"),
+        Index("ix_member_account_entry_member", "member_id", "kind", "at"),
+    )
+
+    id: str = id_field()
+    member_id: str = ref_field(foreign_key="cooperative_member.id", index=False)
+    cooperative_id: str = ref_field(foreign_key="cooperative.id", index=False)
+    kind: str = Field(max_length=16)
+    amount_fen: int = money_field()
+    year: int | None = Field(default=None, nullable=True)
+    source_id: str | None = Field(default=None, max_length=64, nullable=True)  # e.g. the distribution
+    at: datetime = time_field()
 
 
 class BrandLicence(SQLModel, table=True):
@@ -166,6 +196,7 @@ __all__ = [
     "CooperativeManager",
     "CooperativeMember",
     "CooperativeStatusEvent",
+    "MemberAccountEntry",
     "MemberCapitalChange",
     "UniqueConstraint",
 ]

@@ -2,30 +2,57 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, TypeAlias
+from zoneinfo import ZoneInfo
 
 from litestar import Controller, get, patch, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from coopmarket.coops import service
+from coopmarket.coops import member_accounts, service
 from coopmarket.coops.schemas import (
+    CapitalChangeIn,
+    CapitalChangeOut,
     CooperativeIn,
     CooperativeList,
     CooperativeOut,
     CooperativePatch,
     CooperativeStatus,
     DecisionIn,
+    MemberAccountOut,
     MemberIn,
     MemberList,
     MemberOut,
     MemberPatch,
+    TransactionVolumesOut,
 )
-from coopmarket.core.http import Caller, Db, MaybeCaller, Session
+from coopmarket.core.errors import FieldError, ValidationFailed
+from coopmarket.core.http import AppSettings, Caller, Db, MaybeCaller, Session
 from coopmarket.core.openapi import TOKEN_OPTIONAL, problems
 from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, QueryParameter(name="cursor", max_length=200)]
+DateFrom = Annotated[date | None, QueryParameter(name="from", description="First local date (inclusive)")]
+DateTo = Annotated[date | None, QueryParameter(name="to", description="Last local date (inclusive)")]
+# The orders slice's volume lookup, injected by app.py (orders sits above coops).
+MemberVolumes: TypeAlias = NamedDependency[member_accounts.MemberVolumes]
+PERIOD_PROBLEMS = {403: ["forbidden_role"], 422: ["invalid_date_range"]}
+
+
+def _period(
+    timezone: str, date_from: date | None, date_to: date | None
+) -> tuple[datetime | None, datetime | None]:
+    """Local dates (``to`` inclusive) as the instants [start, end) in the report time zone."""
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise ValidationFailed(
+            "from must not be after to.", code="invalid_date_range", errors=[FieldError("from", "after to")]
+        )
+    zone = ZoneInfo(timezone)
+    start = datetime.combine(date_from, time(), zone) if date_from is not None else None
+    end = datetime.combine(date_to + timedelta(days=1), time(), zone) if date_to is not None else None
+    return start, end
 
 
 # What approve, reject, suspend and reinstate answer besides the cooperative.
@@ -240,6 +267,96 @@ class CooperativeController(Controller):
     ) -> MemberOut:
         """Rename a member or change its capital; capital changes are recorded."""
         return await service.update_member(session, principal, cooperative_id, member_id, data)
+
+    @get(
+        "/{cooperative_id:str}/members/{member_id:str}/account",
+        summary="A member's account (Art. 43)",
+        responses=problems(
+            400, 401, codes={404: ["cooperative_not_found", "member_not_found"], **PERIOD_PROBLEMS}
+        ),
+    )
+    async def member_account(
+        self,
+        db: Db,
+        settings: AppSettings,
+        principal: Caller,
+        member_volumes: MemberVolumes,
+        cooperative_id: FromPath[str],
+        member_id: FromPath[str],
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
+    ) -> MemberAccountOut:
+        """Capital with its history, quantified reserve share, transaction volume settled in the
+        period net of refunds, and returns received (its managers and staff in scope)."""
+        start, end = _period(settings.report_timezone, date_from, date_to)
+        async with db.read() as conn:
+            return await member_accounts.member_account(
+                conn,
+                principal,
+                cooperative_id,
+                member_id,
+                volumes=member_volumes,
+                start=start,
+                end=end,
+                date_from=date_from,
+                date_to=date_to,
+            )
+
+    @post(
+        "/{cooperative_id:str}/members/{member_id:str}/capital-changes",
+        status_code=201,
+        summary="Record a capital change of a member (its manager)",
+        responses=problems(
+            400,
+            401,
+            413,
+            422,
+            codes={
+                403: ["forbidden_role"],
+                404: ["cooperative_not_found", "member_not_found"],
+                409: ["capital_below_zero", "member_capital_cap_exceeded"],
+            },
+        ),
+    )
+    async def record_capital_change(
+        self,
+        data: JSONBody[CapitalChangeIn],
+        session: Session,
+        principal: Caller,
+        cooperative_id: FromPath[str],
+        member_id: FromPath[str],
+    ) -> CapitalChangeOut:
+        """A contribution (positive) or withdrawal (negative): a new entry of the capital history."""
+        return await member_accounts.record_capital_change(session, principal, cooperative_id, member_id, data)
+
+    @get(
+        "/{cooperative_id:str}/transaction-volumes",
+        summary="Member and non-member transaction volumes (Art. 41)",
+        responses=problems(400, 401, codes={404: ["cooperative_not_found"], **PERIOD_PROBLEMS}),
+    )
+    async def transaction_volumes(
+        self,
+        db: Db,
+        settings: AppSettings,
+        principal: Caller,
+        member_volumes: MemberVolumes,
+        cooperative_id: FromPath[str],
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
+    ) -> TransactionVolumesOut:
+        """Settled sales in the period net of refunds, by member, and non-member sales apart."""
+        start, end = _period(settings.report_timezone, date_from, date_to)
+        async with db.read() as conn:
+            return await member_accounts.transaction_volumes(
+                conn,
+                principal,
+                cooperative_id,
+                volumes=member_volumes,
+                start=start,
+                end=end,
+                date_from=date_from,
+                date_to=date_to,
+            )
 
 
 routes = [CooperativeController]

@@ -19,6 +19,32 @@ MemberName = Annotated[Name, Meta(min_length=1, max_length=100)]
 CapitalFen = Annotated[int, Meta(ge=0, le=10**15, description="Capital contribution in fen")]
 MemberKind = Literal["household", "village_collective", "other"]
 CooperativeStatus = Literal["pending", "approved", "rejected", "suspended"]
+CapitalCapBps = Annotated[
+    int,
+    Meta(
+        ge=1,
+        le=10000,
+        description="Charter: the largest share of the cooperative's capital one member may hold, basis points",
+    ),
+]
+IdNumber = Annotated[
+    str,
+    Meta(
+        min_length=18,
+        max_length=18,
+        pattern=r"^[0-9]{17}[0-9Xx]$",
+        description="居民身份证号 (GB 11643, check character verified); shown unmasked to the cooperative's managers only",
+    ),
+]
+CapitalDeltaFen = Annotated[
+    int,
+    Meta(
+        ge=-(10**15),
+        le=10**15,
+        description="Change of capital in fen, positive or negative, never 0",
+        extra_json_schema={"not": {"const": 0}},
+    ),
+]
 
 
 class CooperativeBrief(msgspec.Struct, frozen=True):
@@ -31,18 +57,21 @@ class CooperativeBrief(msgspec.Struct, frozen=True):
     collective_sales_share_bps: int
 
 
-class Charter(msgspec.Struct, forbid_unknown_fields=True):
-    """The cooperative's money rules, in basis points (patronage return at least 6000 by law)."""
+class Charter(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """The cooperative's money rules, in basis points (patronage return at least 6000 by law);
+    ``member_capital_cap_bps`` (optional, absent when not set) caps one member's share of capital."""
 
     reserve_rate_bps: Bps
     patronage_return_bps: Bps
     collective_sales_share_bps: Bps
+    member_capital_cap_bps: CapitalCapBps | None = None
 
 
 class CharterPatch(msgspec.Struct, forbid_unknown_fields=True):
     reserve_rate_bps: Bps | UnsetType = UNSET
     patronage_return_bps: Bps | UnsetType = UNSET
     collective_sales_share_bps: Bps | UnsetType = UNSET
+    member_capital_cap_bps: CapitalCapBps | UnsetType | None = UNSET  # null removes the cap
 
 
 class CooperativeIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -97,11 +126,20 @@ class MemberIn(msgspec.Struct, forbid_unknown_fields=True):
     name: MemberName
     kind: MemberKind
     capital_fen: CapitalFen
+    id_number: IdNumber | None = None
 
 
 class MemberPatch(msgspec.Struct, forbid_unknown_fields=True):
     name: MemberName | UnsetType = UNSET
     capital_fen: CapitalFen | UnsetType = UNSET
+    id_number: IdNumber | UnsetType = UNSET
+
+
+class CapitalChangeIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A new entry of a member's capital history; the capital never goes below 0."""
+
+    delta_fen: CapitalDeltaFen
+    reason: Reason
 
 
 class CapitalChangeOut(msgspec.Struct):
@@ -109,6 +147,9 @@ class CapitalChangeOut(msgspec.Struct):
     new_capital_fen: int
     changed_by: str
     changed_at: datetime
+    delta_fen: int = 0
+    reason: str | None = None
+    id: str | None = None
 
 
 class MemberOut(msgspec.Struct):
@@ -119,6 +160,51 @@ class MemberOut(msgspec.Struct):
     capital_fen: int
     created_at: datetime
     capital_history: list[CapitalChangeOut]
+    id_number: Annotated[str | None, Meta(description="Unmasked for the cooperative's managers only")] = None
+    id_number_masked: str | None = None
+
+
+class MemberAccountEntryOut(msgspec.Struct):
+    kind: str  # reserve_share | return
+    amount_fen: int
+    year: int | None
+    at: datetime
+
+
+class MemberAccountOut(msgspec.Struct):
+    """A member's account (Art. 43) for the period ``from``..``to`` (dates in the report time zone)."""
+
+    member_id: str
+    cooperative_id: str
+    name: str
+    capital_fen: Annotated[int, Meta(description="Equals the sum of capital_history's delta_fen")]
+    capital_history: list[CapitalChangeOut]
+    reserve_share_fen: Annotated[int, Meta(description="The member's quantified share of the reserve fund, to date")]
+    transaction_volume_fen: Annotated[
+        int, Meta(description="Sales the member supplied, settled in the period, net of their refunds")
+    ]
+    returns_fen: Annotated[int, Meta(description="Surplus returned to the member in the period")]
+    returns: list[MemberAccountEntryOut]
+    date_from: date | None = msgspec.field(default=None, name="from")
+    date_to: date | None = msgspec.field(default=None, name="to")
+    id_number_masked: str | None = None
+
+
+class MemberVolumeOut(msgspec.Struct):
+    member_id: str
+    transaction_volume_fen: int
+
+
+class TransactionVolumesOut(msgspec.Struct):
+    """Art. 41: a cooperative's settled sales in the period, members' and non-members' apart."""
+
+    cooperative_id: str
+    member_fen: int
+    non_member_fen: int
+    total_fen: int
+    by_member: list[MemberVolumeOut]
+    date_from: date | None = msgspec.field(default=None, name="from")
+    date_to: date | None = msgspec.field(default=None, name="to")
 
 
 class MemberList(msgspec.Struct):

@@ -11,11 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel.ext.asyncio.session import AsyncSession as UnitOfWork
 
 from coopmarket.accounts import service as accounts_service
-from coopmarket.coops import uscc
+from coopmarket.audit import service as audit
+from coopmarket.coops import capital, id_number, uscc
 from coopmarket.coops.errors import (
     CollectiveMemberExists,
     CooperativeNotEditable,
     CooperativeNotFound,
+    InvalidIdNumber,
     InvalidTransition,
     MemberNotFound,
     UsccTaken,
@@ -90,6 +92,7 @@ _COLUMNS = (
     C.reserve_rate_bps,
     C.patronage_return_bps,
     C.collective_sales_share_bps,
+    C.member_capital_cap_bps,
     C.status,
     C.status_reason,
     C.created_at,
@@ -173,6 +176,7 @@ def _out(
             reserve_rate_bps=row.reserve_rate_bps,
             patronage_return_bps=row.patronage_return_bps,
             collective_sales_share_bps=row.collective_sales_share_bps,
+            member_capital_cap_bps=row.member_capital_cap_bps,
         ),
     )
     if full:
@@ -279,6 +283,7 @@ async def register_cooperative(
         reserve_rate_bps=data.charter.reserve_rate_bps,
         patronage_return_bps=data.charter.patronage_return_bps,
         collective_sales_share_bps=data.charter.collective_sales_share_bps,
+        member_capital_cap_bps=data.charter.member_capital_cap_bps,
         status=PENDING,
         created_by=principal.id,
     )
@@ -374,6 +379,8 @@ async def update_cooperative(
             values["reserve_rate_bps"] = charter.reserve_rate_bps
         if charter.collective_sales_share_bps is not UNSET:
             values["collective_sales_share_bps"] = charter.collective_sales_share_bps
+        if charter.member_capital_cap_bps is not UNSET:
+            values["member_capital_cap_bps"] = charter.member_capital_cap_bps
     # Conditional on the status, so an edit cannot land after a concurrent suspension.
     result = await session.execute(
         update(_cooperative_table)
@@ -445,6 +452,9 @@ async def _histories(conn: Conn, member_ids: list[str]) -> dict[str, list[Capita
                 CC.new_capital_fen,
                 CC.changed_by,
                 CC.changed_at,
+                CC.delta_fen,
+                CC.reason,
+                CC.id,
             )
             .where(CC.member_id.in_(member_ids))
             .order_by(CC.id)
@@ -457,12 +467,16 @@ async def _histories(conn: Conn, member_ids: list[str]) -> dict[str, list[Capita
                 new_capital_fen=r.new_capital_fen,
                 changed_by=r.changed_by,
                 changed_at=r.changed_at,
+                delta_fen=r.delta_fen,
+                reason=r.reason,
+                id=r.id,
             )
         )
     return out
 
 
-def _member_out(row: Any, history: list[CapitalChangeOut]) -> MemberOut:
+def _member_out(row: Any, history: list[CapitalChangeOut], *, unmasked: bool) -> MemberOut:
+    """``unmasked``: the caller manages the member's cooperative and may read its ID number."""
     return MemberOut(
         id=row.id,
         cooperative_id=row.cooperative_id,
@@ -471,25 +485,41 @@ def _member_out(row: Any, history: list[CapitalChangeOut]) -> MemberOut:
         capital_fen=row.capital_fen,
         created_at=row.created_at,
         capital_history=history,
+        id_number=row.id_number if unmasked else None,
+        id_number_masked=id_number.mask(row.id_number),
     )
 
 
+_MEMBER_COLUMNS = (MB.id, MB.cooperative_id, MB.name, MB.kind, MB.capital_fen, MB.id_number, MB.created_at)
+
+
 async def _member(conn: Conn, cooperative_id: str, member_id: str) -> MemberOut:
+    """One member as its managers see it."""
     row = (
         await conn.execute(
-            select(
-                MB.id,
-                MB.cooperative_id,
-                MB.name,
-                MB.kind,
-                MB.capital_fen,
-                MB.created_at,
-            ).where(MB.id == member_id, MB.cooperative_id == cooperative_id)
+            select(*_MEMBER_COLUMNS).where(MB.id == member_id, MB.cooperative_id == cooperative_id)
         )
     ).one_or_none()
     if row is None:
         raise MemberNotFound("No such member.")
-    return _member_out(row, (await _histories(conn, [row.id]))[row.id])
+    return _member_out(row, (await _histories(conn, [row.id]))[row.id], unmasked=True)
+
+
+def _checked_id_number(value: str | None) -> str | None:
+    if value is None:
+        return None
+    normalised = id_number.normalise(value)
+    if not id_number.is_valid(normalised):
+        raise InvalidIdNumber(
+            "The ID number is not valid (GB 11643: date of birth or check character).",
+            errors=[FieldError("id_number", "not a valid resident identity card number")],
+        )
+    return normalised
+
+
+def _member_audit(name: str, kind: str, id_number_value: str | None) -> dict[str, Any]:
+    """What the audit log keeps of a member: staff read it, so the ID number is masked."""
+    return {"name": name, "kind": kind, "id_number": id_number.mask(id_number_value)}
 
 
 async def list_members(
@@ -505,21 +535,15 @@ async def list_members(
     village = (await conn.execute(select(C.village_code).where(C.id == cooperative_id))).scalar_one_or_none()
     if village is None or not await _sees_everything(conn, principal, cooperative_id, village):
         raise CooperativeNotFound("No such cooperative.")
-    stmt = select(
-        MB.id,
-        MB.cooperative_id,
-        MB.name,
-        MB.kind,
-        MB.capital_fen,
-        MB.created_at,
-    ).where(MB.cooperative_id == cooperative_id)
+    stmt = select(*_MEMBER_COLUMNS).where(MB.cooperative_id == cooperative_id)
     if after is not None:
         stmt = stmt.where(MB.id > str(after[0]))
     rows = (await conn.execute(stmt.order_by(MB.id).limit(limit + 1))).all()
     page = rows[:limit]
     histories = await _histories(conn, [r.id for r in page])
+    unmasked = await _is_manager(conn, principal.id, cooperative_id)
     return MemberList(
-        items=[_member_out(r, histories[r.id]) for r in page],
+        items=[_member_out(r, histories[r.id], unmasked=unmasked) for r in page],
         next_cursor=encode_cursor([page[-1].id]) if len(rows) > limit else None,
     )
 
@@ -533,7 +557,8 @@ async def add_member(
         cooperative_id=cooperative_id,
         name=_required_text(data.name, "name"),
         kind=data.kind,
-        capital_fen=data.capital_fen,
+        capital_fen=0,  # the opening capital entry below brings it to data.capital_fen
+        id_number=_checked_id_number(data.id_number),
     )
     session.add(member)
     try:
@@ -542,11 +567,25 @@ async def add_member(
         if data.kind == VILLAGE_COLLECTIVE:
             raise CollectiveMemberExists("This cooperative already has a village collective member.") from exc
         raise
-    # The initial contribution opens the capital history.
-    session.add(
-        MemberCapitalChange(
-            member_id=member.id, old_capital_fen=0, new_capital_fen=data.capital_fen, changed_by=principal.id
-        )
+    village = (await session.execute(select(C.village_code).where(C.id == cooperative_id))).scalar_one()
+    await audit.record(
+        session,
+        actor=principal,
+        action="member.added",
+        entity="cooperative_member",
+        entity_id=member.id,
+        after=_member_audit(member.name, member.kind, member.id_number),
+        region_code=village,
+        cooperative_id=cooperative_id,
+    )
+    # The initial contribution opens the capital history (and meets the charter's cap).
+    await capital.change_capital(
+        session,
+        principal,
+        cooperative_id=cooperative_id,
+        member_id=member.id,
+        delta_fen=data.capital_fen,
+        reason="opening contribution",
     )
     return await _member(session, cooperative_id, member.id)
 
@@ -559,17 +598,36 @@ async def update_member(
     member = await session.get(CooperativeMember, member_id, with_for_update=True)
     if member is None or member.cooperative_id != cooperative_id:
         raise MemberNotFound("No such member.")
+    before = _member_audit(member.name, member.kind, member.id_number)
     if data.name is not UNSET:
         member.name = _required_text(data.name, "name")
-    if data.capital_fen is not UNSET and data.capital_fen != member.capital_fen:
-        session.add(
-            MemberCapitalChange(
-                member_id=member.id,
-                old_capital_fen=member.capital_fen,
-                new_capital_fen=data.capital_fen,
-                changed_by=principal.id,
-            )
-        )
-        member.capital_fen = data.capital_fen
+    if data.id_number is not UNSET:
+        member.id_number = _checked_id_number(data.id_number)
+    after = _member_audit(member.name, member.kind, member.id_number)
+    current_capital = member.capital_fen
     session.add(member)
+    await session.flush()
+    if after != before:
+        village = (await session.execute(select(C.village_code).where(C.id == cooperative_id))).scalar_one()
+        await audit.record(
+            session,
+            actor=principal,
+            action="member.updated",
+            entity="cooperative_member",
+            entity_id=member_id,
+            before=before,
+            after=after,
+            region_code=village,
+            cooperative_id=cooperative_id,
+        )
+    if data.capital_fen is not UNSET and data.capital_fen != current_capital:
+        # A new history entry for the difference, never an overwrite.
+        await capital.change_capital(
+            session,
+            principal,
+            cooperative_id=cooperative_id,
+            member_id=member_id,
+            delta_fen=data.capital_fen - current_capital,
+            reason=None,
+        )
     return await _member(session, cooperative_id, member_id)

@@ -138,6 +138,9 @@ async def place_order(
                     "quantity": quantity,
                     "unit_price_fen": sku.price_fen,
                     "line_total_fen": line_total,
+                    # Art. 41: the supplying member, or None for a non-member transaction.
+                    "member_id": sku.member_id,
+                    "batch_id": sku.batch_id,
                 }
             )
             lines_out.append(
@@ -151,6 +154,7 @@ async def place_order(
                         quantity=quantity,
                         unit_price_fen=sku.price_fen,
                         line_total_fen=line_total,
+                        member_id=sku.member_id,
                     ),
                 )
             )

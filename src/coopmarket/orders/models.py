@@ -87,6 +87,10 @@ class OrderLine(SQLModel, table=True):
     quantity: int
     unit_price_fen: int = money_field()
     line_total_fen: int = money_field()
+    # The supplying member, copied at checkout from the SKU (or its batch); ``None`` is a
+    # non-member transaction (Art. 41 keeps the two apart). The batch the line was sold from.
+    member_id: str | None = ref_field(foreign_key="cooperative_member.id", nullable=True, index=False)
+    batch_id: str | None = ref_field(foreign_key="product_batch.id", nullable=True, index=False)
 
 
 class RefundRequest(SQLModel, table=True):

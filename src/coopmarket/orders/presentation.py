@@ -103,6 +103,7 @@ def order_out(
                         quantity=line.quantity,
                         unit_price_fen=line.unit_price_fen,
                         line_total_fen=line.line_total_fen,
+                        member_id=line.member_id,
                     )
                     for line in sorted(by_part[p.id], key=lambda ln: ln.id)
                 ],

@@ -50,6 +50,9 @@ class OrderLineOut(msgspec.Struct):
     quantity: int
     unit_price_fen: int
     line_total_fen: int
+    member_id: Annotated[
+        str | None, Meta(description="The supplying member of the cooperative; null: a non-member transaction (Art. 41)")
+    ] = None
 
 
 class OrderPartOut(msgspec.Struct):

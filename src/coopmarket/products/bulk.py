@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from coopmarket.coops import service as coops_service
 from coopmarket.coops.errors import CooperativeNotFound
-from coopmarket.core import clock
+from coopmarket.core import clock, i18n
 from coopmarket.core.errors import Conflict, FieldError
 from coopmarket.core.ids import new_id
 from coopmarket.core.principal import Principal
@@ -84,6 +84,9 @@ REQUIRED_COLUMNS = (
     "price_fen",
     "stock",
 )
+# Chinese exports (core/i18n.py) label columns and categories; the import reads either back.
+_COLUMN_BY_LABEL = {i18n.label(i18n.CHINESE, "column", c): c for c in COLUMNS}
+_CATEGORY_BY_LABEL = {i18n.label(i18n.CHINESE, "category", c): c for c in CATEGORIES}
 TEXT_LIMITS = {"name": 100, "category": 32, "unit": 32, "description": 5000, "sku_code": 64, "spec": 100}
 _VILLAGE_CODE = re.compile(r"[0-9]{12}")
 _WHOLE = re.compile(r"\+?[0-9]+")
@@ -184,9 +187,10 @@ def _not_whole(column: str, raw: str) -> str:
 
 def _header_positions(header: list[str], problems: _Problems) -> dict[str, int]:
     positions: dict[str, int] = {}
-    for index, name in enumerate(header):
-        if not name:
+    for index, label in enumerate(header):
+        if not label:
             continue
+        name = _COLUMN_BY_LABEL.get(label, label)
         if name not in COLUMNS:
             problems.add(1, None, f"unknown column {name!r}; the columns are {', '.join(COLUMNS)}")
         elif name in positions:
@@ -231,6 +235,8 @@ def _parse_row(
             ok = False
             continue
         values[column] = value
+    if "category" in values:
+        values["category"] = _CATEGORY_BY_LABEL.get(values["category"], values["category"])
     if "category" in values and values["category"] not in CATEGORIES:
         problems.add(number, "category", f"not a category; one of {', '.join(CATEGORIES)}")
         ok = False
@@ -647,16 +653,22 @@ async def export_products(
     *,
     file_format: ExportFormat,
     status: ProductStatusFilter = "all",
+    language: str = i18n.ENGLISH,
 ) -> tuple[bytes, str, str]:
     """The cooperative's products as the import reads them, one row per SKU: ``(content, media
     type, file name)``. Its managers only."""
     require_managed_cooperative(principal, cooperative_id)
     stmt = _EXPORT if status == "all" else _EXPORT.where(P.status == status)
-    rows = [tuple(r) for r in (await conn.execute(stmt, {"cooperative_id": cooperative_id})).all()]
+    category = COLUMNS.index("category")
+    rows = [
+        tuple(i18n.label(language, "category", v) if i == category else v for i, v in enumerate(r))
+        for r in (await conn.execute(stmt, {"cooperative_id": cooperative_id})).all()
+    ]
+    header = [i18n.label(language, "column", c) for c in COLUMNS]
     if file_format == "xlsx":
-        content = await asyncio.to_thread(tabular.write_xlsx, COLUMNS, rows, sheet_title="products")
+        content = await asyncio.to_thread(tabular.write_xlsx, header, rows, sheet_title="products")
         return content, tabular.XLSX_MEDIA_TYPE, f"products-{cooperative_id}.xlsx"
-    return tabular.write_csv(COLUMNS, rows), tabular.CSV_MEDIA_TYPE, f"products-{cooperative_id}.csv"
+    return tabular.write_csv(header, rows), tabular.CSV_MEDIA_TYPE, f"products-{cooperative_id}.csv"
 
 
 __all__ = [

@@ -87,7 +87,17 @@ _MANAGED_COLUMNS = (
     P.created_at,
     P.updated_at,
 )
-_SKU_COLUMNS = (S.product_id, S.id, S.code, S.spec, S.price_fen, S.stock, S.low_stock_threshold)
+_SKU_COLUMNS = (
+    S.product_id,
+    S.id,
+    S.code,
+    S.spec,
+    S.price_fen,
+    S.stock,
+    S.low_stock_threshold,
+    S.supplier_member_id,
+    S.batch_id,
+)
 
 
 async def list_cooperative_products(
@@ -139,6 +149,8 @@ async def list_cooperative_products(
                     price_fen=r.price_fen,
                     stock=r.stock,
                     low_stock_threshold=r.low_stock_threshold,
+                    supplier_member_id=r.supplier_member_id,
+                    batch_id=r.batch_id,
                 )
             )
     items = [

@@ -19,9 +19,10 @@ from litestar.openapi.spec import (
     Schema,
 )
 from litestar.openapi.spec.header import OpenAPIHeader
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, HeaderParameter, QueryParameter
 from multipart import MultipartSegment, ParserError, PushMultipartParser
 
+from coopmarket.core import i18n
 from coopmarket.core.errors import FieldError
 from coopmarket.core.http import AppSettings, Caller, Db, Session
 from coopmarket.core.openapi import problems
@@ -244,13 +245,23 @@ class BulkProductsController(Controller):
         cooperative_id: FromPath[str],
         db: Db,
         principal: Caller,
+        settings: AppSettings,
         file_format: Annotated[ExportFormat, QueryParameter(name="format")] = "csv",
         status: Annotated[ProductStatusFilter, QueryParameter(name="status")] = "all",
+        accept_language: Annotated[
+            str | None,
+            HeaderParameter(
+                name="Accept-Language",
+                max_length=200,
+                description="zh: Chinese column headers and category names (the import reads them back)",
+            ),
+        ] = None,
     ) -> Response[bytes]:
         """One row per SKU in the import's columns, so an edited export imports back."""
+        language = i18n.negotiate(accept_language, settings.default_language)
         async with db.read() as conn:
             content, media_type, filename = await bulk.export_products(
-                conn, principal, cooperative_id, file_format=file_format, status=status
+                conn, principal, cooperative_id, file_format=file_format, status=status, language=language
             )
         return Response(
             content,

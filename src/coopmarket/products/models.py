@@ -102,6 +102,11 @@ class Sku(SQLModel, table=True):
     # the stock, and its history row takes the new value as ``seq`` (an exact order, even under
     # concurrency, where times can tie or arrive out of order).
     stock_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Member attribution (Farmers' Professional Cooperatives Law Art. 41-43): the member of the
+    # cooperative who supplies this SKU, and the batch it is sold from now; a batch that names a
+    # member overrides the SKU's. Checkout copies the result onto each order line.
+    supplier_member_id: str | None = ref_field(foreign_key="cooperative_member.id", nullable=True, index=False)
+    batch_id: str | None = ref_field(foreign_key="product_batch.id", nullable=True, index=False)
     created_at: datetime = time_field()
 
 

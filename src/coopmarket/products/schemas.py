@@ -51,6 +51,22 @@ Stock = Annotated[int, Meta(ge=0, le=MAX_STOCK)]
 LowStockThreshold = Annotated[
     int, Meta(ge=0, le=MAX_STOCK, description="The SKU counts as low on stock while its stock is at or below this")
 ]
+SupplierMemberId = Annotated[
+    Text,
+    Meta(
+        min_length=1,
+        max_length=26,
+        description="The member of the cooperative who supplies this SKU (Art. 41); unset: a non-member transaction",
+    ),
+]
+CurrentBatchId = Annotated[
+    Text,
+    Meta(
+        min_length=1,
+        max_length=26,
+        description="The product's batch this SKU is sold from now; a batch naming a member overrides the SKU's member",
+    ),
+]
 
 
 class SkuIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -59,6 +75,7 @@ class SkuIn(msgspec.Struct, forbid_unknown_fields=True):
     price_fen: PriceFen
     stock: Stock
     low_stock_threshold: LowStockThreshold = 0
+    supplier_member_id: SupplierMemberId | None = None
 
 
 class ProductIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -80,6 +97,8 @@ class SkuChangeIn(msgspec.Struct, forbid_unknown_fields=True):
     price_fen: PriceFen | None = None
     stock: Stock | None = None
     low_stock_threshold: LowStockThreshold | None = None
+    supplier_member_id: SupplierMemberId | None = None
+    batch_id: CurrentBatchId | None = None
 
 
 class ProductPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -118,6 +137,8 @@ class SkuOut(msgspec.Struct):
     price_fen: int
     stock: int
     low_stock_threshold: int
+    supplier_member_id: str | None = None
+    batch_id: str | None = None
 
 
 class ProductImageOut(msgspec.Struct):
@@ -316,6 +337,8 @@ class SkuForOrder(msgspec.Struct, frozen=True):
     price_fen: int
     cooperative_id: str
     is_sellable: bool  # product active and its cooperative approved
+    member_id: str | None = None  # the supplying member: the current batch's, else the SKU's
+    batch_id: str | None = None
 
 
 # --- batches and trace codes -----------------------------------------------------------------

@@ -22,6 +22,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    func,
     literal_column,
     or_,
     select,
@@ -48,7 +49,7 @@ from coopmarket.products.errors import (
     ProductNotFound,
     SkuNotFound,
 )
-from coopmarket.products.models import Product, Sku
+from coopmarket.products.models import Product, ProductBatch, Sku
 from coopmarket.products.schemas import (
     MAX_SKUS,
     MAX_STOCK,
@@ -113,7 +114,18 @@ _ID, _PRICE = 0, 6  # positions the cursors read
 # After the item's columns: is_branded, the cover's thumbnail key, then (sort=relevance) the rank.
 _BRANDED, _COVER = len(_LIST_COLUMNS), len(_LIST_COLUMNS) + 1
 _RANK = len(_LIST_COLUMNS) + 2
-_SKU_COLUMNS = (S.id, S.code, S.spec, S.price_fen, S.stock, S.low_stock_threshold)
+_SKU_COLUMNS = (
+    S.id,
+    S.code,
+    S.spec,
+    S.price_fen,
+    S.stock,
+    S.low_stock_threshold,
+    S.supplier_member_id,
+    S.batch_id,
+)
+_batch_table = ProductBatch.metadata.tables["product_batch"]
+B = _batch_table.c
 
 
 # --- validation helpers ----------------------------------------------------------------------
@@ -164,7 +176,36 @@ def _sku_out(sku: Sku) -> SkuOut:
         price_fen=sku.price_fen,
         stock=sku.stock,
         low_stock_threshold=sku.low_stock_threshold,
+        supplier_member_id=sku.supplier_member_id,
+        batch_id=sku.batch_id,
     )
+
+
+async def _check_attribution(
+    conn: AsyncSession | AsyncConnection,
+    cooperative_id: str,
+    product_id: str,
+    items: Iterable[tuple[str, str | None, str | None]],
+) -> None:
+    """Each (field prefix, supplier member, batch): the member belongs to the product's cooperative
+    and the batch to the product itself (Art. 41: a line is attributed only to a real member)."""
+    for where, member_id, batch_id in items:
+        if member_id is not None and await coops_service.member_cooperative_id(conn, member_id) != cooperative_id:
+            raise InvalidProduct(
+                "The supplying member is not a member of this product's cooperative.",
+                code="member_not_in_cooperative",
+                errors=[FieldError(f"{where}.supplier_member_id", "not a member of the product's cooperative")],
+            )
+        if batch_id is not None:
+            owner = (
+                await conn.execute(select(B.product_id).where(B.id == batch_id))
+            ).scalar_one_or_none()
+            if owner != product_id:
+                raise InvalidProduct(
+                    "The batch is not a batch of this product.",
+                    code="batch_not_of_product",
+                    errors=[FieldError(f"{where}.batch_id", "not a batch of this product")],
+                )
 
 
 def _product_out(
@@ -242,11 +283,18 @@ async def create_product(
             price_fen=s.price_fen,
             stock=s.stock,
             low_stock_threshold=s.low_stock_threshold,
+            supplier_member_id=s.supplier_member_id,
             stock_version=stock_moves.initial_stock_version(s.stock),
             created_at=now,
         )
         for i, ((_, code), s) in enumerate(zip(sku_codes, data.skus, strict=True))
     ]
+    await _check_attribution(
+        session,
+        cooperative_id,
+        product.id,
+        ((f"skus[{i}]", s.supplier_member_id, None) for i, s in enumerate(data.skus)),
+    )
     session.add(product)
     await session.flush()
     session.add_all(skus)
@@ -294,10 +342,21 @@ def _apply_sku_changes(
                     "A SKU's code is fixed and its stock moves through stock adjustments.",
                     errors=[FieldError(f"{where}", "only price_fen and spec change on an existing SKU")],
                 )
-            if change.price_fen is None and change.spec is None and change.low_stock_threshold is None:
+            if (
+                change.price_fen is None
+                and change.spec is None
+                and change.low_stock_threshold is None
+                and change.supplier_member_id is None
+                and change.batch_id is None
+            ):
                 raise InvalidProduct(
                     "Nothing to change on this SKU.",
-                    errors=[FieldError(f"{where}", "send price_fen, spec or low_stock_threshold")],
+                    errors=[
+                        FieldError(
+                            f"{where}",
+                            "send price_fen, spec, low_stock_threshold, supplier_member_id or batch_id",
+                        )
+                    ],
                 )
             touched.add(change.id)
             if change.price_fen is not None:
@@ -306,6 +365,10 @@ def _apply_sku_changes(
                 sku.spec = _cleaned(change.spec, f"{where}.spec")
             if change.low_stock_threshold is not None:
                 sku.low_stock_threshold = change.low_stock_threshold
+            if change.supplier_member_id is not None:
+                sku.supplier_member_id = change.supplier_member_id
+            if change.batch_id is not None:
+                sku.batch_id = change.batch_id
             continue
         missing = [name for name in ("code", "spec", "price_fen", "stock") if getattr(change, name) is None]
         if missing:
@@ -323,6 +386,8 @@ def _apply_sku_changes(
                 price_fen=change.price_fen,
                 stock=change.stock,
                 low_stock_threshold=change.low_stock_threshold or 0,
+                supplier_member_id=change.supplier_member_id,
+                batch_id=change.batch_id,
                 stock_version=stock_moves.initial_stock_version(change.stock),
                 created_at=now,
             )
@@ -373,6 +438,12 @@ async def update_product(
         (await session.execute(select(Sku).where(S.product_id == product.id).order_by(S.id))).scalars()
     )
     if data.skus:
+        await _check_attribution(
+            session,
+            product.cooperative_id,
+            product.id,
+            ((f"skus[{i}]", c.supplier_member_id, c.batch_id) for i, c in enumerate(data.skus)),
+        )
         new_skus = _apply_sku_changes(product.id, skus, data.skus, now)
         session.add_all(new_skus)
         skus.extend(new_skus)
@@ -476,6 +547,8 @@ def _sku_row_out(row: Any) -> SkuOut:
         price_fen=row.price_fen,
         stock=row.stock,
         low_stock_threshold=row.low_stock_threshold,
+        supplier_member_id=row.supplier_member_id,
+        batch_id=row.batch_id,
     )
 
 
@@ -745,8 +818,12 @@ _SKUS_FOR_ORDER = (
             (and_(P.status == ACTIVE, P.cooperative_id.in_(coops_service.approved_cooperative_ids())), True),
             else_=False,
         ).label("is_sellable"),
+        # A batch that names its member overrides the SKU's supplying member.
+        func.coalesce(B.member_id, S.supplier_member_id).label("member_id"),
+        S.batch_id,
     )
     .join_from(_sku_table, _product_table, S.product_id == P.id)
+    .outerjoin(_batch_table, B.id == S.batch_id)
     .where(S.id.in_(bindparam("sku_ids", expanding=True)))
 )
 async def skus_for_order(
@@ -768,6 +845,8 @@ async def skus_for_order(
             price_fen=r[6],
             cooperative_id=r[7],
             is_sellable=bool(r[8]),
+            member_id=r[9],
+            batch_id=r[10],
         )
         for r in rows
     }

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 from litestar import Controller, MediaType, Response, get, post
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from coopmarket.core import i18n
 from coopmarket.core.http import AppSettings, Caller, Db
 from coopmarket.core.openapi import export_media_types, problems
 from coopmarket.idempotency.http import IdempotencyKeyHeader, run_idempotently
@@ -66,6 +67,14 @@ class ReportsController(Controller):
             QueryParameter(name="region_code", min_length=6, max_length=12, description="Default: yours"),
         ] = None,
         export_format: Annotated[ExportFormat, QueryParameter(name="format")] = "json",
+        accept_language: Annotated[
+            str | None,
+            HeaderParameter(
+                name="Accept-Language",
+                max_length=200,
+                description="zh: Chinese column headers and band labels in CSV/XLSX (JSON keys stay English)",
+            ),
+        ] = None,
     ) -> Response[Any]:
         """Collective income per region in the caller's scope, ranked and banded, from the ledger."""
         async with db.read() as conn:
@@ -80,10 +89,11 @@ class ReportsController(Controller):
             )
         if export_format == "json":
             return Response(report, media_type=MediaType.JSON)
+        language = i18n.negotiate(accept_language, settings.default_language)
         if export_format == "csv":
-            content, media_type = export.to_csv(report), export.CSV_MEDIA_TYPE
+            content, media_type = export.to_csv(report, language), export.CSV_MEDIA_TYPE
         else:
-            content, media_type = export.to_xlsx(report), export.XLSX_MEDIA_TYPE
+            content, media_type = export.to_xlsx(report, language), export.XLSX_MEDIA_TYPE
         disposition = f'attachment; filename="{export.filename(report, export_format)}"'
         return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})
 
