@@ -20,7 +20,7 @@ from coopmarket.coops.schemas import (
     MemberOut,
     MemberPatch,
 )
-from coopmarket.core.http import Caller, Db, MaybeCaller, Session
+from coopmarket.core.http import Caller, Db, MaybeCaller, Session, Today
 from coopmarket.core.openapi import TOKEN_OPTIONAL, problems
 from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -140,11 +140,12 @@ class CooperativeController(Controller):
         self,
         session: Session,
         principal: Caller,
+        today: Today,
         cooperative_id: FromPath[str],
         data: JSONBody[DecisionIn | None] = None,
     ) -> CooperativeOut:
         """pending → approved (district staff, or street staff for their street)."""
-        return await service.decide(session, principal, cooperative_id, "approve", _reason(data))
+        return await service.decide(session, principal, cooperative_id, "approve", _reason(data), today=today)
 
     @post(
         "/{cooperative_id:str}/reject",
@@ -156,11 +157,12 @@ class CooperativeController(Controller):
         self,
         session: Session,
         principal: Caller,
+        today: Today,
         cooperative_id: FromPath[str],
         data: JSONBody[DecisionIn | None] = None,
     ) -> CooperativeOut:
         """pending → rejected, with a reason."""
-        return await service.decide(session, principal, cooperative_id, "reject", _reason(data))
+        return await service.decide(session, principal, cooperative_id, "reject", _reason(data), today=today)
 
     @post(
         "/{cooperative_id:str}/suspend",
@@ -172,11 +174,12 @@ class CooperativeController(Controller):
         self,
         session: Session,
         principal: Caller,
+        today: Today,
         cooperative_id: FromPath[str],
         data: JSONBody[DecisionIn | None] = None,
     ) -> CooperativeOut:
         """approved → suspended, with a reason."""
-        return await service.decide(session, principal, cooperative_id, "suspend", _reason(data))
+        return await service.decide(session, principal, cooperative_id, "suspend", _reason(data), today=today)
 
     @post(
         "/{cooperative_id:str}/reinstate",
@@ -188,11 +191,12 @@ class CooperativeController(Controller):
         self,
         session: Session,
         principal: Caller,
+        today: Today,
         cooperative_id: FromPath[str],
         data: JSONBody[DecisionIn | None] = None,
     ) -> CooperativeOut:
         """suspended → approved."""
-        return await service.decide(session, principal, cooperative_id, "reinstate", _reason(data))
+        return await service.decide(session, principal, cooperative_id, "reinstate", _reason(data), today=today)
 
     @get(
         "/{cooperative_id:str}/members",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from msgspec import UNSET
@@ -11,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel.ext.asyncio.session import AsyncSession as UnitOfWork
 
 from coopmarket.accounts import service as accounts_service
-from coopmarket.coops import uscc
+from coopmarket.audit import service as audit
+from coopmarket.coops import licences, uscc
 from coopmarket.coops.errors import (
     CollectiveMemberExists,
     CooperativeNotEditable,
@@ -387,9 +389,21 @@ async def update_cooperative(
 
 
 async def decide(
-    session: UnitOfWork, principal: Principal, cooperative_id: str, action: str, reason: str | None
+    session: UnitOfWork,
+    principal: Principal,
+    cooperative_id: str,
+    action: str,
+    reason: str | None,
+    *,
+    today: date,
 ) -> CooperativeOut:
-    """Approve, reject, suspend or reinstate: district staff, or street staff for their street."""
+    """Approve, reject, suspend or reinstate: district staff, or street staff for their street.
+
+    The consequences land in the same transaction: a suspension suspends the cooperative's granted
+    brand licences (its products leave the catalogue and its unpaid orders cannot be paid because
+    those read the cooperative's status); a reinstatement grants again those still within their
+    term. The decision and its consequences are one audit entry.
+    """
     principal.require_role(DISTRICT_STAFF, STREET_STAFF)
     source, target = TRANSITIONS[action]
     reason = reason.strip() if reason and reason.strip() else None
@@ -426,6 +440,29 @@ async def decide(
             reason=reason,
             actor_id=principal.id,
         )
+    )
+    after: dict[str, Any] = {"status": target}
+    if action == "suspend":
+        after["licences_suspended"] = await licences.suspend_with_cooperative(
+            session, cooperative_id, actor_id=principal.id
+        )
+    elif action == "reinstate":
+        granted, left = await licences.reinstate_with_cooperative(
+            session, cooperative_id, actor_id=principal.id, today=today
+        )
+        after["licences_granted_again"] = granted
+        after["licences_left_suspended"] = left
+    await audit.record(
+        session,
+        actor=principal,
+        action=f"cooperative.{action}",
+        entity="cooperative",
+        entity_id=cooperative_id,
+        before={"status": source},
+        after=after,
+        reason=reason,
+        region_code=row.village_code,
+        cooperative_id=cooperative_id,
     )
     return await _full_out(session, cooperative_id)
 
