@@ -75,22 +75,38 @@ class CooperativeController(Controller):
         "/",
         summary="List cooperatives",
         security=TOKEN_OPTIONAL,
-        responses=problems(400, 401, codes={422: ["invalid_cursor"]}),
+        responses=problems(400, 401, codes={403: ["forbidden_role"], 422: ["invalid_cursor"]}),
     )
     async def list_cooperatives(
         self,
         db: Db,
         maybe_principal: MaybeCaller,
+        today: Today,
         status: Annotated[CooperativeStatus | None, QueryParameter(name="status")] = None,
         region_code: Annotated[str | None, QueryParameter(name="region_code", max_length=12)] = None,
         q: Annotated[str | None, QueryParameter(name="q", max_length=100)] = None,
+        reverification_due: Annotated[
+            bool,
+            QueryParameter(
+                name="reverification_due",
+                description="Staff: only approved or suspended cooperatives in scope whose seller "
+                "identity (E-commerce Law Art. 27) is due for verification today or earlier",
+            ),
+        ] = False,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> CooperativeList:
         """Approved cooperatives for everyone; staff also see their scope, managers their own."""
         async with db.read() as conn:
             return await service.list_cooperatives(
-                conn, maybe_principal, status=status, region_code=region_code, q=q, limit=limit, cursor=cursor
+                conn,
+                maybe_principal,
+                status=status,
+                region_code=region_code,
+                q=q,
+                reverification_due_on=today if reverification_due else None,
+                limit=limit,
+                cursor=cursor,
             )
 
     @get(
@@ -125,10 +141,11 @@ class CooperativeController(Controller):
         data: JSONBody[CooperativePatch],
         session: Session,
         principal: Caller,
+        today: Today,
         cooperative_id: FromPath[str],
     ) -> CooperativeOut:
         """Edit name, party organisation, chairperson and charter while pending or approved."""
-        return await service.update_cooperative(session, principal, cooperative_id, data)
+        return await service.update_cooperative(session, principal, cooperative_id, data, today=today)
 
     @post(
         "/{cooperative_id:str}/approve",
@@ -197,6 +214,22 @@ class CooperativeController(Controller):
     ) -> CooperativeOut:
         """suspended → approved."""
         return await service.decide(session, principal, cooperative_id, "reinstate", _reason(data), today=today)
+
+    @post(
+        "/{cooperative_id:str}/verify-identity",
+        status_code=200,
+        summary="Record a seller identity verification (E-commerce Law Art. 27; staff)",
+        responses=problems(
+            400,
+            401,
+            codes={403: ["forbidden_role"], 404: ["cooperative_not_found"], 409: ["invalid_transition"]},
+        ),
+    )
+    async def verify_identity(
+        self, session: Session, principal: Caller, today: Today, cooperative_id: FromPath[str]
+    ) -> CooperativeOut:
+        """Staff in scope verified the seller identity again; the next one is due in 180 days."""
+        return await service.verify_identity(session, principal, cooperative_id, today=today)
 
     @get(
         "/{cooperative_id:str}/members",
