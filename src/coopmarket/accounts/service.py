@@ -278,3 +278,28 @@ async def promote_to_manager(session: AsyncSession, user_id: str) -> None:
     await session.exec(
         update(User).where(col(User.id) == user_id, col(User.role) == BUYER).values(role=COOP_MANAGER)
     )
+
+
+async def user_by_phone(executor: Executor, phone: str) -> tuple[str, str, str] | None:
+    """``(id, display_name, role)`` of the active user with ``phone``, or ``None``. Joins the
+    caller's transaction."""
+    row = (
+        await executor.execute(
+            select(col(User.id), col(User.display_name), col(User.role)).where(
+                col(User.phone) == phone, col(User.is_active).is_(True)
+            )
+        )
+    ).one_or_none()
+    return (row[0], row[1], row[2]) if row is not None else None
+
+
+async def user_briefs(executor: Executor, user_ids: list[str]) -> dict[str, tuple[str, str | None]]:
+    """``{id: (display_name, phone)}`` for the given ids. Joins the caller's transaction."""
+    if not user_ids:
+        return {}
+    rows = (
+        await executor.execute(
+            select(col(User.id), col(User.display_name), col(User.phone)).where(col(User.id).in_(user_ids))
+        )
+    ).all()
+    return {r[0]: (r[1], r[2]) for r in rows}

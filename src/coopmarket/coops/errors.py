@@ -41,3 +41,25 @@ class LicenceExpired(Conflict):
     """A decision on a licence whose term is over."""
 
     default_code = "licence_expired"
+
+
+class UserNotFound(NotFound):
+    default_code = "user_not_found"
+
+
+class ManagerNotFound(NotFound):
+    default_code = "manager_not_found"
+
+
+class AlreadyManager(Conflict):
+    default_code = "already_manager"
+
+
+class LastManager(Conflict):
+    """A cooperative keeps at least one manager."""
+
+    default_code = "last_manager"
+
+
+class StaffCannotManage(Conflict):
+    default_code = "staff_cannot_manage"

@@ -7,7 +7,7 @@ from typing import Annotated
 from litestar import Controller, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from coopmarket.coops import service
+from coopmarket.coops import manager_routes, service
 from coopmarket.coops.schemas import (
     CooperativeIn,
     CooperativeList,
@@ -279,4 +279,4 @@ class CooperativeController(Controller):
         return await service.update_member(session, principal, cooperative_id, member_id, data)
 
 
-routes = [CooperativeController]
+routes = [CooperativeController, *manager_routes.routes]

@@ -119,6 +119,23 @@ class CooperativeList(msgspec.Struct):
     next_cursor: str | None
 
 
+class ManagerIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A registered user, by phone number, to add as a manager."""
+
+    phone: ContactPhone
+
+
+class ManagerOut(msgspec.Struct):
+    user_id: str
+    display_name: str
+    phone_masked: str | None
+    since: datetime
+
+
+class ManagerList(msgspec.Struct):
+    items: list[ManagerOut]
+
+
 class MemberIn(msgspec.Struct, forbid_unknown_fields=True):
     name: MemberName
     kind: MemberKind
