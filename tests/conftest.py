@@ -139,6 +139,9 @@ def _truncate_pg(url: str) -> None:
         engine = create_async_engine(url)
         async with engine.begin() as conn:
             await conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
+            await conn.execute(
+                text("UPDATE region SET community_code = NULL WHERE community_code IS NOT NULL")
+            )
             await conn.execute(text("DELETE FROM region WHERE level = 'community'"))
         await engine.dispose()
 

@@ -305,7 +305,12 @@ async def _seed_cooperative(
         )
     async with db.unit_of_work() as session:
         await coops_service.decide(
-            session, staff, cooperative.id, "approve", "材料齐全，同意入驻（演示数据）"
+            session,
+            staff,
+            cooperative.id,
+            "approve",
+            "材料齐全，同意入驻（演示数据）",
+            today=clock.now().date(),
         )
     manager = Principal(
         id=applicant.id,

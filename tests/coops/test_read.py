@@ -13,6 +13,8 @@ from tests.factories import STREET, VILLAGE, approved_cooperative, make_staff, r
 
 URL = "/api/v1/cooperatives"
 PUBLIC_FIELDS = {
+    "contact_phone_masked",
+    "business_scope",
     "id",
     "name",
     "village_code",
@@ -22,7 +24,19 @@ PUBLIC_FIELDS = {
     "founded_on",
     "charter",
 }
-FULL_FIELDS = PUBLIC_FIELDS | {"uscc", "chairperson", "status_reason", "created_at", "updated_at"}
+FULL_FIELDS = PUBLIC_FIELDS | {
+    "uscc",
+    "chairperson",
+    "status_reason",
+    "created_at",
+    "updated_at",
+    "contact_phone",
+    "legal_representative",
+    "registered_address",
+    "administrative_licences",
+    "identity_verified_on",
+    "reverify_due_on",
+}
 
 
 def ids(body: dict[str, Any]) -> list[str]:
@@ -158,6 +172,8 @@ async def test_an_approved_cooperative_shows_public_fields_to_anyone(
     response = await client.get(f"{URL}/{approved['id']}")
     assert response.status_code == 200
     assert response.json() == {
+        "contact_phone_masked": None,
+        "business_scope": None,
         "id": approved["id"],
         "name": "阳光种植专业合作社",
         "village_code": VILLAGE,

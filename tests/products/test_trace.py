@@ -112,6 +112,7 @@ async def test_a_batch_gets_a_trace_code_that_tells_where_it_comes_from(
         ],
         "is_branded": False,
         "brand": None,
+        "withdrawn": False,
     }
 
 

@@ -10,7 +10,15 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from coopmarket.accounts import service
-from coopmarket.accounts.schemas import LoginIn, RegisterIn, StaffIn, TokenOut, UserOut, WechatLoginIn
+from coopmarket.accounts.schemas import (
+    LoginIn,
+    PasswordChangeIn,
+    RegisterIn,
+    StaffIn,
+    TokenOut,
+    UserOut,
+    WechatLoginIn,
+)
 from coopmarket.core.http import AppSettings, Caller, Db, Session
 from coopmarket.core.openapi import NO_TOKEN_NEEDED, problem, problems
 
@@ -94,6 +102,28 @@ class MeController(Controller):
         """The caller's id, role, masked phone, cooperatives and region."""
         async with db.read() as conn:
             return await service.me(conn, principal)
+
+    @post(
+        "/password",
+        status_code=204,
+        summary="Change the password (needs the current one); every older token stops working",
+        responses=problems(400, 401, 413, codes={401: ["invalid_credentials"]}),
+    )
+    async def change_password(
+        self, data: JSONBody[PasswordChangeIn], session: Session, principal: Caller
+    ) -> None:
+        """Sign in again afterwards: every token issued before is refused at once."""
+        await service.change_password(session, principal, data)
+
+    @post(
+        "/sign-out-everywhere",
+        status_code=204,
+        summary="Sign out on every device: every token issued so far stops working",
+        responses=problems(400, 401),
+    )
+    async def sign_out_everywhere(self, session: Session, principal: Caller) -> None:
+        """The token version moves on; old tokens answer 401 ``invalid_token``."""
+        await service.sign_out_everywhere(session, principal)
 
 
 class StaffController(Controller):

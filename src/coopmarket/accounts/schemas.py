@@ -53,3 +53,8 @@ class StaffIn(msgspec.Struct, forbid_unknown_fields=True):
     display_name: DisplayName
     role: StaffRole
     region_code: Annotated[Text, Meta(min_length=6, max_length=12)]
+
+
+class PasswordChangeIn(msgspec.Struct, forbid_unknown_fields=True):
+    current_password: Annotated[Text, Meta(min_length=1, max_length=128)]
+    new_password: Password

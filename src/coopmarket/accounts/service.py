@@ -20,7 +20,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from coopmarket.accounts import security
 from coopmarket.accounts.models import User
-from coopmarket.accounts.schemas import LoginIn, RegisterIn, StaffIn, TokenOut, UserOut
+from coopmarket.accounts.schemas import (
+    LoginIn,
+    PasswordChangeIn,
+    RegisterIn,
+    StaffIn,
+    TokenOut,
+    UserOut,
+)
 from coopmarket.accounts.wechat import WechatClient
 from coopmarket.core import clock
 from coopmarket.core.errors import (
@@ -285,3 +292,51 @@ async def promote_to_manager(session: AsyncSession, user_id: str) -> None:
     await session.exec(
         update(User).where(col(User.id) == user_id, col(User.role) == BUYER).values(role=COOP_MANAGER)
     )
+
+
+async def user_by_phone(executor: Executor, phone: str) -> tuple[str, str, str] | None:
+    """``(id, display_name, role)`` of the active user with ``phone``, or ``None``. Joins the
+    caller's transaction."""
+    row = (
+        await executor.execute(
+            select(col(User.id), col(User.display_name), col(User.role)).where(
+                col(User.phone) == phone, col(User.is_active).is_(True)
+            )
+        )
+    ).one_or_none()
+    return (row[0], row[1], row[2]) if row is not None else None
+
+
+async def user_briefs(executor: Executor, user_ids: list[str]) -> dict[str, tuple[str, str | None]]:
+    """``{id: (display_name, phone)}`` for the given ids. Joins the caller's transaction."""
+    if not user_ids:
+        return {}
+    rows = (
+        await executor.execute(
+            select(col(User.id), col(User.display_name), col(User.phone)).where(col(User.id).in_(user_ids))
+        )
+    ).all()
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+async def _bump_token_version(session: AsyncSession, user_id: str, **values: object) -> None:
+    await session.execute(
+        update(User).where(col(User.id) == user_id).values(token_version=User.token_version + 1, **values)
+    )
+
+
+async def change_password(session: AsyncSession, principal: Principal, data: PasswordChangeIn) -> None:
+    """The caller changes their password with the current one (401 ``invalid_credentials``
+    otherwise); every token issued before stops working at once (the token version moves on)."""
+    row = (
+        await session.execute(select(col(User.password_hash)).where(col(User.id) == principal.id))
+    ).one_or_none()
+    current = row[0] if row is not None else None
+    if not await asyncio.to_thread(security.verify_password, current, data.current_password):
+        raise Unauthorized("The current password is wrong.", code="invalid_credentials")
+    await _bump_token_version(session, principal.id, password_hash=await _hash(data.new_password))
+
+
+async def sign_out_everywhere(session: AsyncSession, principal: Principal) -> None:
+    """Every token of the caller stops working at once (the token version moves on)."""
+    await _bump_token_version(session, principal.id)

@@ -59,3 +59,25 @@ class InvalidIdNumber(ValidationFailed):
     """Not a valid 居民身份证号 (GB 11643: date of birth and check character)."""
 
     default_code = "invalid_id_number"
+
+
+class UserNotFound(NotFound):
+    default_code = "user_not_found"
+
+
+class ManagerNotFound(NotFound):
+    default_code = "manager_not_found"
+
+
+class AlreadyManager(Conflict):
+    default_code = "already_manager"
+
+
+class LastManager(Conflict):
+    """A cooperative keeps at least one manager."""
+
+    default_code = "last_manager"
+
+
+class StaffCannotManage(Conflict):
+    default_code = "staff_cannot_manage"

@@ -476,3 +476,96 @@ async def suspend_automatically(
         at=now,
     )
     return True
+
+
+# --- licences follow their cooperative's status ----------------------------------------------
+
+COOPERATIVE_SUSPENDED_REASON = "the cooperative is suspended"
+COOPERATIVE_REINSTATED_REASON = "the cooperative is reinstated"
+
+
+async def suspend_with_cooperative(session: AsyncSession, cooperative_id: str, *, actor_id: str) -> list[str]:
+    """Suspend every granted licence of a cooperative being suspended, marked so that its
+    reinstatement grants them again; returns their ids, sorted. Joins the caller's transaction."""
+    now = clock.now()
+    ids = sorted(
+        r[0]
+        for r in (
+            await session.execute(
+                update(_licence_table)
+                .where(L.cooperative_id == cooperative_id, L.status == LicenceStatus.GRANTED)
+                .values(
+                    status=LicenceStatus.SUSPENDED.value,
+                    status_reason=COOPERATIVE_SUSPENDED_REASON,
+                    suspended_with_cooperative=True,
+                    updated_at=now,
+                )
+                .returning(L.id)
+            )
+        ).all()
+    )
+    for licence_id in ids:
+        await _record_decision(
+            session,
+            licence_id,
+            LicenceAction.SUSPEND,
+            LicenceStatus.GRANTED,
+            LicenceStatus.SUSPENDED,
+            COOPERATIVE_SUSPENDED_REASON,
+            actor_id,
+            automatic=True,
+            at=now,
+        )
+    return ids
+
+
+async def reinstate_with_cooperative(
+    session: AsyncSession, cooperative_id: str, *, actor_id: str, today: date
+) -> tuple[list[str], list[str]]:
+    """Grant again the licences suspended with a cooperative that is reinstated, those still within
+    their term; the others stay suspended (and read as expired). Returns (granted again, left
+    suspended), each sorted. Joins the caller's transaction."""
+    now = clock.now()
+    base = update(_licence_table).where(
+        L.cooperative_id == cooperative_id,
+        L.status == LicenceStatus.SUSPENDED,
+        L.suspended_with_cooperative.is_(True),
+    )
+    granted = sorted(
+        r[0]
+        for r in (
+            await session.execute(
+                base.where(L.valid_to >= today)
+                .values(
+                    status=LicenceStatus.GRANTED.value,
+                    status_reason=COOPERATIVE_REINSTATED_REASON,
+                    suspended_with_cooperative=False,
+                    updated_at=now,
+                )
+                .returning(L.id)
+            )
+        ).all()
+    )
+    left = sorted(
+        r[0]
+        for r in (
+            await session.execute(
+                base.where(L.valid_to < today)
+                .values(suspended_with_cooperative=False, updated_at=now)
+                .returning(L.id)
+            )
+        ).all()
+    )
+    for licence_id in granted:
+        await _record_decision(
+            session,
+            licence_id,
+            LicenceAction.GRANT,
+            LicenceStatus.SUSPENDED,
+            LicenceStatus.GRANTED,
+            COOPERATIVE_REINSTATED_REASON,
+            actor_id,
+            automatic=True,
+            at=now,
+        )
+    return granted, left

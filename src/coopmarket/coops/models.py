@@ -33,6 +33,14 @@ class Cooperative(SQLModel, table=True):
     member_capital_cap_bps: int | None = Field(default=None, nullable=True)
     status: str = Field(max_length=16, index=True)  # pending | approved | rejected | suspended
     status_reason: str | None = Field(default=None, max_length=500)
+    # Registry fields (district records) and the seller identity of E-commerce Law Art. 27.
+    contact_phone: str | None = Field(default=None, max_length=20)
+    business_scope: str | None = Field(default=None, max_length=1000)
+    legal_representative: str | None = Field(default=None, max_length=64)
+    registered_address: str | None = Field(default=None, max_length=300)
+    administrative_licences: str | None = Field(default=None, max_length=1000)
+    identity_verified_on: date | None = Field(default=None)
+    reverify_due_on: date | None = Field(default=None, index=True)
     created_by: str = ref_field(foreign_key="user_account.id")
     created_at: datetime = time_field()
     updated_at: datetime = time_field()
@@ -150,6 +158,9 @@ class BrandLicence(SQLModel, table=True):
     applied_at: datetime = time_field()
     granted_at: datetime | None = time_field(nullable=True)
     updated_at: datetime = time_field()
+    # Suspended because its cooperative was: granted again when the cooperative is reinstated
+    # (only while still within its term).
+    suspended_with_cooperative: bool = Field(default=False)
 
 
 class BrandLicenceProduct(SQLModel, table=True):

@@ -10,7 +10,7 @@ from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from coopmarket.coops import member_accounts, service
+from coopmarket.coops import manager_routes, member_accounts, service
 from coopmarket.coops.schemas import (
     CapitalChangeIn,
     CapitalChangeOut,
@@ -28,7 +28,7 @@ from coopmarket.coops.schemas import (
     TransactionVolumesOut,
 )
 from coopmarket.core.errors import FieldError, ValidationFailed
-from coopmarket.core.http import AppSettings, Caller, Db, MaybeCaller, Session
+from coopmarket.core.http import AppSettings, Caller, Db, MaybeCaller, Session, Today
 from coopmarket.core.openapi import TOKEN_OPTIONAL, problems
 from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -102,22 +102,38 @@ class CooperativeController(Controller):
         "/",
         summary="List cooperatives",
         security=TOKEN_OPTIONAL,
-        responses=problems(400, 401, codes={422: ["invalid_cursor"]}),
+        responses=problems(400, 401, codes={403: ["forbidden_role"], 422: ["invalid_cursor"]}),
     )
     async def list_cooperatives(
         self,
         db: Db,
         maybe_principal: MaybeCaller,
+        today: Today,
         status: Annotated[CooperativeStatus | None, QueryParameter(name="status")] = None,
         region_code: Annotated[str | None, QueryParameter(name="region_code", max_length=12)] = None,
         q: Annotated[str | None, QueryParameter(name="q", max_length=100)] = None,
+        reverification_due: Annotated[
+            bool,
+            QueryParameter(
+                name="reverification_due",
+                description="Staff: only approved or suspended cooperatives in scope whose seller "
+                "identity (E-commerce Law Art. 27) is due for verification today or earlier",
+            ),
+        ] = False,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> CooperativeList:
         """Approved cooperatives for everyone; staff also see their scope, managers their own."""
         async with db.read() as conn:
             return await service.list_cooperatives(
-                conn, maybe_principal, status=status, region_code=region_code, q=q, limit=limit, cursor=cursor
+                conn,
+                maybe_principal,
+                status=status,
+                region_code=region_code,
+                q=q,
+                reverification_due_on=today if reverification_due else None,
+                limit=limit,
+                cursor=cursor,
             )
 
     @get(
@@ -152,10 +168,11 @@ class CooperativeController(Controller):
         data: JSONBody[CooperativePatch],
         session: Session,
         principal: Caller,
+        today: Today,
         cooperative_id: FromPath[str],
     ) -> CooperativeOut:
         """Edit name, party organisation, chairperson and charter while pending or approved."""
-        return await service.update_cooperative(session, principal, cooperative_id, data)
+        return await service.update_cooperative(session, principal, cooperative_id, data, today=today)
 
     @post(
         "/{cooperative_id:str}/approve",
@@ -167,11 +184,12 @@ class CooperativeController(Controller):
         self,
         session: Session,
         principal: Caller,
+        today: Today,
         cooperative_id: FromPath[str],
         data: JSONBody[DecisionIn | None] = None,
     ) -> CooperativeOut:
         """pending → approved (district staff, or street staff for their street)."""
-        return await service.decide(session, principal, cooperative_id, "approve", _reason(data))
+        return await service.decide(session, principal, cooperative_id, "approve", _reason(data), today=today)
 
     @post(
         "/{cooperative_id:str}/reject",
@@ -183,11 +201,12 @@ class CooperativeController(Controller):
         self,
         session: Session,
         principal: Caller,
+        today: Today,
         cooperative_id: FromPath[str],
         data: JSONBody[DecisionIn | None] = None,
     ) -> CooperativeOut:
         """pending → rejected, with a reason."""
-        return await service.decide(session, principal, cooperative_id, "reject", _reason(data))
+        return await service.decide(session, principal, cooperative_id, "reject", _reason(data), today=today)
 
     @post(
         "/{cooperative_id:str}/suspend",
@@ -199,11 +218,12 @@ class CooperativeController(Controller):
         self,
         session: Session,
         principal: Caller,
+        today: Today,
         cooperative_id: FromPath[str],
         data: JSONBody[DecisionIn | None] = None,
     ) -> CooperativeOut:
         """approved → suspended, with a reason."""
-        return await service.decide(session, principal, cooperative_id, "suspend", _reason(data))
+        return await service.decide(session, principal, cooperative_id, "suspend", _reason(data), today=today)
 
     @post(
         "/{cooperative_id:str}/reinstate",
@@ -215,11 +235,28 @@ class CooperativeController(Controller):
         self,
         session: Session,
         principal: Caller,
+        today: Today,
         cooperative_id: FromPath[str],
         data: JSONBody[DecisionIn | None] = None,
     ) -> CooperativeOut:
         """suspended → approved."""
-        return await service.decide(session, principal, cooperative_id, "reinstate", _reason(data))
+        return await service.decide(session, principal, cooperative_id, "reinstate", _reason(data), today=today)
+
+    @post(
+        "/{cooperative_id:str}/verify-identity",
+        status_code=200,
+        summary="Record a seller identity verification (E-commerce Law Art. 27; staff)",
+        responses=problems(
+            400,
+            401,
+            codes={403: ["forbidden_role"], 404: ["cooperative_not_found"], 409: ["invalid_transition"]},
+        ),
+    )
+    async def verify_identity(
+        self, session: Session, principal: Caller, today: Today, cooperative_id: FromPath[str]
+    ) -> CooperativeOut:
+        """Staff in scope verified the seller identity again; the next one is due in 180 days."""
+        return await service.verify_identity(session, principal, cooperative_id, today=today)
 
     @get(
         "/{cooperative_id:str}/members",
@@ -359,4 +396,4 @@ class CooperativeController(Controller):
             )
 
 
-routes = [CooperativeController]
+routes = [CooperativeController, *manager_routes.routes]

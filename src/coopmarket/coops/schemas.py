@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from coopmarket.core.phone import PHONE_PATTERN
 from coopmarket.core.text import MultilineText, Name, Text
 
 Bps = Annotated[int, Meta(ge=0, le=10000, description="Basis points (1/100 of a percent)")]
@@ -45,6 +46,11 @@ CapitalDeltaFen = Annotated[
         extra_json_schema={"not": {"const": 0}},
     ),
 ]
+ContactPhone = Annotated[str, Meta(pattern=PHONE_PATTERN, description="Mainland mobile number, 11 digits")]
+BusinessScope = Annotated[MultilineText, Meta(max_length=1000)]
+LegalRepresentative = Annotated[Name, Meta(min_length=1, max_length=64)]
+RegisteredAddress = Annotated[Text, Meta(min_length=1, max_length=300)]
+AdministrativeLicences = Annotated[MultilineText, Meta(max_length=1000)]
 
 
 class CooperativeBrief(msgspec.Struct, frozen=True):
@@ -82,6 +88,12 @@ class CooperativeIn(msgspec.Struct, forbid_unknown_fields=True):
     chairperson: Chairperson
     founded_on: date
     charter: Charter
+    # Registry fields and the seller identity of E-commerce Law Art. 27 (all optional).
+    contact_phone: ContactPhone | None = None
+    business_scope: BusinessScope | None = None
+    legal_representative: LegalRepresentative | None = None
+    registered_address: RegisteredAddress | None = None
+    administrative_licences: AdministrativeLicences | None = None
 
 
 class CooperativePatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -89,6 +101,11 @@ class CooperativePatch(msgspec.Struct, forbid_unknown_fields=True):
     party_organization: PartyOrganization | UnsetType = UNSET
     chairperson: Chairperson | UnsetType = UNSET
     charter: CharterPatch | UnsetType = UNSET
+    contact_phone: ContactPhone | UnsetType = UNSET
+    business_scope: BusinessScope | UnsetType = UNSET
+    legal_representative: LegalRepresentative | UnsetType = UNSET
+    registered_address: RegisteredAddress | UnsetType = UNSET
+    administrative_licences: AdministrativeLicences | UnsetType = UNSET
 
 
 class DecisionIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -115,11 +132,37 @@ class CooperativeOut(msgspec.Struct):
     created_at: datetime | UnsetType = UNSET
     updated_at: datetime | UnsetType = UNSET
     warnings: list[str] | UnsetType = UNSET
+    # Public: the contact phone masked, the business scope. Managers and staff: everything.
+    contact_phone_masked: str | None = None
+    business_scope: str | None = None
+    contact_phone: str | UnsetType | None = UNSET
+    legal_representative: str | UnsetType | None = UNSET
+    registered_address: str | UnsetType | None = UNSET
+    administrative_licences: str | UnsetType | None = UNSET
+    identity_verified_on: date | UnsetType | None = UNSET
+    reverify_due_on: date | UnsetType | None = UNSET
 
 
 class CooperativeList(msgspec.Struct):
     items: list[CooperativeOut]
     next_cursor: str | None
+
+
+class ManagerIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A registered user, by phone number, to add as a manager."""
+
+    phone: ContactPhone
+
+
+class ManagerOut(msgspec.Struct):
+    user_id: str
+    display_name: str
+    phone_masked: str | None
+    since: datetime
+
+
+class ManagerList(msgspec.Struct):
+    items: list[ManagerOut]
 
 
 class MemberIn(msgspec.Struct, forbid_unknown_fields=True):

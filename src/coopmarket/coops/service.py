@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from msgspec import UNSET
@@ -12,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession as UnitOfWork
 
 from coopmarket.accounts import service as accounts_service
 from coopmarket.audit import service as audit
-from coopmarket.coops import capital, id_number, uscc
+from coopmarket.coops import capital, id_number, licences, uscc
 from coopmarket.coops.errors import (
     CollectiveMemberExists,
     CooperativeNotEditable,
@@ -45,6 +46,7 @@ from coopmarket.coops.schemas import (
 from coopmarket.core import clock
 from coopmarket.core.errors import FieldError, PermissionDenied, RuleViolated, ValidationFailed
 from coopmarket.core.pagination import DEFAULT_LIMIT, decode_cursor, encode_cursor
+from coopmarket.core.phone import mask_phone
 from coopmarket.core.principal import DISTRICT_STAFF, STREET_STAFF, Principal
 from coopmarket.db import rowcount
 from coopmarket.regions import service as regions_service
@@ -97,7 +99,18 @@ _COLUMNS = (
     C.status_reason,
     C.created_at,
     C.updated_at,
+    C.contact_phone,
+    C.business_scope,
+    C.legal_representative,
+    C.registered_address,
+    C.administrative_licences,
+    C.identity_verified_on,
+    C.reverify_due_on,
 )
+# Seller identity (E-commerce Law Art. 27) is verified again at least this often.
+REVERIFY_INTERVAL_DAYS = 180
+_IDENTITY_FIELDS = ("legal_representative", "registered_address", "administrative_licences")
+_OPTIONAL_FIELDS = ("contact_phone", "business_scope", *_IDENTITY_FIELDS)
 
 Conn = AsyncSession | AsyncConnection
 
@@ -178,8 +191,16 @@ def _out(
             collective_sales_share_bps=row.collective_sales_share_bps,
             member_capital_cap_bps=row.member_capital_cap_bps,
         ),
+        contact_phone_masked=mask_phone(row.contact_phone),
+        business_scope=row.business_scope,
     )
     if full:
+        out.contact_phone = row.contact_phone
+        out.legal_representative = row.legal_representative
+        out.registered_address = row.registered_address
+        out.administrative_licences = row.administrative_licences
+        out.identity_verified_on = row.identity_verified_on
+        out.reverify_due_on = row.reverify_due_on
         out.uscc = row.uscc
         out.chairperson = row.chairperson
         out.status_reason = row.status_reason
@@ -245,6 +266,10 @@ def _required_text(value: str, field: str) -> str:
     return stripped
 
 
+def _optional_text(value: str | None) -> str | None:
+    return value.strip() or None if value is not None else None
+
+
 # --- cooperatives ----------------------------------------------------------------------------
 
 
@@ -286,6 +311,11 @@ async def register_cooperative(
         member_capital_cap_bps=data.charter.member_capital_cap_bps,
         status=PENDING,
         created_by=principal.id,
+        contact_phone=data.contact_phone,
+        business_scope=_optional_text(data.business_scope),
+        legal_representative=_optional_text(data.legal_representative),
+        registered_address=_optional_text(data.registered_address),
+        administrative_licences=_optional_text(data.administrative_licences),
     )
     session.add(cooperative)
     try:
@@ -309,6 +339,7 @@ async def list_cooperatives(
     status: str | None = None,
     region_code: str | None = None,
     q: str | None = None,
+    reverification_due_on: date | None = None,
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> CooperativeList:
@@ -329,6 +360,15 @@ async def list_cooperatives(
         stmt = stmt.where(C.village_code.startswith(region_code, autoescape=True))
     if q and q.strip():
         stmt = stmt.where(C.name.icontains(q.strip(), autoescape=True))
+    if reverification_due_on is not None:
+        # Staff only: approved or suspended sellers whose identity is due for verification.
+        if principal is None or not principal.is_staff:
+            raise PermissionDenied("Staff list cooperatives due for re-verification.", code="forbidden_role")
+        stmt = stmt.where(
+            C.status.in_((APPROVED, SUSPENDED)),
+            or_(C.reverify_due_on.is_(None), C.reverify_due_on <= reverification_due_on),
+            C.village_code.startswith(principal.region_code or "", autoescape=True),
+        )
     if after is not None:
         stmt = stmt.where(C.id < str(after[0]))
     rows = (await conn.execute(stmt.order_by(C.id.desc()).limit(limit + 1))).all()
@@ -359,7 +399,7 @@ async def get_cooperative(conn: Conn, principal: Principal | None, cooperative_i
 
 
 async def update_cooperative(
-    session: UnitOfWork, principal: Principal, cooperative_id: str, data: CooperativePatch
+    session: UnitOfWork, principal: Principal, cooperative_id: str, data: CooperativePatch, *, today: date
 ) -> CooperativeOut:
     """Its manager edits name, party organisation, chairperson and charter while pending or approved."""
     await _require_manager(session, principal, cooperative_id)
@@ -370,6 +410,13 @@ async def update_cooperative(
         values["party_organization"] = _required_text(data.party_organization, "party_organization")
     if data.chairperson is not UNSET:
         values["chairperson"] = _required_text(data.chairperson, "chairperson")
+    for field in _OPTIONAL_FIELDS:
+        value = getattr(data, field)
+        if value is not UNSET:
+            values[field] = _optional_text(value)
+    if any(getattr(data, f) is not UNSET for f in _IDENTITY_FIELDS):
+        # Changed seller identity is due for verification again at once (Art. 27).
+        values["reverify_due_on"] = today
     if data.charter is not UNSET:
         charter = data.charter
         if charter.patronage_return_bps is not UNSET:
@@ -393,10 +440,64 @@ async def update_cooperative(
     return await _full_out(session, cooperative_id)
 
 
-async def decide(
-    session: UnitOfWork, principal: Principal, cooperative_id: str, action: str, reason: str | None
+def _verified(action: str, today: date) -> dict[str, date]:
+    """An approval or a reinstatement verifies the seller identity (E-commerce Law Art. 27)."""
+    if action not in ("approve", "reinstate"):
+        return {}
+    return {"identity_verified_on": today, "reverify_due_on": today + timedelta(days=REVERIFY_INTERVAL_DAYS)}
+
+
+async def verify_identity(
+    session: UnitOfWork, principal: Principal, cooperative_id: str, *, today: date
 ) -> CooperativeOut:
-    """Approve, reject, suspend or reinstate: district staff, or street staff for their street."""
+    """Staff in scope record that they verified the seller identity again; the next verification is
+    due in ``REVERIFY_INTERVAL_DAYS``. Audited."""
+    principal.require_role(DISTRICT_STAFF, STREET_STAFF)
+    row = await _row(session, cooperative_id)
+    if row is None or not principal.covers_region(row.village_code):
+        raise CooperativeNotFound("No such cooperative.")
+    if row.status not in (APPROVED, SUSPENDED):
+        raise InvalidTransition(f"A cooperative that is {row.status} is not verified as a seller.")
+    values = _verified("approve", today)
+    await session.execute(
+        update(_cooperative_table)
+        .where(C.id == cooperative_id)
+        .values(updated_at=clock.now(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    await audit.record(
+        session,
+        actor=principal,
+        action="cooperative.verify_identity",
+        entity="cooperative",
+        entity_id=cooperative_id,
+        before={
+            "identity_verified_on": row.identity_verified_on,
+            "reverify_due_on": row.reverify_due_on,
+        },
+        after=dict(values),
+        region_code=row.village_code,
+        cooperative_id=cooperative_id,
+    )
+    return await _full_out(session, cooperative_id)
+
+
+async def decide(
+    session: UnitOfWork,
+    principal: Principal,
+    cooperative_id: str,
+    action: str,
+    reason: str | None,
+    *,
+    today: date,
+) -> CooperativeOut:
+    """Approve, reject, suspend or reinstate: district staff, or street staff for their street.
+
+    The consequences land in the same transaction: a suspension suspends the cooperative's granted
+    brand licences (its products leave the catalogue and its unpaid orders cannot be paid because
+    those read the cooperative's status); a reinstatement grants again those still within their
+    term. The decision and its consequences are one audit entry.
+    """
     principal.require_role(DISTRICT_STAFF, STREET_STAFF)
     source, target = TRANSITIONS[action]
     reason = reason.strip() if reason and reason.strip() else None
@@ -420,7 +521,7 @@ async def decide(
     result = await session.execute(
         update(_cooperative_table)
         .where(C.id == cooperative_id, C.status == source)
-        .values(status=target, status_reason=reason, updated_at=clock.now())
+        .values(status=target, status_reason=reason, updated_at=clock.now(), **_verified(action, today))
         .execution_options(synchronize_session=False)
     )
     if rowcount(result) != 1:
@@ -433,6 +534,29 @@ async def decide(
             reason=reason,
             actor_id=principal.id,
         )
+    )
+    after: dict[str, Any] = {"status": target}
+    if action == "suspend":
+        after["licences_suspended"] = await licences.suspend_with_cooperative(
+            session, cooperative_id, actor_id=principal.id
+        )
+    elif action == "reinstate":
+        granted, left = await licences.reinstate_with_cooperative(
+            session, cooperative_id, actor_id=principal.id, today=today
+        )
+        after["licences_granted_again"] = granted
+        after["licences_left_suspended"] = left
+    await audit.record(
+        session,
+        actor=principal,
+        action=f"cooperative.{action}",
+        entity="cooperative",
+        entity_id=cooperative_id,
+        before={"status": source},
+        after=after,
+        reason=reason,
+        region_code=row.village_code,
+        cooperative_id=cooperative_id,
     )
     return await _full_out(session, cooperative_id)
 

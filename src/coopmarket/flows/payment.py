@@ -75,6 +75,7 @@ async def start_payment(
                 amount_fen=0,
             )
         order_payment.require_payable(order)
+        await order_payment.require_cooperatives_trading(conn, order)
         amount = order.total_fen - order.paid_fen
         resumable = await payments_service.resumable_payment(conn, order.id, name, amount)
         payer_openid = await accounts_service.wechat_openid(conn, principal.id)
@@ -148,6 +149,7 @@ async def record_offline_payment(
             "This order expired before it was paid. If the money really arrived, record it with "
             "hold_for_refund: it is held and refunded in full."
         )
+    await order_payment.require_cooperatives_trading(session, order)
     outstanding = order.total_fen - order.paid_fen
     if data.amount_fen != outstanding:
         raise AmountMismatch(
@@ -196,12 +198,13 @@ async def _hold_for_refund(
     that can still be paid (record the payment itself instead). Audited.
     """
     payable = order.status == OrderStatus.PENDING_PAYMENT and order.paid_fen == 0
-    if payable and not order_payment.is_expired(order):
+    suspended = await order_payment.sells_from_suspended(session, order)
+    if payable and not order_payment.is_expired(order) and not suspended:
         raise OrderNotPayable(
             "This order still awaits this payment: record it without hold_for_refund.", code="order_not_expired"
         )
     order_status = order.status
-    if payable and await order_expiry.expire_order(session, order.id, clock.now()):
+    if payable and not suspended and await order_expiry.expire_order(session, order.id, clock.now()):
         order_status = OrderStatus.CANCELLED
     payment = await payments_service.record_offline_payment(
         session,
@@ -282,8 +285,11 @@ async def apply_provider_success(
         )
     if not await payments_service.claim_success(session, payment.id):
         return "already_applied"
+    order = await order_payment.order_for_payment(session, None, payment.order_id)
     if currency.lower() != "cny":
         reason = f"received {amount_fen} in {currency}, expected {payment.amount_fen} fen in CNY"
+    elif await order_payment.sells_from_suspended(session, order):
+        reason = "a cooperative of the order is suspended"
     elif amount_fen == payment.amount_fen:
         parts = await order_payment.mark_paid(session, order_id=payment.order_id, amount_fen=amount_fen)
         if parts is not None:

@@ -214,7 +214,7 @@ class OrderPaymentController(Controller):
             idempotent=True,
             codes={
                 404: ["order_not_found"],
-                409: ["order_not_payable", "order_expired"],
+                409: ["order_not_payable", "order_expired", "cooperative_suspended"],
                 422: ["payment_method_unavailable"],
                 503: ["payment_provider_unavailable"],
             },
@@ -253,7 +253,13 @@ class OrderPaymentController(Controller):
             codes={
                 403: ["forbidden_role", "related_party_payment"],
                 404: ["order_not_found"],
-                409: ["order_not_payable", "order_expired", "order_not_expired", "payment_already_recorded"],
+                409: [
+                    "order_not_payable",
+                    "order_expired",
+                    "order_not_expired",
+                    "payment_already_recorded",
+                    "cooperative_suspended",
+                ],
                 422: ["amount_mismatch"],
             },
         ),

@@ -22,6 +22,7 @@ from coopmarket.core.principal import SHOPPER_ROLES, Principal
 from coopmarket.events.outbox import EventKind, record_event
 from coopmarket.orders import duties
 from coopmarket.orders.errors import (
+    CooperativeSuspended,
     DuplicateSku,
     InvalidRegion,
     OutOfStock,
@@ -84,6 +85,16 @@ async def place_order(
             "Some SKUs do not exist.",
             errors=[FieldError(f"lines[{i}].sku_id", "unknown SKU") for i in missing],
         )
+    cooperatives = await coops_service.cooperative_briefs(conn, {skus[s].cooperative_id for s in sku_ids})
+    # A suspended cooperative was public: say why it cannot be ordered from (409).
+    suspended = [
+        i for i, s in enumerate(sku_ids) if cooperatives[skus[s].cooperative_id].status == coops_service.SUSPENDED
+    ]
+    if suspended:
+        raise CooperativeSuspended(
+            "A cooperative of this order is suspended: its products cannot be ordered.",
+            errors=[FieldError(f"lines[{i}].sku_id", "its cooperative is suspended") for i in suspended],
+        )
     # A SKU the public cannot see (archived product, cooperative not approved) is unknown here
     # too, as its product answers 404: ids cannot be probed through checkout.
     hidden = [i for i, s in enumerate(sku_ids) if not skus[s].is_sellable]
@@ -92,7 +103,6 @@ async def place_order(
             "Some SKUs do not exist or are not on sale.",
             errors=[FieldError(f"lines[{i}].sku_id", "unknown SKU") for i in hidden],
         )
-    cooperatives = await coops_service.cooperative_briefs(conn, {skus[s].cooperative_id for s in sku_ids})
 
     # Take stock in a fixed order (by SKU id) so that concurrent orders cannot deadlock; each
     # change is recorded in the SKU's stock history under the order's id.

@@ -75,3 +75,10 @@ class InvalidRegion(ValidationFailed):
 
 class PaymentMethodUnavailable(ValidationFailed):
     default_code = "payment_method_unavailable"
+
+
+class CooperativeSuspended(Conflict):
+    """A cooperative of the order (or of a SKU ordered) is suspended: nobody orders from it, and
+    its unpaid orders cannot be paid."""
+
+    default_code = "cooperative_suspended"

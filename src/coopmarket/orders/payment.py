@@ -12,13 +12,20 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from coopmarket.audit import service as audit
+from coopmarket.coops import service as coops_service
 from coopmarket.core import clock
 from coopmarket.core.errors import PermissionDenied
 from coopmarket.core.principal import Principal
 from coopmarket.db import Executor, rowcount
 from coopmarket.events.outbox import EventKind, record_event
 from coopmarket.orders import duties, states
-from coopmarket.orders.errors import OrderExpired, OrderNotFound, OrderNotPayable, RefundNotFound
+from coopmarket.orders.errors import (
+    CooperativeSuspended,
+    OrderExpired,
+    OrderNotFound,
+    OrderNotPayable,
+    RefundNotFound,
+)
 from coopmarket.orders.models import Order, OrderPart
 from coopmarket.orders.schemas import OrderForPayment
 from coopmarket.orders.states import OrderEvent, OrderStatus
@@ -97,6 +104,22 @@ def require_payable(order: OrderForPayment) -> None:
     require_awaiting_payment(order)
     if is_expired(order):
         raise OrderExpired("This order expired before it was paid.")
+
+
+async def sells_from_suspended(executor: Executor, order: OrderForPayment) -> bool:
+    """Whether a cooperative of the order is suspended (then it takes no payment). Joins the
+    caller's transaction."""
+    briefs = await coops_service.cooperative_briefs(executor, set(order.cooperative_ids))
+    return any(b.status == coops_service.SUSPENDED for b in briefs.values())
+
+
+async def require_cooperatives_trading(executor: Executor, order: OrderForPayment) -> None:
+    """409 ``cooperative_suspended`` when a cooperative of the order is suspended."""
+    if await sells_from_suspended(executor, order):
+        raise CooperativeSuspended(
+            "A cooperative of this order is suspended: the order cannot be paid. If money arrived "
+            "anyway, it is held and refunded in full."
+        )
 
 
 def require_may_record_payment(principal: Principal, order: OrderForPayment) -> None:

@@ -44,7 +44,7 @@ class OrderController(Controller):
             idempotent=True,
             codes={
                 403: ["forbidden_role"],
-                409: ["out_of_stock"],
+                409: ["out_of_stock", "cooperative_suspended"],
                 422: ["payment_method_unavailable", "duplicate_sku", "invalid_region", "unknown_sku"],
             },
         ),

@@ -406,6 +406,8 @@ class TraceOut(msgspec.Struct):
     certifications: list[CertificationOut]  # those valid on the batch date
     is_branded: bool  # today
     brand: str | None
+    # The product is withdrawn from sale: its cooperative is suspended (or no longer approved).
+    withdrawn: bool = False
 
 
 # --- what a manager sees: the cooperative's own catalogue, stock history, low stock ----------------

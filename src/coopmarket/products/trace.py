@@ -247,4 +247,5 @@ async def trace(
         ),
         is_branded=is_branded,
         brand=brand if is_branded else None,
+        withdrawn=brief.status != "approved",
     )

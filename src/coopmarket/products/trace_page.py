@@ -64,6 +64,7 @@ def render(trace: TraceOut) -> str:
         f"<title>{escape(product.name)} 追溯信息</title><style>{_STYLE}</style></head><body>"
         f"<h1>{escape(product.name)}{badge}</h1>"
         f'<div class="code">追溯码 {escape(trace.trace_code)}</div>'
+        f"{'<p class=expired>该产品已下架（合作社暂停经营）</p>' if trace.withdrawn else ''}"
         "<table>"
         f"<tr><th>品类</th><td>{escape(CATEGORY_NAMES.get(product.category, product.category))}</td></tr>"
         f"<tr><th>产地</th><td>{escape(village)}</td></tr>"

@@ -14,3 +14,5 @@ class Region(SQLModel, table=True):
     parent_code: str | None = Field(default=None, max_length=12, index=True, foreign_key="region.code")
     # For village-level units: residents_committee (居委会, 001–199) or villagers_committee (200–399).
     kind: str | None = Field(default=None, max_length=32)
+    # For village-level units: the rural community (农村社区) staff grouped it into, if any.
+    community_code: str | None = Field(default=None, max_length=12, index=True)

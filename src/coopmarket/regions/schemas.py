@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 
 class RegionOut(msgspec.Struct):
@@ -11,6 +12,7 @@ class RegionOut(msgspec.Struct):
     level: str
     parent_code: str | None
     kind: str | None = None
+    community_code: str | UnsetType = UNSET  # a village grouped into a rural community (reports only)
 
 
 class RegionList(msgspec.Struct):

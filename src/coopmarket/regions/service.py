@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from msgspec import UNSET
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
@@ -11,6 +12,47 @@ from coopmarket.regions.models import Region
 from coopmarket.regions.schemas import RegionDetail, RegionList, RegionOut
 
 LEVELS = ("district", "street", "community", "village")
+
+
+COMMUNITY_PART = "9"  # community codes: street code + 9 + two digits (village parts are 001–399)
+
+
+async def next_community_code(session: AsyncSession, street_code: str) -> str | None:
+    """The next free community code of a street, or ``None`` when its 99 are used."""
+    rows = await session.execute(
+        select(col(Region.code)).where(
+            col(Region.parent_code) == street_code, col(Region.level) == "community"
+        )
+    )
+    used = {r[0] for r in rows.all()}
+    return next(
+        (c for n in range(1, 100) if (c := f"{street_code}{COMMUNITY_PART}{n:02d}") not in used), None
+    )
+
+
+async def add_community(session: AsyncSession, *, code: str, name: str, street_code: str) -> None:
+    """Write a community under ``street_code``. Joins the caller's transaction."""
+    session.add(Region(code=code, name=name, level="community", parent_code=street_code))
+    await session.flush()
+
+
+async def assign_villages(
+    session: AsyncSession, community_code: str, street_code: str, village_codes: list[str]
+) -> int:
+    """Put villages of ``street_code`` that are in no community into ``community_code``; returns how
+    many were (fewer than asked: some were in another community or not of that street). Joins the
+    caller's transaction."""
+    result = await session.execute(
+        update(Region)
+        .where(
+            col(Region.code).in_(village_codes),
+            col(Region.level) == "village",
+            col(Region.parent_code) == street_code,
+            col(Region.community_code).is_(None),
+        )
+        .values(community_code=community_code)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _out(region: Region) -> RegionOut:
@@ -120,10 +162,18 @@ async def all_regions(conn: AsyncConnection | AsyncSession) -> list[RegionOut]:
                 col(Region.level),
                 col(Region.parent_code),
                 col(Region.kind),
+                col(Region.community_code),
             )
         )
     ).all()
     return [
-        RegionOut(code=r.code, name=r.name, level=r.level, parent_code=r.parent_code, kind=r.kind)
+        RegionOut(
+            code=r.code,
+            name=r.name,
+            level=r.level,
+            parent_code=r.parent_code,
+            kind=r.kind,
+            community_code=r.community_code or UNSET,
+        )
         for r in rows
     ]

@@ -116,7 +116,8 @@ def group_income(
     ``rows``) sum into each item's ``related_party_fen``. Pure.
     """
     tree = list(regions)
-    parents = {r.code: r.parent_code for r in tree}
+    # A village in a rural community counts towards it, and the community towards its street.
+    parents = {r.code: r.community_code if isinstance(r.community_code, str) else r.parent_code for r in tree}
     levels = {r.code: r.level for r in tree}
     selected = [r for r in tree if r.level == group_by and root_code in _ancestors(r.code, parents)]
     sums: dict[str, dict[str, int]] = {r.code: dict.fromkeys(posting.INCOME_CATEGORIES, 0) for r in selected}

@@ -11,7 +11,16 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from coopmarket.core.http import AppSettings, Caller, Db, Session
 from coopmarket.core.openapi import problems
 from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from coopmarket.villages import assets, collection, collection_routes, contracts, entries, history, reads
+from coopmarket.villages import (
+    assets,
+    collection,
+    collection_routes,
+    communities,
+    contracts,
+    entries,
+    history,
+    reads,
+)
 from coopmarket.villages.schemas import (
     AmendmentIn,
     AssetIn,
@@ -21,6 +30,7 @@ from coopmarket.villages.schemas import (
     AssetPatch,
     AssetStatus,
     CollectionHistory,
+    CommunityIn,
     ContractIn,
     ContractList,
     ContractOut,
@@ -392,7 +402,35 @@ class ContractController(Controller):
         )
 
 
+class CommunityController(Controller):
+    path = "/api/v1/regions/communities"
+    tags = ["regions"]
+
+    @post(
+        "",
+        status_code=201,
+        summary="Create a rural community of villages of one street (district staff)",
+        responses=problems(
+            400,
+            401,
+            413,
+            codes={
+                403: ["forbidden_role"],
+                404: ["region_not_found"],
+                409: ["village_in_community", "community_codes_exhausted", "concurrent_update"],
+                422: ["invalid_region", "duplicate_village"],
+            },
+        ),
+    )
+    async def create_community(
+        self, data: JSONBody[CommunityIn], session: Session, principal: Caller
+    ) -> communities.CommunityOut:
+        """`{name, street_code, village_codes}` → 201; a village belongs to at most one community. Audited."""
+        return await communities.create_community(session, principal, data)
+
+
 routes = [
+    CommunityController,
     VillageRegisterController,
     AssetController,
     IdleAssetController,

@@ -448,3 +448,13 @@ class ContractsSummary(msgspec.Struct, frozen=True):
     lines: tuple[ContractSummaryLine, ...]
     paid_to_date_fen: int
     arrears_fen: int
+
+
+class CommunityIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A rural community: a name and villages of one street."""
+
+    name: Annotated[Name, Meta(min_length=1, max_length=100)]
+    street_code: Annotated[Text, Meta(min_length=9, max_length=9, description="A street's code")]
+    village_codes: Annotated[
+        list[Annotated[Text, Meta(min_length=12, max_length=12)]], Meta(min_length=1, max_length=200)
+    ]
