@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from coopmarket.core import conditional
 from coopmarket.core.http import Caller, Db, MaybeCaller, Session, Today
 from coopmarket.core.openapi import NO_TOKEN_NEEDED, TOKEN_OPTIONAL, problems
 from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -91,6 +92,7 @@ class ProductController(Controller):
     )
     async def list_products(
         self,
+        request: Request[Any, Any, Any],
         db: Db,
         today: Today,
         storage: Storage,
@@ -110,10 +112,11 @@ class ProductController(Controller):
         sort: Annotated[ListSort, QueryParameter(name="sort")] = "newest",
         limit: Annotated[int, QueryParameter(name="limit", ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
         cursor: Annotated[str | None, QueryParameter(name="cursor", max_length=500)] = None,
-    ) -> ProductPage:
-        """Active products of approved cooperatives; filters, sort orders and keyset cursors."""
+    ) -> Response[ProductPage]:
+        """Active products of approved cooperatives; filters, sort orders and keyset cursors.
+        Carries an ``ETag`` (a conditional GET answers 304) and ``Cache-Control: public, no-cache``."""
         async with db.read() as conn:
-            return await service.list_products(
+            page = await service.list_products(
                 conn,
                 q=q,
                 category=category,
@@ -128,6 +131,7 @@ class ProductController(Controller):
                 today=today,
                 storage=storage,
             )
+        return conditional.json_answer(request, conditional.encode(page))
 
     @get(
         "/{product_id:str}",
@@ -137,15 +141,20 @@ class ProductController(Controller):
     )
     async def get_product(
         self,
+        request: Request[Any, Any, Any],
         product_id: FromPath[str],
         db: Db,
         storage: Storage,
         maybe_principal: MaybeCaller,
         today: Today,
-    ) -> ProductOut:
-        """A product with SKUs, certificates, cooperative and village (its managers also see it when hidden)."""
+    ) -> Response[ProductOut]:
+        """A product with SKUs, certificates, cooperative and village (its managers also see it when hidden).
+        Carries an ``ETag`` (a conditional GET answers 304); anonymous answers ``Cache-Control: public,
+        no-cache``, signed-in ones ``no-store``."""
         async with db.read() as conn:
-            return await service.get_product(conn, maybe_principal, product_id, today=today, storage=storage)
+            product = await service.get_product(conn, maybe_principal, product_id, today=today, storage=storage)
+        cache_control = conditional.PUBLIC_REVALIDATE if maybe_principal is None else None
+        return conditional.json_answer(request, conditional.encode(product), cache_control=cache_control)
 
     @patch(
         "/{product_id:str}",

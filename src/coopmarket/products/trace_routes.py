@@ -3,12 +3,13 @@ answer, its QR code, and the printable trace page the QR code leads to."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, MediaType, Response, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from coopmarket.core import conditional
 from coopmarket.core.http import AppSettings, Caller, Db, Session, Today
 from coopmarket.core.openapi import NO_TOKEN_NEEDED, problems
 from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -87,14 +88,16 @@ class TraceController(Controller):
         responses=problems(400, codes={404: ["trace_code_not_found"]}),
     )
     async def trace_answer(
-        self, trace_code: FromPath[str], db: Db, today: Today, settings: AppSettings
-    ) -> TraceOut:
+        self, request: Request[Any, Any, Any], trace_code: FromPath[str], db: Db, today: Today, settings: AppSettings
+    ) -> Response[TraceOut]:
         """Product, cooperative, village, batch date and the certificates valid on that date.
-        Case, spaces, hyphens and the look-alikes O/I/L are forgiven; any other code is 404."""
+        Case, spaces, hyphens and the look-alikes O/I/L are forgiven; any other code is 404.
+        Carries an ``ETag`` (a conditional GET answers 304) and ``Cache-Control: public, no-cache``."""
         async with db.read() as conn:
-            return await trace_service.trace(
+            found = await trace_service.trace(
                 conn, trace_code, today=today, public_base=settings.public_base, brand=settings.brand_name
             )
+        return conditional.json_answer(request, conditional.encode(found))
 
     @get(
         "/qr.png",
