@@ -57,6 +57,7 @@ from coopmarket.core.openapi import (
 from coopmarket.core.pagination import configure_cursor_key
 from coopmarket.core.principal import Principal
 from coopmarket.core.ratelimit import auth_rate_limit
+from coopmarket.core.response_cache import ResponseCache, provide_response_cache
 from coopmarket.db import Database, DatabaseBusy, DatabaseUnavailable
 from coopmarket.flows import reconciliation as flows_reconciliation
 from coopmarket.flows import refunds as flows_refunds
@@ -375,6 +376,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             log.critical("cannot start: %s", exc)
             raise
         app.state.storage = storage
+        app.state.response_cache = response_cache
         db = Database(settings)
         app.state.db = db
         app.state.settings = settings
@@ -420,6 +422,8 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     )
     # Rate limiting of /api/v1/auth/* (see core/ratelimit.py).
     rate_limit = auth_rate_limit(settings)
+    # The public catalogue's shared response cache (Redis, when configured; see core/response_cache.py).
+    response_cache = ResponseCache.from_settings(settings)
     return Litestar(
         route_handlers=_route_handlers(),
         lifespan=[lifespan],
@@ -433,6 +437,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             "providers": Provide(provide_payment_providers, sync_to_thread=False),
             "today": Provide(provide_today, sync_to_thread=False),
             "storage": Provide(provide_storage, sync_to_thread=False),
+            "cache": Provide(provide_response_cache, sync_to_thread=False),
         },
         exception_handlers={
             DomainError: _domain_error,
@@ -457,7 +462,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         guards=[authenticate_first, check_path_and_query],
         before_send=[security_headers(settings)],
         cors_config=_cors(settings),
-        on_shutdown=rate_limit.on_shutdown,
+        on_shutdown=[*rate_limit.on_shutdown, response_cache.aclose],
         debug=False,
         # Logging is configured once per process by `coopmarket serve` (ops/logging.py), not here.
         logging_config=None,

@@ -11,7 +11,15 @@ from coopmarket.core import conditional
 from coopmarket.core.http import Caller, Db, MaybeCaller, Session, Today
 from coopmarket.core.openapi import NO_TOKEN_NEEDED, TOKEN_OPTIONAL, problems
 from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from coopmarket.products import certification_routes, inventory, inventory_routes, service, trace_routes
+from coopmarket.core.response_cache import SharedCache
+from coopmarket.products import (
+    certification_routes,
+    inventory,
+    inventory_routes,
+    public_cache,
+    service,
+    trace_routes,
+)
 from coopmarket.products.image_routes import ProductImageController
 from coopmarket.products.inventory_routes import Cursor, Limit
 from coopmarket.products.schemas import (
@@ -96,6 +104,7 @@ class ProductController(Controller):
         db: Db,
         today: Today,
         storage: Storage,
+        cache: SharedCache,
         q: Annotated[str | None, QueryParameter(name="q", max_length=100)] = None,
         category: Annotated[Category | None, QueryParameter(name="category")] = None,
         region_code: Annotated[
@@ -115,23 +124,31 @@ class ProductController(Controller):
     ) -> Response[ProductPage]:
         """Active products of approved cooperatives; filters, sort orders and keyset cursors.
         Carries an ``ETag`` (a conditional GET answers 304) and ``Cache-Control: public, no-cache``."""
+        parts = (q, category, region_code, cooperative_id, branded, min_price_fen, max_price_fen, sort, limit, cursor)
         async with db.read() as conn:
-            page = await service.list_products(
+            return await public_cache.answer(
+                request,
+                cache,
                 conn,
-                q=q,
-                category=category,
-                region_code=region_code,
-                cooperative_id=cooperative_id,
-                branded=branded,
-                min_price_fen=min_price_fen,
-                max_price_fen=max_price_fen,
-                sort=sort,
-                limit=limit,
-                cursor=cursor,
+                kind="list",
+                parts=parts,
                 today=today,
-                storage=storage,
+                produce=lambda: service.list_products(
+                    conn,
+                    q=q,
+                    category=category,
+                    region_code=region_code,
+                    cooperative_id=cooperative_id,
+                    branded=branded,
+                    min_price_fen=min_price_fen,
+                    max_price_fen=max_price_fen,
+                    sort=sort,
+                    limit=limit,
+                    cursor=cursor,
+                    today=today,
+                    storage=storage,
+                ),
             )
-        return conditional.json_answer(request, conditional.encode(page))
 
     @get(
         "/{product_id:str}",
@@ -147,14 +164,26 @@ class ProductController(Controller):
         storage: Storage,
         maybe_principal: MaybeCaller,
         today: Today,
+        cache: SharedCache,
     ) -> Response[ProductOut]:
         """A product with SKUs, certificates, cooperative and village (its managers also see it when hidden).
         Carries an ``ETag`` (a conditional GET answers 304); anonymous answers ``Cache-Control: public,
         no-cache``, signed-in ones ``no-store``."""
+        anonymous = maybe_principal is None
         async with db.read() as conn:
-            product = await service.get_product(conn, maybe_principal, product_id, today=today, storage=storage)
-        cache_control = conditional.PUBLIC_REVALIDATE if maybe_principal is None else None
-        return conditional.json_answer(request, conditional.encode(product), cache_control=cache_control)
+            return await public_cache.answer(
+                request,
+                cache,
+                conn,
+                kind="detail",
+                parts=(product_id,),
+                today=today,
+                produce=lambda: service.get_product(
+                    conn, maybe_principal, product_id, today=today, storage=storage
+                ),
+                shared=anonymous,
+                cache_control=conditional.PUBLIC_REVALIDATE if anonymous else None,
+            )
 
     @patch(
         "/{product_id:str}",

@@ -9,12 +9,12 @@ from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from coopmarket.core import conditional
 from coopmarket.core.http import AppSettings, Caller, Db, Session, Today
 from coopmarket.core.openapi import NO_TOKEN_NEEDED, problems
 from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from coopmarket.core.response_cache import SharedCache
+from coopmarket.products import public_cache, trace_page
 from coopmarket.products import trace as trace_service
-from coopmarket.products import trace_page
 from coopmarket.products.schemas import BatchIn, BatchOut, BatchPage, TraceOut
 
 QR_CACHE = "public, max-age=86400"
@@ -88,16 +88,29 @@ class TraceController(Controller):
         responses=problems(400, codes={404: ["trace_code_not_found"]}),
     )
     async def trace_answer(
-        self, request: Request[Any, Any, Any], trace_code: FromPath[str], db: Db, today: Today, settings: AppSettings
+        self,
+        request: Request[Any, Any, Any],
+        trace_code: FromPath[str],
+        db: Db,
+        today: Today,
+        settings: AppSettings,
+        cache: SharedCache,
     ) -> Response[TraceOut]:
         """Product, cooperative, village, batch date and the certificates valid on that date.
         Case, spaces, hyphens and the look-alikes O/I/L are forgiven; any other code is 404.
         Carries an ``ETag`` (a conditional GET answers 304) and ``Cache-Control: public, no-cache``."""
         async with db.read() as conn:
-            found = await trace_service.trace(
-                conn, trace_code, today=today, public_base=settings.public_base, brand=settings.brand_name
+            return await public_cache.answer(
+                request,
+                cache,
+                conn,
+                kind="trace",
+                parts=(trace_code,),
+                today=today,
+                produce=lambda: trace_service.trace(
+                    conn, trace_code, today=today, public_base=settings.public_base, brand=settings.brand_name
+                ),
             )
-        return conditional.json_answer(request, conditional.encode(found))
 
     @get(
         "/qr.png",
