@@ -76,6 +76,7 @@ from coopmarket.payments import routes as payments_routes
 from coopmarket.payments.registry import PaymentProviders, open_providers
 from coopmarket.products import jobs as product_jobs
 from coopmarket.products import routes as products_routes
+from coopmarket.products.public_cache import provide_public_read
 from coopmarket.regions import routes as regions_routes
 from coopmarket.reports import routes as reports_routes
 from coopmarket.settings import Settings, get_settings
@@ -438,6 +439,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             "today": Provide(provide_today, sync_to_thread=False),
             "storage": Provide(provide_storage, sync_to_thread=False),
             "cache": Provide(provide_response_cache, sync_to_thread=False),
+            "read": Provide(provide_public_read, sync_to_thread=False),
         },
         exception_handlers={
             DomainError: _domain_error,

@@ -16,16 +16,22 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeAlias
 
 import msgspec
 from litestar import Request, Response
+from litestar.datastructures import State
+from litestar.di import NamedDependency
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from coopmarket.core import conditional
+from coopmarket.core import clock, conditional
 from coopmarket.core.response_cache import ResponseCache
+from coopmarket.db import Database
+from coopmarket.settings import Settings
+from coopmarket.storage.base import ObjectStorage
 
 VERSION_SQL = text("SELECT coalesce(sum(version), 0) FROM catalogue_version")
 
@@ -62,3 +68,30 @@ async def answer(
         body = conditional.encode(await produce())
         await cache.put(key, body)
     return conditional.json_answer(request, body, cache_control=cache_control)
+
+
+@dataclass(frozen=True, slots=True)
+class PublicRead:
+    """What a public catalogue read needs, as ONE dependency: Litestar resolves several dependencies
+    of one level in an anyio task group (a task each), which cost the list about 6% of its CPU
+    for four plain reads of the app's state."""
+
+    db: Database
+    storage: ObjectStorage
+    cache: ResponseCache
+    settings: Settings
+    today: date  # in the report time zone (Asia/Shanghai)
+
+
+def provide_public_read(state: State) -> PublicRead:
+    settings: Settings = state.settings
+    return PublicRead(
+        db=state.db,
+        storage=state.storage,
+        cache=state.response_cache,
+        settings=settings,
+        today=clock.today(settings.report_timezone),
+    )
+
+
+PublicReads: TypeAlias = NamedDependency[PublicRead]

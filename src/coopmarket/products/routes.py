@@ -101,10 +101,7 @@ class ProductController(Controller):
     async def list_products(
         self,
         request: Request[Any, Any, Any],
-        db: Db,
-        today: Today,
-        storage: Storage,
-        cache: SharedCache,
+        read: public_cache.PublicReads,
         q: Annotated[str | None, QueryParameter(name="q", max_length=100)] = None,
         category: Annotated[Category | None, QueryParameter(name="category")] = None,
         region_code: Annotated[
@@ -125,14 +122,14 @@ class ProductController(Controller):
         """Active products of approved cooperatives; filters, sort orders and keyset cursors.
         Carries an ``ETag`` (a conditional GET answers 304) and ``Cache-Control: public, no-cache``."""
         parts = (q, category, region_code, cooperative_id, branded, min_price_fen, max_price_fen, sort, limit, cursor)
-        async with db.read() as conn:
+        async with read.db.read() as conn:
             return await public_cache.answer(
                 request,
-                cache,
+                read.cache,
                 conn,
                 kind="list",
                 parts=parts,
-                today=today,
+                today=read.today,
                 produce=lambda: service.list_products(
                     conn,
                     q=q,
@@ -145,8 +142,8 @@ class ProductController(Controller):
                     sort=sort,
                     limit=limit,
                     cursor=cursor,
-                    today=today,
-                    storage=storage,
+                    today=read.today,
+                    storage=read.storage,
                 ),
             )
 

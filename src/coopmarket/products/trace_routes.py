@@ -12,7 +12,6 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from coopmarket.core.http import AppSettings, Caller, Db, Session, Today
 from coopmarket.core.openapi import NO_TOKEN_NEEDED, problems
 from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from coopmarket.core.response_cache import SharedCache
 from coopmarket.products import public_cache, trace_page
 from coopmarket.products import trace as trace_service
 from coopmarket.products.schemas import BatchIn, BatchOut, BatchPage, TraceOut
@@ -91,24 +90,22 @@ class TraceController(Controller):
         self,
         request: Request[Any, Any, Any],
         trace_code: FromPath[str],
-        db: Db,
-        today: Today,
-        settings: AppSettings,
-        cache: SharedCache,
+        read: public_cache.PublicReads,
     ) -> Response[TraceOut]:
         """Product, cooperative, village, batch date and the certificates valid on that date.
         Case, spaces, hyphens and the look-alikes O/I/L are forgiven; any other code is 404.
         Carries an ``ETag`` (a conditional GET answers 304) and ``Cache-Control: public, no-cache``."""
-        async with db.read() as conn:
+        settings = read.settings
+        async with read.db.read() as conn:
             return await public_cache.answer(
                 request,
-                cache,
+                read.cache,
                 conn,
                 kind="trace",
                 parts=(trace_code,),
-                today=today,
+                today=read.today,
                 produce=lambda: trace_service.trace(
-                    conn, trace_code, today=today, public_base=settings.public_base, brand=settings.brand_name
+                    conn, trace_code, today=read.today, public_base=settings.public_base, brand=settings.brand_name
                 ),
             )
 
