@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import os
 import threading
@@ -58,46 +59,56 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")  # the app's report time zone: "today" for 
 
 # --- SQL, as the app sends it ----------------------------------------------------------------
 
-# $1 'granted', $2 today (Asia/Shanghai), $3 'active', $4 'approved'
+# $1 'granted', $2 today (Asia/Shanghai), $3 'active', $4 'approved'; then the filters' values in
+# the app's order (branded, category, q), then the limit.
+_BRANDED_IDS = (
+    "SELECT brand_licence_product.product_id \n"
+    "FROM brand_licence_product JOIN brand_licence ON brand_licence_product.licence_id = brand_licence.id \n"
+    "WHERE brand_licence.status = ${n}::VARCHAR AND brand_licence.valid_to >= $2::DATE "
+    "AND brand_licence.valid_from <= $2::DATE"
+)
 _LIST_HEAD = (
     "SELECT product.id, product.name, product.category, product.unit, product.cooperative_id, "
     "product.origin_village_code, product.min_price_fen, product.created_at, "
-    "product.id IN (SELECT brand_licence_product.product_id \n"
-    "FROM brand_licence_product JOIN brand_licence ON brand_licence_product.licence_id = brand_licence.id \n"
-    "WHERE brand_licence.status = $1::VARCHAR AND brand_licence.valid_to >= $2::DATE "
-    "AND brand_licence.valid_from <= $2::DATE) AS is_branded \n"
-    "FROM product \n"
+    "product.id IN (" + _BRANDED_IDS.format(n=1) + ") AS is_branded, product_image.thumb_key AS cover_thumb_key \n"
+    "FROM product LEFT OUTER JOIN product_image ON product_image.product_id = product.id "
+    "AND product_image.is_cover IS true \n"
     "WHERE product.status = $3::VARCHAR AND product.cooperative_id IN (SELECT cooperative.id \n"
     "FROM cooperative \n"
     "WHERE cooperative.status = $4::VARCHAR)"
 )
-SQL_LIST = _LIST_HEAD + " ORDER BY product.id DESC \n LIMIT $5::INTEGER"
-SQL_LIST_CATEGORY = (
-    _LIST_HEAD + " AND product.category = $5::VARCHAR ORDER BY product.id DESC \n LIMIT $6::INTEGER"
-)
 # q: the search index holds every one- and two-character substring (Latin capitals folded); a
 # query of one or two characters is looked up as is, a longer one by its bigrams, then ILIKE.
-_GRAMS = " product.search_grams @> ${n}::TEXT[]"
+_GRAMS = " AND product.search_grams @> ${n}::TEXT[]"
 _CHECKED = (
-    " (product.search_grams @> ${n}::TEXT[]) AND (product.name ILIKE ${n1}::VARCHAR ESCAPE '\\'"
+    " AND (product.search_grams @> ${n}::TEXT[]) AND (product.name ILIKE ${n1}::VARCHAR ESCAPE '\\'"
     " OR product.description ILIKE ${n2}::VARCHAR ESCAPE '\\')"
 )
-SQL_LIST_Q = _LIST_HEAD + " AND" + _GRAMS.format(n=3) + " ORDER BY product.id DESC \n LIMIT $4::INTEGER"
-SQL_LIST_Q_CATEGORY = (
-    _LIST_HEAD
-    + " AND product.category = $3::VARCHAR AND"
-    + _GRAMS.format(n=4)
-    + " ORDER BY product.id DESC \n LIMIT $5::INTEGER"
-)
-SQL_LIST_Q_LONG = (
-    _LIST_HEAD + " AND" + _CHECKED.format(n=3, n1=4, n2=5) + " ORDER BY product.id DESC \n LIMIT $6::INTEGER"
-)
-SQL_LIST_Q_LONG_CATEGORY = (
-    _LIST_HEAD
-    + " AND product.category = $3::VARCHAR AND"
-    + _CHECKED.format(n=4, n1=5, n2=6)
-    + " ORDER BY product.id DESC \n LIMIT $7::INTEGER"
-)
+_LIST_SQL: dict[tuple[bool, bool, int], str] = {}
+
+
+def list_sql(branded: bool, category: bool, q_kind: int) -> str:
+    """The app's newest-first listing for these filters (q_kind: 0 none, 1 one or two characters,
+    2 longer), numbered as SQLAlchemy numbers it."""
+    key = (branded, category, q_kind)
+    if key not in _LIST_SQL:
+        sql, n = _LIST_HEAD, 5
+        if branded:
+            sql += " AND product.id IN (" + _BRANDED_IDS.format(n=n) + ")"
+            n += 1
+        if category:
+            sql += f" AND product.category = ${n}::VARCHAR"
+            n += 1
+        if q_kind == 1:
+            sql += _GRAMS.format(n=n)
+            n += 1
+        elif q_kind == 2:
+            sql += _CHECKED.format(n=n, n1=n + 1, n2=n + 2)
+            n += 3
+        _LIST_SQL[key] = sql + f" ORDER BY product.id DESC \n LIMIT ${n}::INTEGER"
+    return _LIST_SQL[key]
+
+
 _FOLD_LATIN = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -327,9 +338,16 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 # --- GET /api/v1/products --------------------------------------------------------------------
 
 
+# As coopmarket.core.pagination: the payload, then an HMAC of it (12 bytes) under a key derived
+# from the JWT secret.
+_CURSOR_KEY = hmac.new(JWT_SECRET.encode(), b"coopmarket pagination cursor v1", hashlib.sha256).digest()
+
+
 def _cursor(values: list[Any]) -> str:
     raw = json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    payload = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    mac = hmac.new(_CURSOR_KEY, payload.encode("ascii"), hashlib.sha256).digest()[:12]
+    return f"{payload}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
 
 
 async def list_products(query_string: bytes) -> bytes:
@@ -348,24 +366,24 @@ async def list_products(query_string: bytes) -> bytes:
     if q is not None and len(q) > 100:
         raise Problem(400, "validation_failed", "q too long")
     assert _pool is not None
-    head = ("granted", datetime.now(SHANGHAI).date(), "active", "approved")
+    branded_value = params.get("branded", [None])[0]
+    if branded_value not in (None, "true", "false"):
+        raise Problem(400, "validation_failed", "branded must be true or false")
+    branded = branded_value == "true"  # the app filters only on branded=true
+    args: list[Any] = ["granted", datetime.now(SHANGHAI).date(), "active", "approved"]
+    if branded:
+        args.append("granted")
+    if category:
+        args.append(category)
+    q_kind = 0
     if q:
-        grams = query_grams(q)
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        if len(q) <= 2 and category:
-            rows = await _pool.fetch(SQL_LIST_Q_CATEGORY, "active", "approved", category, grams, limit + 1)
-        elif len(q) <= 2:
-            rows = await _pool.fetch(SQL_LIST_Q, "active", "approved", grams, limit + 1)
-        elif category:
-            rows = await _pool.fetch(
-                SQL_LIST_Q_LONG_CATEGORY, "active", "approved", category, grams, pattern, pattern, limit + 1
-            )
-        else:
-            rows = await _pool.fetch(SQL_LIST_Q_LONG, "active", "approved", grams, pattern, pattern, limit + 1)
-    elif category:
-        rows = await _pool.fetch(SQL_LIST_CATEGORY, *head, category, limit + 1)
-    else:
-        rows = await _pool.fetch(SQL_LIST, *head, limit + 1)
+        args.append(query_grams(q))
+        q_kind = 1
+        if len(q) > 2:
+            pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            args += [pattern, pattern]
+            q_kind = 2
+    rows = await _pool.fetch(list_sql(branded, bool(category), q_kind), *args, limit + 1)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

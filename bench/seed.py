@@ -23,7 +23,7 @@ from pathlib import Path
 
 import asyncpg
 
-SEED_VERSION = 1
+SEED_VERSION = 2  # 2: brand licences (branded=true), triggers off while seeding
 APPROVED_COOPS = int(os.environ.get("BENCH_COOPS", "240"))
 PRODUCTS = int(os.environ.get("BENCH_PRODUCTS", "50000"))
 # Extra rows that the public list must skip: products of non-approved cooperatives and archived ones.
@@ -229,7 +229,11 @@ async def seed(dsn: str) -> None:
         if await conn.fetchval("SELECT count(*) FROM product") > 0:
             raise SystemExit("seed: the database holds products of another shape; run with BENCH_RESEED=1")
         started = time.perf_counter()
+        # Triggers off while seeding (the catalogue version's, migration 0015, would fire once per
+        # copied row); the rows are consistent by construction. Needs a superuser, as bench/run uses.
+        await conn.execute("SET session_replication_role = replica")
         await _seed(conn)
+        await conn.execute("SET session_replication_role = DEFAULT")
         await conn.execute("ANALYZE")
         print(f"seed: done in {time.perf_counter() - started:.1f}s", flush=True)
     finally:
@@ -420,6 +424,55 @@ async def _seed(conn: asyncpg.Connection) -> None:
         records=skus,
         columns=["id", "product_id", "code", "spec", "price_fen", "stock", "created_at"],
     )
+    # Brand licences: each approved cooperative holds one granted licence, valid today, naming
+    # about one in ten of its public products (the `list_branded` scenario).
+    manager_of = {coop_id: manager_id for coop_id, manager_id, _ in managers}
+    today = now.date()
+    covered: dict[str, list[str]] = {}
+    for product in products:
+        product_id, coop_id, status = product[0], product[1], product[7]
+        if status == "active" and coop_id in manager_of and coop_id in set(approved_ids) and rng.random() < 0.1:
+            covered.setdefault(coop_id, []).append(product_id)
+    licences = []
+    licence_products = []
+    for n, (coop_id, product_ids) in enumerate(sorted(covered.items())):
+        licence_id = ids.at(year_ago)
+        licences.append(
+            (
+                licence_id,
+                f"YFSP-{today.year}-{n + 1:04d}",
+                "烟坊尚品",
+                coop_id,
+                today - timedelta(days=30),
+                today + timedelta(days=335),
+                "granted",
+                manager_of[coop_id],
+                year_ago,
+                year_ago,
+                year_ago,
+            )
+        )
+        licence_products += [(licence_id, product_id) for product_id in product_ids]
+    await conn.copy_records_to_table(
+        "brand_licence",
+        records=licences,
+        columns=[
+            "id",
+            "number",
+            "brand",
+            "cooperative_id",
+            "valid_from",
+            "valid_to",
+            "status",
+            "applied_by",
+            "applied_at",
+            "granted_at",
+            "updated_at",
+        ],
+    )
+    await conn.copy_records_to_table(
+        "brand_licence_product", records=licence_products, columns=["licence_id", "product_id"]
+    )
     await conn.execute(
         "CREATE TABLE IF NOT EXISTS bench_sku_stock (sku_id varchar(26) PRIMARY KEY, stock integer NOT NULL)"
     )
@@ -433,7 +486,8 @@ async def _seed(conn: asyncpg.Connection) -> None:
     )
     print(
         f"seed: {len(coops)} cooperatives ({APPROVED_COOPS} approved), {len(products)} products "
-        f"({PRODUCTS} public), {len(skus)} SKUs",
+        f"({PRODUCTS} public), {len(skus)} SKUs, {len(licence_products)} products under "
+        f"{len(licences)} brand licences",
         flush=True,
     )
 

@@ -59,6 +59,7 @@ from coopmarket.core.openapi import (
 from coopmarket.core.pagination import configure_cursor_key
 from coopmarket.core.principal import Principal
 from coopmarket.core.ratelimit import auth_rate_limit
+from coopmarket.core.response_cache import ResponseCache, provide_response_cache
 from coopmarket.db import Database, DatabaseBusy, DatabaseUnavailable
 from coopmarket.events import delivery as event_delivery
 from coopmarket.events import routes as events_routes
@@ -82,6 +83,7 @@ from coopmarket.payments import routes as payments_routes
 from coopmarket.payments.registry import PaymentProviders, open_providers
 from coopmarket.products import jobs as product_jobs
 from coopmarket.products import routes as products_routes
+from coopmarket.products.public_cache import provide_public_read
 from coopmarket.regions import routes as regions_routes
 from coopmarket.reports import routes as reports_routes
 from coopmarket.settings import Settings, get_settings
@@ -409,6 +411,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             log.critical("cannot start: %s", exc)
             raise
         app.state.storage = storage
+        app.state.response_cache = response_cache
         db = Database(settings)
         app.state.db = db
         app.state.settings = settings
@@ -459,6 +462,8 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     )
     # Rate limiting of /api/v1/auth/* (see core/ratelimit.py).
     rate_limit = auth_rate_limit(settings)
+    # The public catalogue's shared response cache (Redis, when configured; see core/response_cache.py).
+    response_cache = ResponseCache.from_settings(settings)
     return Litestar(
         route_handlers=_route_handlers(),
         lifespan=[lifespan],
@@ -473,6 +478,8 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             "providers": Provide(provide_payment_providers, sync_to_thread=False),
             "today": Provide(provide_today, sync_to_thread=False),
             "storage": Provide(provide_storage, sync_to_thread=False),
+            "cache": Provide(provide_response_cache, sync_to_thread=False),
+            "read": Provide(provide_public_read, sync_to_thread=False),
         },
         exception_handlers={
             DomainError: _domain_error,
@@ -497,7 +504,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         guards=[authenticate_first, check_path_and_query],
         before_send=[security_headers(settings)],
         cors_config=_cors(settings),
-        on_shutdown=rate_limit.on_shutdown,
+        on_shutdown=[*rate_limit.on_shutdown, response_cache.aclose],
         debug=False,
         # Logging is configured once per process by `coopmarket serve` (ops/logging.py), not here.
         logging_config=None,

@@ -147,6 +147,13 @@ class Settings(BaseSettings):
     image_url_expiry_seconds: int = Field(default=24 * 3600, ge=300, le=6 * 24 * 3600)
 
     redis_url: str | None = None
+    # The shared response cache of the public catalogue (list, detail, trace) in Redis, used only
+    # when redis_url is set. Keys hold the catalogue version (bumped by the database in the writing
+    # transaction) and today's date, so a committed change is never answered stale; the TTL only
+    # bounds memory (and must stay well below image_url_expiry_seconds, the signed photo URLs).
+    catalogue_cache: bool = True
+    catalogue_cache_ttl_seconds: int = Field(default=60, ge=1, le=3600)
+    catalogue_cache_namespace: str = "coopmarket_catalogue"
     # Requests per minute per client on /api/v1/auth/*; 0 turns the limit off.
     rate_limit_auth_per_minute: int = Field(default=20, ge=0)
     # Key prefix in Redis, so several deployments (or tests) can share one server.

@@ -259,3 +259,14 @@ class ProductImageUpload(SQLModel, table=True):
     issued_by: str = ref_field(foreign_key="user_account.id", index=False)
     expires_at: datetime = time_field(index=True, default_now=False)
     created_at: datetime = time_field()
+
+
+class CatalogueVersion(SQLModel, table=True):
+    """The catalogue version is the sum of these shards' ``version``. Only database triggers
+    (migration 0015) write it, in the transaction that changes the catalogue; the shared response
+    cache (``products/public_cache.py``) keys on it."""
+
+    __tablename__ = "catalogue_version"
+
+    shard: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    version: int = Field(sa_type=BigInteger)

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from coopmarket.core import conditional
 from coopmarket.core.http import Caller, Db, MaybeCaller, Session, Today
 from coopmarket.core.openapi import NO_TOKEN_NEEDED, TOKEN_OPTIONAL, problems
 from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from coopmarket.products import certification_routes, inventory, inventory_routes, service, trace_routes
+from coopmarket.core.response_cache import SharedCache
+from coopmarket.products import (
+    certification_routes,
+    inventory,
+    inventory_routes,
+    public_cache,
+    service,
+    trace_routes,
+)
 from coopmarket.products.image_routes import ProductImageController
 from coopmarket.products.inventory_routes import Cursor, Limit
 from coopmarket.products.schemas import (
@@ -91,9 +100,8 @@ class ProductController(Controller):
     )
     async def list_products(
         self,
-        db: Db,
-        today: Today,
-        storage: Storage,
+        request: Request[Any, Any, Any],
+        read: public_cache.PublicReads,
         q: Annotated[str | None, QueryParameter(name="q", max_length=100)] = None,
         category: Annotated[Category | None, QueryParameter(name="category")] = None,
         region_code: Annotated[
@@ -110,23 +118,33 @@ class ProductController(Controller):
         sort: Annotated[ListSort, QueryParameter(name="sort")] = "newest",
         limit: Annotated[int, QueryParameter(name="limit", ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
         cursor: Annotated[str | None, QueryParameter(name="cursor", max_length=500)] = None,
-    ) -> ProductPage:
-        """Active products of approved cooperatives; filters, sort orders and keyset cursors."""
-        async with db.read() as conn:
-            return await service.list_products(
+    ) -> Response[ProductPage]:
+        """Active products of approved cooperatives; filters, sort orders and keyset cursors.
+        Carries an ``ETag`` (a conditional GET answers 304) and ``Cache-Control: public, no-cache``."""
+        parts = (q, category, region_code, cooperative_id, branded, min_price_fen, max_price_fen, sort, limit, cursor)
+        async with read.db.read() as conn:
+            return await public_cache.answer(
+                request,
+                read.cache,
                 conn,
-                q=q,
-                category=category,
-                region_code=region_code,
-                cooperative_id=cooperative_id,
-                branded=branded,
-                min_price_fen=min_price_fen,
-                max_price_fen=max_price_fen,
-                sort=sort,
-                limit=limit,
-                cursor=cursor,
-                today=today,
-                storage=storage,
+                kind="list",
+                parts=parts,
+                today=read.today,
+                produce=lambda: service.list_products(
+                    conn,
+                    q=q,
+                    category=category,
+                    region_code=region_code,
+                    cooperative_id=cooperative_id,
+                    branded=branded,
+                    min_price_fen=min_price_fen,
+                    max_price_fen=max_price_fen,
+                    sort=sort,
+                    limit=limit,
+                    cursor=cursor,
+                    today=read.today,
+                    storage=read.storage,
+                ),
             )
 
     @get(
@@ -137,15 +155,32 @@ class ProductController(Controller):
     )
     async def get_product(
         self,
+        request: Request[Any, Any, Any],
         product_id: FromPath[str],
         db: Db,
         storage: Storage,
         maybe_principal: MaybeCaller,
         today: Today,
-    ) -> ProductOut:
-        """A product with SKUs, certificates, cooperative and village (its managers also see it when hidden)."""
+        cache: SharedCache,
+    ) -> Response[ProductOut]:
+        """A product with SKUs, certificates, cooperative and village (its managers also see it when hidden).
+        Carries an ``ETag`` (a conditional GET answers 304); anonymous answers ``Cache-Control: public,
+        no-cache``, signed-in ones ``no-store``."""
+        anonymous = maybe_principal is None
         async with db.read() as conn:
-            return await service.get_product(conn, maybe_principal, product_id, today=today, storage=storage)
+            return await public_cache.answer(
+                request,
+                cache,
+                conn,
+                kind="detail",
+                parts=(product_id,),
+                today=today,
+                produce=lambda: service.get_product(
+                    conn, maybe_principal, product_id, today=today, storage=storage
+                ),
+                shared=anonymous,
+                cache_control=conditional.PUBLIC_REVALIDATE if anonymous else None,
+            )
 
     @patch(
         "/{product_id:str}",

@@ -3,17 +3,17 @@ answer, its QR code, and the printable trace page the QR code leads to."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, MediaType, Response, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from coopmarket.core.http import AppSettings, Caller, Db, Session, Today
 from coopmarket.core.openapi import NO_TOKEN_NEEDED, problems
 from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from coopmarket.products import public_cache, trace_page
 from coopmarket.products import trace as trace_service
-from coopmarket.products import trace_page
 from coopmarket.products.schemas import BatchIn, BatchOut, BatchPage, TraceOut
 
 QR_CACHE = "public, max-age=86400"
@@ -87,13 +87,26 @@ class TraceController(Controller):
         responses=problems(400, codes={404: ["trace_code_not_found"]}),
     )
     async def trace_answer(
-        self, trace_code: FromPath[str], db: Db, today: Today, settings: AppSettings
-    ) -> TraceOut:
+        self,
+        request: Request[Any, Any, Any],
+        trace_code: FromPath[str],
+        read: public_cache.PublicReads,
+    ) -> Response[TraceOut]:
         """Product, cooperative, village, batch date and the certificates valid on that date.
-        Case, spaces, hyphens and the look-alikes O/I/L are forgiven; any other code is 404."""
-        async with db.read() as conn:
-            return await trace_service.trace(
-                conn, trace_code, today=today, public_base=settings.public_base, brand=settings.brand_name
+        Case, spaces, hyphens and the look-alikes O/I/L are forgiven; any other code is 404.
+        Carries an ``ETag`` (a conditional GET answers 304) and ``Cache-Control: public, no-cache``."""
+        settings = read.settings
+        async with read.db.read() as conn:
+            return await public_cache.answer(
+                request,
+                read.cache,
+                conn,
+                kind="trace",
+                parts=(trace_code,),
+                today=read.today,
+                produce=lambda: trace_service.trace(
+                    conn, trace_code, today=read.today, public_base=settings.public_base, brand=settings.brand_name
+                ),
             )
 
     @get(
