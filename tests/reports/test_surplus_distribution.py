@@ -130,6 +130,14 @@ async def test_the_worked_example_reproduces_exactly_and_confirms_once(
     assert await balance(db, posting.member_payable(village)) == 0
     async with db.read() as conn:
         assert await ledger_service.trial_balance(conn) == 0
+    report = await client.get(
+        "/api/v1/reports/collective-income",
+        params={"from": f"{YEAR}-01-01", "to": f"{YEAR}-12-31", "region_code": VILLAGE},
+        headers=market.staff.headers,
+    )
+    assert report.status_code == 200, report.text
+    village_item = next(i for i in report.json()["items"] if i["region_code"] == VILLAGE)
+    assert village_item["by_category"]["investment_income"] == 14_880_000
 
     account = (await client.get(account_url(coop_id, zhao), headers=market.manager_a.headers)).json()
     assert (account["reserve_share_fen"], account["returns_fen"]) == (2_106_667, 18_960_000)
