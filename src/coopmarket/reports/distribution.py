@@ -105,17 +105,22 @@ def _by(amount_fen: int, weights: Sequence[int]) -> list[int]:
     return allocate(amount_fen, weights) if amount_fen else [0] * len(weights)
 
 
-def split(
-    surplus_fen: int, reserve_rate_bps: int, patronage_return_bps: int, members: Sequence[MemberBasis]
-) -> Split:
-    """Art. 42-44 to the fen. Refuses a patronage rate under 60% (422 ``patronage_below_minimum``),
-    no surplus (``no_surplus``), and pools with nobody to return them to."""
+def check_patronage(patronage_return_bps: int) -> None:
+    """Art. 44: 422 ``patronage_below_minimum`` under 60% (the detail cites the law)."""
     if patronage_return_bps < MIN_PATRONAGE_BPS or patronage_return_bps > BPS_DENOMINATOR:
         raise PatronageBelowMinimum(
             "Farmers' Professional Cooperatives Law Art. 44: at least 60% of the distributable surplus "
             "is returned to members by their transaction volume.",
             extra={"min_patronage_return_bps": MIN_PATRONAGE_BPS, "law": "Art. 44"},
         )
+
+
+def split(
+    surplus_fen: int, reserve_rate_bps: int, patronage_return_bps: int, members: Sequence[MemberBasis]
+) -> Split:
+    """Art. 42-44 to the fen. Refuses a patronage rate under 60% (422 ``patronage_below_minimum``),
+    no surplus (``no_surplus``), and pools with nobody to return them to."""
+    check_patronage(patronage_return_bps)
     if not 0 <= reserve_rate_bps <= BPS_DENOMINATOR:
         raise ValueError("reserve_rate_bps must be within 0..10000")
     if surplus_fen <= 0:
@@ -202,8 +207,7 @@ async def draft(
     charter_reserve, charter_patronage = await member_accounts.charter_rates(session, cooperative_id)
     reserve_bps = charter_reserve if data.reserve_rate_bps is None else data.reserve_rate_bps
     patronage_bps = charter_patronage if data.patronage_return_bps is None else data.patronage_return_bps
-    if patronage_bps < MIN_PATRONAGE_BPS:
-        split(1, reserve_bps, patronage_bps, [])  # raises with the law cited
+    check_patronage(patronage_bps)
     if await _confirmed_exists(session, cooperative_id, data.year):
         raise YearAlreadyDistributed(f"The surplus of {data.year} is already distributed.")
     reason = data.surplus_reason.strip() if data.surplus_reason else None
