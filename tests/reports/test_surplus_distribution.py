@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar.testing import AsyncTestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from coopmarket.audit.models import AuditEntry
 from coopmarket.core import clock
@@ -291,3 +292,30 @@ async def test_who_drafts_confirms_and_reads(client: AsyncTestClient[Any], db: D
     ).status_code == 404
     assert (await client.post(confirm, headers=market.manager_a.headers)).status_code == 200
     assert await audit_count(db, distribution_id, "cooperative.surplus_distribution_drafted") == 1
+
+
+async def test_the_database_holds_one_confirmed_distribution_per_year(
+    client: AsyncTestClient[Any], db: Database
+) -> None:
+    """Besides the ledger's dedupe key, a partial unique index: two confirmed rows of a year cannot exist."""
+    market = await build_market(client, db)
+    zhao = await add_member(client, market.manager_a, market.coop_a["id"])
+    await sell(client, market, zhao, 1)
+    body = {"year": YEAR, "surplus_fen": 1_000, "surplus_reason": "外账"}
+    first = (
+        await client.post(draft_url(market.coop_a["id"]), json=body, headers=market.manager_a.headers)
+    ).json()
+    second = (
+        await client.post(draft_url(market.coop_a["id"]), json=body, headers=market.manager_a.headers)
+    ).json()
+    assert (await client.post(confirm_url(first["id"]), headers=market.manager_a.headers)).status_code == 200
+    refused = False
+    async with db.unit_of_work() as session:
+        try:
+            await session.execute(
+                text("UPDATE surplus_distribution SET status = 'confirmed' WHERE id = :id"),
+                {"id": second["id"]},
+            )
+        except IntegrityError:
+            refused = True
+    assert refused
