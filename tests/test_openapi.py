@@ -26,6 +26,9 @@ Operation = tuple[str, str]  # (method, path as the document writes it)
 # certifications, batches, trace codes and their QR images, photos), Orders and payments, the ledger
 # balances, the collective-income report, the audit log, and village assets and contracts.
 EXPECTED: list[Operation] = [
+    ("post", "/api/v1/cooperatives/{cooperative_id}/surplus-distributions"),
+    ("post", "/api/v1/surplus-distributions/{distribution_id}/confirm"),
+    ("get", "/api/v1/surplus-distributions/{distribution_id}"),
     ("post", "/api/v1/auth/register"),
     ("post", "/api/v1/auth/login"),
     ("post", "/api/v1/auth/wechat"),
@@ -125,8 +128,6 @@ EXPECTED: list[Operation] = [
 # In API.md but not mounted yet: the slices that serve them have not landed. Skipped (not failed)
 # below; whoever mounts one moves it from here to EXPECTED.
 NOT_MOUNTED_YET: list[Operation] = [
-    ("post", "/api/v1/cooperatives/{cooperative_id}/surplus-distributions"),
-    ("post", "/api/v1/surplus-distributions/{distribution_id}/confirm"),
     ("post", "/api/v1/disclosures"),
     ("get", "/api/v1/public/villages/{code}/disclosures"),
     ("get", "/dashboard"),

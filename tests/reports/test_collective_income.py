@@ -405,20 +405,32 @@ async def test_xlsx_export_carries_the_json_rows(client: AsyncTestClient[Any], d
     assert rows[2][:4] == [STREET_A, "凤凰街道", 19_999_999, "199999.99"]
 
 
-async def test_exports_carry_chinese_headers_and_band_labels_for_zh(client: AsyncTestClient[Any], db: Database) -> None:
+async def test_exports_carry_chinese_headers_and_band_labels_for_zh(
+    client: AsyncTestClient[Any], db: Database
+) -> None:
     # Given April income for street A, asked for by a reader who prefers Chinese
     await post_april_income(db)
     staff = await _street_a_staff(client, db)
     zh = {**staff.headers, "Accept-Language": "zh-CN,zh;q=0.9"}
     expected = (await client.get(URL, params=APRIL, headers=zh)).json()["items"]
     # The JSON keeps its English keys and band codes
-    assert "total_fen" in expected[0] and expected[-1]["band"] in {"shell", "under_100k", "under_500k", "over_500k"}
+    assert "total_fen" in expected[0] and expected[-1]["band"] in {
+        "shell",
+        "under_100k",
+        "under_500k",
+        "over_500k",
+    }
     response = await client.get(URL, params={**APRIL, "format": "csv"}, headers=zh)
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[0][:4] == ["行政区划代码", "名称", "合计（分）", "合计（元）"]
     assert "经营收入（分）" in rows[0] and "收入档次" in rows[0]
     band_column = rows[0].index("收入档次")
-    assert {row[band_column] for row in rows[1:]} <= {"空壳村（5万元以下）", "10万元以下", "50万元以下", "50万元以上"}
+    assert {row[band_column] for row in rows[1:]} <= {
+        "空壳村（5万元以下）",
+        "10万元以下",
+        "50万元以下",
+        "50万元以上",
+    }
     assert [row[0] for row in rows[1:]] == [i["region_code"] for i in expected]
     xlsx = await client.get(URL, params={**APRIL, "format": "xlsx"}, headers=zh)
     sheet = load_workbook(io.BytesIO(xlsx.content), read_only=True).active

@@ -9,10 +9,11 @@ its lookup as ``MemberVolumes`` (``orders.member_volume.member_volumes``).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeAlias
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel.ext.asyncio.session import AsyncSession as UnitOfWork
 
@@ -28,11 +29,14 @@ from coopmarket.coops.schemas import (
     TransactionVolumesOut,
 )
 from coopmarket.core.errors import PermissionDenied
+from coopmarket.core.ids import new_id
 from coopmarket.core.principal import COOP_MANAGER, STAFF_ROLES, Principal
 
 Conn = AsyncSession | AsyncConnection
 # (executor, cooperative id, settled from, settled before) -> {member id or None: net volume in fen}
-MemberVolumes: TypeAlias = Callable[[Conn, str, datetime | None, datetime | None], Awaitable[dict[str | None, int]]]
+MemberVolumes: TypeAlias = Callable[
+    [Conn, str, datetime | None, datetime | None], Awaitable[dict[str | None, int]]
+]
 
 C = Cooperative.metadata.tables["cooperative"].c
 MB = CooperativeMember.metadata.tables["cooperative_member"].c
@@ -46,7 +50,9 @@ async def _require_reader(conn: Conn, principal: Principal, cooperative_id: str)
     """Its managers and staff whose scope covers it read member accounts; returns whether the
     caller manages it. Another role: 403; a cooperative out of reach: 404."""
     if principal.role != COOP_MANAGER and principal.role not in STAFF_ROLES:
-        raise PermissionDenied("Member accounts are for the cooperative's managers and staff.", code="forbidden_role")
+        raise PermissionDenied(
+            "Member accounts are for the cooperative's managers and staff.", code="forbidden_role"
+        )
     village = (await conn.execute(select(C.village_code).where(C.id == cooperative_id))).scalar_one_or_none()
     if village is None:
         raise CooperativeNotFound("No such cooperative.")
@@ -88,7 +94,9 @@ async def member_account(
             )
         )
     ).scalar_one()
-    returns_stmt = select(AE.kind, AE.amount_fen, AE.year, AE.at).where(AE.member_id == member_id, AE.kind == RETURN)
+    returns_stmt = select(AE.kind, AE.amount_fen, AE.year, AE.at).where(
+        AE.member_id == member_id, AE.kind == RETURN
+    )
     if start is not None:
         returns_stmt = returns_stmt.where(AE.at >= start)
     if end is not None:
@@ -148,7 +156,9 @@ async def record_capital_change(
 ) -> CapitalChangeOut:
     """Its manager records a capital contribution or withdrawal: a new history entry, audited."""
     if principal.role != COOP_MANAGER:
-        raise PermissionDenied("Only the cooperative's managers record capital changes.", code="forbidden_role")
+        raise PermissionDenied(
+            "Only the cooperative's managers record capital changes.", code="forbidden_role"
+        )
     if cooperative_id not in await service.managed_cooperative_ids(session, principal.id):
         raise CooperativeNotFound("No such cooperative.")
     owner = await service.member_cooperative_id(session, member_id)
@@ -162,3 +172,81 @@ async def record_capital_change(
         delta_fen=data.delta_fen,
         reason=data.reason.strip() or None,
     )
+
+
+# --- for surplus distributions (reports slice, issue 8) -----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DistributionMember:
+    id: str
+    name: str
+    kind: str
+    capital_fen: int
+    reserve_share_fen: int  # quantified to date
+
+
+async def charter_rates(conn: Conn, cooperative_id: str) -> tuple[int, int]:
+    """``(reserve_rate_bps, patronage_return_bps)`` of the cooperative's charter."""
+    row = (
+        await conn.execute(select(C.reserve_rate_bps, C.patronage_return_bps).where(C.id == cooperative_id))
+    ).one_or_none()
+    if row is None:
+        raise CooperativeNotFound("No such cooperative.")
+    return int(row.reserve_rate_bps), int(row.patronage_return_bps)
+
+
+async def distribution_members(conn: Conn, cooperative_id: str) -> list[DistributionMember]:
+    """The cooperative's members in id order, with capital and reserve share to date."""
+    reserve = dict(
+        (
+            await conn.execute(
+                select(AE.member_id, func.sum(AE.amount_fen))
+                .where(AE.cooperative_id == cooperative_id, AE.kind == RESERVE_SHARE)
+                .group_by(AE.member_id)
+            )
+        ).all()
+    )
+    rows = (
+        await conn.execute(
+            select(MB.id, MB.name, MB.kind, MB.capital_fen)
+            .where(MB.cooperative_id == cooperative_id)
+            .order_by(MB.id)
+        )
+    ).all()
+    return [
+        DistributionMember(r.id, r.name, r.kind, int(r.capital_fen), int(reserve.get(r.id, 0))) for r in rows
+    ]
+
+
+async def member_names(conn: Conn, member_ids: list[str]) -> dict[str, str]:
+    if not member_ids:
+        return {}
+    return dict((await conn.execute(select(MB.id, MB.name).where(MB.id.in_(member_ids)))).all())
+
+
+async def credit_distribution(
+    session: Conn,
+    cooperative_id: str,
+    year: int,
+    source_id: str,
+    credits: list[tuple[str, str, int]],
+    at: datetime,
+) -> None:
+    """Append ``(member id, kind, amount)`` account entries of a confirmed distribution (zeros left out)."""
+    rows = [
+        {
+            "id": new_id(),
+            "member_id": member_id,
+            "cooperative_id": cooperative_id,
+            "kind": kind,
+            "amount_fen": amount,
+            "year": year,
+            "source_id": source_id,
+            "at": at,
+        }
+        for member_id, kind, amount in credits
+        if amount
+    ]
+    if rows:
+        await session.execute(insert(MemberAccountEntry.metadata.tables["member_account_entry"]).values(rows))

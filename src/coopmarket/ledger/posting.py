@@ -29,6 +29,9 @@ COOP_PAYOUT = "coop_payout"
 COOP_PAYOUT_REVERSAL = "coop_payout_reversal"
 # The platform's bank account, from which cooperatives are paid.
 BANK = "bank"
+# A cooperative's confirmed surplus distribution for a year (dedupe
+# ``surplus_distribution:{cooperative}:{year}``: a year is distributed once).
+SURPLUS_DISTRIBUTION = "surplus_distribution"
 
 PLATFORM_FEE = "revenue:platform_fee"
 COLLECTIVE_INCOME_PREFIX = "collective_income:"
@@ -123,6 +126,22 @@ def escrow(cooperative_id: str) -> str:
 def coop_payable(cooperative_id: str) -> str:
     """The cooperative's revenue, owed to it."""
     return f"payable:coop:{_part('cooperative id', cooperative_id)}"
+
+
+def coop_surplus(cooperative_id: str) -> str:
+    """The cooperative's year surplus appropriated by a distribution (盈余分配): debited with the
+    whole surplus, against the reserve and the returns it is split into."""
+    return f"surplus:coop:{_part('cooperative id', cooperative_id)}"
+
+
+def coop_reserve(cooperative_id: str) -> str:
+    """The cooperative's reserve fund (公积金, Art. 42)."""
+    return f"reserve:coop:{_part('cooperative id', cooperative_id)}"
+
+
+def member_payable(member_id: str) -> str:
+    """A surplus return owed to a member (应付盈余返还, Art. 44)."""
+    return f"payable:member:{_part('member id', member_id)}"
 
 
 def collective_income(village_code: str, category: str = OPERATING_INCOME) -> str:
@@ -232,6 +251,27 @@ def payout_entries(cooperative_id: str, amount_fen: int) -> list[Entry]:
     )
 
 
+def surplus_distribution_entries(
+    cooperative_id: str,
+    village_code: str,
+    reserve_fen: int,
+    member_returns: Sequence[tuple[str, int]],
+    collective_return_fen: int,
+) -> list[Entry]:
+    """A confirmed surplus distribution: Dr ``surplus:coop:{c}`` the whole surplus; Cr
+    ``reserve:coop:{c}`` the reserve, ``payable:member:{m}`` each member's return, and the village
+    collective's return as ``collective_income:{village}:investment_income``. Zero parts are left out."""
+    credits = [(coop_reserve(cooperative_id), reserve_fen)]
+    credits += [(member_payable(member_id), amount) for member_id, amount in member_returns]
+    credits.append((collective_income(village_code, "investment_income"), collective_return_fen))
+    credits = [(account, amount) for account, amount in credits if amount]
+    if any(amount < 0 for _, amount in credits):
+        raise LedgerUnbalanced("A surplus distribution's parts are never negative.")
+    total = sum(amount for _, amount in credits)
+    entries = [Entry(coop_surplus(cooperative_id), total)] + [Entry(a, -amount) for a, amount in credits]
+    return list(build_transaction(entries).entries)
+
+
 @dataclass(frozen=True, slots=True)
 class SplitTerms:
     """How a received part was settled, and how much of each share refunds already took back."""
@@ -310,6 +350,7 @@ __all__ = [
     "PLATFORM_FEE",
     "REFUND",
     "REFUND_FAILED",
+    "SURPLUS_DISTRIBUTION",
     "Entry",
     "InvalidAccount",
     "JournalEntry",
@@ -321,8 +362,11 @@ __all__ = [
     "collective_income",
     "contract_receipt_entries",
     "coop_payable",
+    "coop_reserve",
+    "coop_surplus",
     "escrow",
     "escrow_first",
+    "member_payable",
     "parse_collective_income",
     "part_settled_entries",
     "payment_received_entries",
@@ -331,4 +375,5 @@ __all__ = [
     "refund_reversal",
     "settled_refund_entries",
     "settlement_split",
+    "surplus_distribution_entries",
 ]

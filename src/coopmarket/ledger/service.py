@@ -282,6 +282,23 @@ async def statement_sums(
     return [(row.kind, row.account, int(row.total)) for row in (await conn.execute(stmt)).all()]
 
 
+async def account_sum(
+    conn: Executor, account: str, kinds: Iterable[str], start_utc: datetime, end_utc: datetime
+) -> int:
+    """The sum of ``account``'s postings of transactions of ``kinds`` in [start, end)."""
+    stmt = (
+        select(func.coalesce(func.sum(_posting.c.amount_fen), 0))
+        .select_from(_posting.join(_transaction, _posting.c.transaction_id == _transaction.c.id))
+        .where(
+            _posting.c.account == account,
+            _transaction.c.kind.in_(list(kinds)),
+            _posting.c.occurred_at >= start_utc,
+            _posting.c.occurred_at < end_utc,
+        )
+    )
+    return int((await conn.execute(stmt)).scalar_one())
+
+
 @dataclass(frozen=True, slots=True)
 class TransactionPostings:
     id: str

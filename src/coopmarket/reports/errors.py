@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from coopmarket.core.errors import Conflict, NotFound, PermissionDenied
+from coopmarket.core.errors import Conflict, NotFound, PermissionDenied, RuleViolated
 
 
 class PayoutExceedsPayable(Conflict):
@@ -37,3 +37,43 @@ class ContractInRegister(Conflict):
     """Contracting income of a contract kept in the register comes in through its receipts."""
 
     default_code = "contract_in_register"
+
+
+class PatronageBelowMinimum(RuleViolated):
+    """Art. 44: at least 60% of the distributable surplus is returned by transaction volume."""
+
+    default_code = "patronage_below_minimum"
+
+
+class YearAlreadyDistributed(Conflict):
+    """A cooperative's surplus for a year is distributed once."""
+
+    default_code = "year_already_distributed"
+
+
+class SurplusDistributionNotFound(NotFound):
+    default_code = "surplus_distribution_not_found"
+
+
+class NoSurplus(RuleViolated):
+    """Art. 44: only a surplus (after covering losses) is distributed."""
+
+    default_code = "no_surplus"
+
+
+class SurplusReasonRequired(RuleViolated):
+    """A surplus entered by hand (books kept elsewhere) needs its reason."""
+
+    default_code = "surplus_reason_required"
+
+
+class NoMemberVolume(RuleViolated):
+    """No member traded with the cooperative that year: nothing to return by transaction volume."""
+
+    default_code = "no_member_volume"
+
+
+class NoMemberCapital(RuleViolated):
+    """No member has capital or a reserve share to return the capital pool by."""
+
+    default_code = "no_member_capital"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Index
+from sqlalchemy import CheckConstraint, Index, text
 from sqlmodel import Field, SQLModel
 
 from coopmarket.core.models import id_field, money_field, ref_field, time_field
@@ -39,3 +39,66 @@ class CollectiveIncomeRecord(SQLModel, table=True):
     reversal_reason: str | None = Field(default=None, max_length=500)
     reversed_by: str | None = ref_field(foreign_key="user_account.id", nullable=True, index=False)
     reversed_at: datetime | None = time_field(nullable=True)
+
+
+class SurplusDistribution(SQLModel, table=True):
+    """A cooperative's surplus distribution for a year (Art. 42-44): drafted by its managers, then
+    confirmed once (posted to the ledger, member accounts credited). A confirmed one is never
+    changed; one confirmed distribution per cooperative and year (a partial unique index)."""
+
+    __tablename__ = "surplus_distribution"
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'confirmed')", name="status_known"),
+        CheckConstraint("patronage_return_bps BETWEEN 6000 AND 10000", name="patronage_min"),
+        CheckConstraint("reserve_rate_bps BETWEEN 0 AND 10000", name="reserve_bps"),
+        CheckConstraint("surplus_fen > 0", name="surplus_positive"),
+        CheckConstraint(
+            "reserve_fen + patronage_pool_fen + capital_pool_fen = surplus_fen", name="pools_sum"
+        ),
+        Index("ix_surplus_distribution_coop_year", "cooperative_id", "year"),
+        Index(
+            "uq_surplus_distribution_confirmed_year",
+            "cooperative_id",
+            "year",
+            unique=True,
+            sqlite_where=text("status = 'confirmed'"),
+            postgresql_where=text("status = 'confirmed'"),
+        ),
+    )
+
+    id: str = id_field()
+    cooperative_id: str = ref_field(foreign_key="cooperative.id", index=False)
+    year: int
+    status: str = Field(max_length=16)
+    surplus_source: str = Field(max_length=16)  # ledger | entered
+    surplus_reason: str | None = Field(default=None, max_length=500)
+    surplus_fen: int = money_field()
+    reserve_rate_bps: int
+    patronage_return_bps: int
+    reserve_fen: int = money_field()
+    distributable_fen: int = money_field()
+    patronage_pool_fen: int = money_field()
+    capital_pool_fen: int = money_field()
+    created_by: str = ref_field(foreign_key="user_account.id", index=False)
+    created_at: datetime = time_field()
+    confirmed_by: str | None = ref_field(foreign_key="user_account.id", nullable=True, index=False)
+    confirmed_at: datetime | None = time_field(nullable=True)
+    ledger_transaction_id: str | None = ref_field(
+        foreign_key="ledger_transaction.id", nullable=True, index=False
+    )
+
+
+class SurplusDistributionLine(SQLModel, table=True):
+    """One member's part of a distribution, fixed when drafted."""
+
+    __tablename__ = "surplus_distribution_line"
+
+    distribution_id: str = Field(primary_key=True, max_length=26, foreign_key="surplus_distribution.id")
+    member_id: str = Field(primary_key=True, max_length=26, foreign_key="cooperative_member.id")
+    member_kind: str = Field(max_length=32)
+    transaction_volume_fen: int = money_field()
+    capital_basis_fen: int = money_field()
+    patronage_return_fen: int = money_field()
+    capital_return_fen: int = money_field()
+    reserve_share_fen: int = money_field()
+    total_fen: int = money_field()

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeAlias
 
 from litestar import Controller, MediaType, Response, get, post
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from coopmarket.coops import member_accounts
 from coopmarket.core import i18n
-from coopmarket.core.http import AppSettings, Caller, Db
+from coopmarket.core.http import AppSettings, Caller, Db, Session
 from coopmarket.core.openapi import export_media_types, problems
 from coopmarket.idempotency.http import IdempotencyKeyHeader, run_idempotently
-from coopmarket.reports import export, income, payouts, service, statement
+from coopmarket.reports import distribution, export, income, payouts, service, statement
 from coopmarket.reports.schemas import (
     CollectiveIncomeReport,
     ExportFormat,
@@ -26,6 +28,8 @@ from coopmarket.reports.schemas import (
     PayoutIn,
     PayoutOut,
     PayoutReversalIn,
+    SurplusDistributionIn,
+    SurplusDistributionOut,
 )
 from coopmarket.reports.schemas import Statement as StatementReport
 
@@ -347,4 +351,108 @@ class IncomeController(Controller):
         )
 
 
-routes = [ReportsController, StatementController, IncomeController]
+# The orders slice's volume lookup, injected by app.py (orders sits beside reports).
+MemberVolumes: TypeAlias = NamedDependency[member_accounts.MemberVolumes]
+SURPLUS_PROBLEMS = {403: ["forbidden_role"]}
+
+
+class SurplusDraftController(Controller):
+    path = "/api/v1/cooperatives"
+    tags = ["reports"]
+
+    @post(
+        "/{cooperative_id:str}/surplus-distributions",
+        status_code=201,
+        summary="Draft a year's surplus distribution, Art. 42-44 (the cooperative's managers)",
+        responses={
+            201: ResponseSpec(
+                data_container=SurplusDistributionOut,
+                description="The draft with every member's return to the fen",
+            ),
+            **problems(
+                400,
+                401,
+                413,
+                codes={
+                    **SURPLUS_PROBLEMS,
+                    404: ["cooperative_not_found"],
+                    409: ["year_already_distributed"],
+                    422: [
+                        "patronage_below_minimum",
+                        "no_surplus",
+                        "surplus_reason_required",
+                        "no_member_volume",
+                        "no_member_capital",
+                    ],
+                },
+            ),
+        },
+    )
+    async def draft_surplus_distribution(
+        self,
+        cooperative_id: FromPath[str],
+        data: JSONBody[SurplusDistributionIn],
+        session: Session,
+        settings: AppSettings,
+        principal: Caller,
+        member_volumes: MemberVolumes,
+    ) -> SurplusDistributionOut:
+        """201 with the draft; without ``surplus_fen`` the surplus comes from the ledger."""
+        return await distribution.draft(
+            session,
+            principal,
+            cooperative_id,
+            data,
+            volumes=member_volumes,
+            timezone=settings.report_timezone,
+        )
+
+
+class SurplusDistributionController(Controller):
+    path = "/api/v1/surplus-distributions"
+    tags = ["reports"]
+
+    @post(
+        "/{distribution_id:str}/confirm",
+        status_code=200,
+        summary="Confirm a surplus distribution: post it to the ledger, credit member accounts (managers)",
+        responses={
+            200: ResponseSpec(
+                data_container=SurplusDistributionOut, description="The confirmed distribution"
+            ),
+            **problems(
+                400,
+                401,
+                codes={
+                    **SURPLUS_PROBLEMS,
+                    404: ["surplus_distribution_not_found"],
+                    409: ["year_already_distributed"],
+                },
+            ),
+        },
+    )
+    async def confirm_surplus_distribution(
+        self, distribution_id: FromPath[str], session: Session, principal: Caller
+    ) -> SurplusDistributionOut:
+        """Posts once; confirming again answers the confirmed distribution."""
+        return await distribution.confirm(session, principal, distribution_id)
+
+    @get(
+        "/{distribution_id:str}",
+        summary="A surplus distribution (the cooperative's managers, staff in scope)",
+        responses=problems(400, 401, codes={**SURPLUS_PROBLEMS, 404: ["surplus_distribution_not_found"]}),
+    )
+    async def get_surplus_distribution(
+        self, distribution_id: FromPath[str], db: Db, principal: Caller
+    ) -> SurplusDistributionOut:
+        async with db.read() as conn:
+            return await distribution.read(conn, principal, distribution_id)
+
+
+routes = [
+    ReportsController,
+    StatementController,
+    IncomeController,
+    SurplusDraftController,
+    SurplusDistributionController,
+]

@@ -153,3 +153,55 @@ class IncomeOut(msgspec.Struct):
 class IncomeList(msgspec.Struct):
     items: list[IncomeOut]
     next_cursor: str | None = None
+
+
+# --- surplus distributions (Art. 42-44) -------------------------------------------------------
+
+Bps = Annotated[int, Meta(ge=0, le=10_000, description="Basis points (1/100 of a percent)")]
+
+
+class SurplusDistributionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A draft for ``year``. ``reserve_rate_bps`` and ``patronage_return_bps`` default to the
+    charter's; ``surplus_fen`` (with ``surplus_reason``) replaces the surplus from the ledger when
+    the cooperative keeps its books elsewhere."""
+
+    year: Annotated[int, Meta(ge=2000, le=2100)]
+    reserve_rate_bps: Bps | None = None
+    patronage_return_bps: Bps | None = None
+    surplus_fen: PositiveFen | None = None
+    surplus_reason: Reason | None = None
+
+
+class SurplusMemberOut(msgspec.Struct):
+    member_id: str
+    name: str
+    kind: str
+    transaction_volume_fen: int
+    capital_basis_fen: int
+    patronage_return_fen: int
+    capital_return_fen: int
+    total_fen: int
+    reserve_share_fen: int
+
+
+class SurplusDistributionOut(msgspec.Struct):
+    """``surplus = reserve + distributable``; ``distributable = patronage pool + capital pool``;
+    each pool is the exact sum of the members' parts."""
+
+    id: str
+    cooperative_id: str
+    year: int
+    status: str
+    surplus_source: str
+    surplus_reason: str | None
+    surplus_fen: int
+    reserve_rate_bps: int
+    patronage_return_bps: int
+    reserve_fen: int
+    distributable_fen: int
+    patronage_pool_fen: int
+    capital_pool_fen: int
+    members: list[SurplusMemberOut]
+    created_at: datetime
+    confirmed_at: datetime | None = None
+    ledger_transaction_id: str | None = None
