@@ -413,8 +413,11 @@ def make_machine(world: World) -> type[RuleBasedStateMachine]:
         def refund_job_runs(self) -> None:
             world.seen["refunds sent"] += world.on_app(refund_flows.send_pending_refunds)
             # WeChat Pay finishes the refunds it is processing and notifies (kept, delivered later).
+            # Only this example's: the job also sends what earlier examples left, which a replay of
+            # this example would not see again.
+            mine = {o.provider_ref for o in self.orders if o.method == "wechat_pay"}
             for no, refund in world.wxpay.refunds.items():
-                if refund["status"] == "PROCESSING":
+                if refund["status"] == "PROCESSING" and refund["out_trade_no"] in mine:
                     _, body = world.wxpay.refund_notification(no, "SUCCESS")
                     self.deliveries.append(Delivery("wechat_pay", body))
 
