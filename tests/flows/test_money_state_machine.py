@@ -17,7 +17,10 @@ Invariants after every step:
 
 Hypothesis' stateful runner is synchronous: the test is a plain function that runs the async
 client and the checks on a private event loop (the app itself runs on the client's portal).
-Each example uses fresh products on the same database, so examples do not disturb each other.
+Each example uses fresh products on the same database and checks only its own orders and SKUs
+(the whole ledger's trial balance is checked once at the end), and starts from the same frozen
+clock, so that a replay behaves as the first run did. Shrinking is off (each step is an HTTP
+call); a failure prints its unshrunk steps.
 """
 
 from __future__ import annotations
