@@ -31,6 +31,8 @@ EXPECTED: list[Operation] = [
     ("post", "/api/v1/auth/wechat"),
     ("get", "/api/v1/me"),
     ("post", "/api/v1/staff"),
+    ("post", "/api/v1/users/{user_id}/deactivate"),
+    ("post", "/api/v1/users/{user_id}/reactivate"),
     ("get", "/api/v1/regions"),
     ("get", "/api/v1/regions/{code}"),
     ("post", "/api/v1/cooperatives"),

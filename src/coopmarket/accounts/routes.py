@@ -7,10 +7,12 @@ from typing import TypeAlias
 from litestar import Controller, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 
 from coopmarket.accounts import service
 from coopmarket.accounts.schemas import (
+    AccountOut,
+    DeactivateIn,
     LoginIn,
     PasswordChangeIn,
     RegisterIn,
@@ -150,4 +152,39 @@ class StaffController(Controller):
         return await service.create_staff(session, principal, data)
 
 
-routes = [AuthController, MeController, StaffController]
+ACCOUNT_DECISION_PROBLEMS = problems(
+    400,
+    401,
+    413,
+    codes={403: ["forbidden_role"], 404: ["user_not_found"], 409: ["own_account"]},
+)
+
+
+class UserAccountController(Controller):
+    path = "/api/v1/users"
+    tags = ["accounts"]
+
+    @post(
+        "/{user_id:str}/deactivate",
+        status_code=200,
+        summary="Deactivate an account (district staff); its tokens stop working at once",
+        responses=ACCOUNT_DECISION_PROBLEMS,
+    )
+    async def deactivate(
+        self, session: Session, principal: Caller, user_id: FromPath[str], data: JSONBody[DeactivateIn]
+    ) -> AccountOut:
+        """The user can no longer sign in; every token issued so far is refused. Audited."""
+        return await service.set_active(session, principal, user_id, active=False, reason=data.reason)
+
+    @post(
+        "/{user_id:str}/reactivate",
+        status_code=200,
+        summary="Reactivate a deactivated account (district staff)",
+        responses=ACCOUNT_DECISION_PROBLEMS,
+    )
+    async def reactivate(self, session: Session, principal: Caller, user_id: FromPath[str]) -> AccountOut:
+        """The user may sign in again (old tokens stay refused). Audited."""
+        return await service.set_active(session, principal, user_id, active=True)
+
+
+routes = [AuthController, MeController, StaffController, UserAccountController]

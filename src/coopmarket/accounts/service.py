@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from coopmarket.accounts import security
 from coopmarket.accounts.models import User
 from coopmarket.accounts.schemas import (
+    AccountOut,
     LoginIn,
     PasswordChangeIn,
     RegisterIn,
@@ -29,6 +30,7 @@ from coopmarket.accounts.schemas import (
     UserOut,
 )
 from coopmarket.accounts.wechat import WechatClient
+from coopmarket.audit import service as audit
 from coopmarket.core import clock
 from coopmarket.core.errors import (
     Conflict,
@@ -340,3 +342,50 @@ async def change_password(session: AsyncSession, principal: Principal, data: Pas
 async def sign_out_everywhere(session: AsyncSession, principal: Principal) -> None:
     """Every token of the caller stops working at once (the token version moves on)."""
     await _bump_token_version(session, principal.id)
+
+
+def _account_out(user: User) -> AccountOut:
+    return AccountOut(
+        id=user.id,
+        role=user.role,
+        display_name=user.display_name,
+        phone_masked=mask_phone(user.phone),
+        region_code=user.region_code,
+        is_active=user.is_active,
+    )
+
+
+async def set_active(
+    session: AsyncSession, actor: Principal, user_id: str, *, active: bool, reason: str | None = None
+) -> AccountOut:
+    """District staff deactivate or reactivate an account. Deactivation moves the token version
+    on, so every token of that user is refused at once (``authenticate`` also checks
+    ``is_active``); the decision is audited in the same transaction. A staff account outside the
+    actor's region answers 404 like an unknown id; nobody deactivates their own account."""
+    actor.require_role(DISTRICT_STAFF)
+    user: User | None = (
+        await session.execute(select(User).where(col(User.id) == user_id).with_for_update())
+    ).scalar_one_or_none()
+    if user is None or (user.region_code is not None and not actor.covers_region(user.region_code)):
+        raise NotFound("No such user.", code="user_not_found")
+    if user.id == actor.id:
+        raise Conflict("You cannot deactivate or reactivate your own account.", code="own_account")
+    before = user.is_active
+    if before != active:
+        user.is_active = active
+        if not active:
+            user.token_version += 1
+        session.add(user)
+        await session.flush()
+        await audit.record(
+            session,
+            actor=actor,
+            action="user.deactivate" if not active else "user.reactivate",
+            entity="user",
+            entity_id=user.id,
+            before={"is_active": before, "role": user.role},
+            after={"is_active": active, "role": user.role},
+            reason=reason,
+            region_code=user.region_code,
+        )
+    return _account_out(user)
