@@ -23,9 +23,11 @@ from coopmarket.accounts.schemas import (
 )
 from coopmarket.core.http import AppSettings, Caller, Db, Session
 from coopmarket.core.openapi import NO_TOKEN_NEEDED, problem, problems
+from coopmarket.core.ratelimit import PhoneAttempts
 
 # ``app.py`` provides it: the coops slice's lookup of the cooperatives a user manages.
 ManagedCooperatives: TypeAlias = NamedDependency[service.ManagedCooperatives]
+PhoneAttemptsDep: TypeAlias = NamedDependency[PhoneAttempts]
 
 
 class AuthController(Controller):
@@ -39,9 +41,15 @@ class AuthController(Controller):
         security=NO_TOKEN_NEEDED,
         responses=problems(400, 413, 422, 429, codes={409: ["phone_taken"]}),
     )
-    async def register(self, data: JSONBody[RegisterIn], session: Session, settings: AppSettings) -> TokenOut:
+    async def register(
+        self,
+        data: JSONBody[RegisterIn],
+        session: Session,
+        settings: AppSettings,
+        phone_attempts: PhoneAttemptsDep,
+    ) -> TokenOut:
         """Create a buyer with phone and password and return an access token."""
-        return await service.register(session, settings, data)
+        return await service.register(session, settings, data, phone_attempts)
 
     @post(
         "/login",
@@ -59,9 +67,10 @@ class AuthController(Controller):
         session: Session,
         settings: AppSettings,
         managed_cooperatives: ManagedCooperatives,
+        phone_attempts: PhoneAttemptsDep,
     ) -> TokenOut:
-        """Exchange phone and password for an access token."""
-        return await service.login(session, settings, data, managed_cooperatives)
+        """Exchange phone and password for an access token (limited per client and per phone)."""
+        return await service.login(session, settings, data, managed_cooperatives, phone_attempts)
 
     @post(
         "/wechat",

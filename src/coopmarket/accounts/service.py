@@ -42,6 +42,7 @@ from coopmarket.core.errors import (
 )
 from coopmarket.core.phone import mask_phone
 from coopmarket.core.principal import BUYER, COOP_MANAGER, DISTRICT_STAFF, Principal
+from coopmarket.core.ratelimit import PhoneAttempts
 from coopmarket.db import Executor, require_no_transaction
 from coopmarket.regions import service as regions_service
 from coopmarket.settings import Settings
@@ -95,8 +96,14 @@ def _token_for(settings: Settings, user: User, cooperative_ids: list[str]) -> To
     )
 
 
-async def register(session: AsyncSession, settings: Settings, data: RegisterIn) -> TokenOut:
-    """Create a buyer account and sign it in; a phone number registers once."""
+async def register(
+    session: AsyncSession, settings: Settings, data: RegisterIn, attempts: PhoneAttempts | None = None
+) -> TokenOut:
+    """Create a buyer account and sign it in; a phone number registers once. Over HTTP every attempt
+    counts against the phone number's budget first (``attempts``; the demo seeding passes none)."""
+    if attempts is not None:
+        require_no_transaction(session, "counting the attempt")
+        await attempts.hit(data.phone)
     user = User(
         phone=data.phone,
         password_hash=await _hash(data.password),
@@ -112,9 +119,16 @@ async def register(session: AsyncSession, settings: Settings, data: RegisterIn) 
 
 
 async def login(
-    session: AsyncSession, settings: Settings, data: LoginIn, managed_cooperatives: ManagedCooperatives
+    session: AsyncSession,
+    settings: Settings,
+    data: LoginIn,
+    managed_cooperatives: ManagedCooperatives,
+    attempts: PhoneAttempts,
 ) -> TokenOut:
-    """Sign in with phone and password; one answer for every wrong combination."""
+    """Sign in with phone and password; one answer for every wrong combination. Every attempt
+    counts against the phone number's budget first (429 over it), from whatever address."""
+    require_no_transaction(session, "counting the attempt")
+    await attempts.hit(data.phone)
     user: User | None = (
         await session.execute(select(User).where(col(User.phone) == data.phone))
     ).scalar_one_or_none()
