@@ -39,7 +39,7 @@ class AuthController(Controller):
         status_code=201,
         summary="Register a buyer account",
         security=NO_TOKEN_NEEDED,
-        responses=problems(400, 413, 422, 429, codes={409: ["phone_taken"]}),
+        responses=problems(400, 413, 422, 429, codes={409: ["registration_refused"]}),
     )
     async def register(
         self,

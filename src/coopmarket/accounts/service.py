@@ -100,7 +100,15 @@ async def register(
     session: AsyncSession, settings: Settings, data: RegisterIn, attempts: PhoneAttempts | None = None
 ) -> TokenOut:
     """Create a buyer account and sign it in; a phone number registers once. Over HTTP every attempt
-    counts against the phone number's budget first (``attempts``; the demo seeding passes none)."""
+    counts against the phone number's budget first (``attempts``; the demo seeding passes none).
+
+    A number that already has an account answers 409 ``registration_refused`` with a sentence that
+    does not say why, after the same work as a success (the password is hashed and the insert
+    tried in both cases; there is no prior lookup), so neither the text nor the timing says more
+    than the status. The status itself still differs from a new number's 201: without a proof
+    that the caller holds the phone (an SMS code, not built) that cannot be avoided while a new
+    number gets a token at once; the per-phone and per-address limits bound how many numbers can
+    be probed (docs/API-NOTES.md)."""
     if attempts is not None:
         require_no_transaction(session, "counting the attempt")
         await attempts.hit(data.phone)
@@ -114,7 +122,10 @@ async def register(
     try:
         await session.flush()  # the unique phone decides a race, not a prior SELECT
     except IntegrityError as exc:
-        raise Conflict("This phone number is already registered.", code="phone_taken") from exc
+        raise Conflict(
+            "Registration with this phone number is not possible. If you have an account, sign in.",
+            code="registration_refused",
+        ) from exc
     return _token_for(settings, user, [])
 
 
