@@ -79,6 +79,7 @@ EXPECTED: list[Operation] = [
     ("post", "/api/v1/orders/{order_id}/offline-payments"),
     ("post", "/api/v1/orders/{order_id}/parts/{part_id}/ship"),
     ("post", "/api/v1/orders/{order_id}/parts/{part_id}/receive"),
+    ("post", "/api/v1/orders/{order_id}/parts/{part_id}/reveal-phone"),
     ("post", "/api/v1/orders/{order_id}/refunds"),
     ("get", "/api/v1/orders/{order_id}/refunds"),
     ("post", "/api/v1/refunds/{refund_id}/approve"),
