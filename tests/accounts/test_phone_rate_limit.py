@@ -17,6 +17,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from coopmarket.app import Overrides, create_app
+from coopmarket.core.errors import TooManyRequests, UpstreamUnavailable
+from coopmarket.core.ratelimit import MemoryCounter, PhoneAttempts
 from coopmarket.settings import Settings
 from tests.factories import register_buyer, unique_phone
 
@@ -147,3 +149,27 @@ async def test_two_workers_share_the_phone_budget_through_redis(
     # One key for the number, and it is not the number itself.
     assert len(keys) == 1
     assert phone.encode() not in keys[0]
+
+
+class _StoreDown:
+    async def hit(self, key: str) -> tuple[int, int]:
+        raise ConnectionError("down")
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_a_store_that_is_down_fails_open_or_closed_as_configured() -> None:
+    await PhoneAttempts(_StoreDown(), limit=1, key_secret=b"k").hit("13912345678")  # open: not counted
+    with pytest.raises(UpstreamUnavailable) as refused:
+        await PhoneAttempts(_StoreDown(), limit=1, key_secret=b"k", fail_closed=True).hit("13912345678")
+    assert refused.value.code == "rate_limit_unavailable"
+
+
+async def test_the_memory_count_is_keyed_by_an_hmac_of_the_number() -> None:
+    counter = MemoryCounter(60)
+    attempts = PhoneAttempts(counter, limit=1, key_secret=b"k")
+    await attempts.hit("13912345678")
+    with pytest.raises(TooManyRequests):
+        await attempts.hit("13912345678")
+    assert all("13912345678" not in key and "5678" not in key for key in counter._counts)
