@@ -714,6 +714,7 @@ async def soak(args: argparse.Namespace) -> int:
         "COOPMARKET_ORDER_PAYMENT_TIMEOUT_SECONDS": "60",
         "COOPMARKET_EXPIRY_SWEEP_INTERVAL_SECONDS": "5",
         "COOPMARKET_RATE_LIMIT_AUTH_PER_MINUTE": "0",
+        "COOPMARKET_RATE_LIMIT_PER_PHONE": "0",
         "COOPMARKET_STORAGE_LOCAL_DIR": str(work / "uploads"),
         "COOPMARKET_LOG_LEVEL": "WARNING",
     }

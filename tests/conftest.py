@@ -74,6 +74,7 @@ def _settings(database_url: str, **overrides: Any) -> Settings:
         "database_pool_size": 5,
         # Tests sign many users in from one address; the rate-limit tests turn it back on.
         "rate_limit_auth_per_minute": 0,
+        "rate_limit_per_phone": 0,
         # Cheap Argon2 for speed; production cost is covered by the defaults' own test.
         "password_hash_time_cost": 1,
         "password_hash_memory_kib": 1024,

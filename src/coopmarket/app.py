@@ -58,7 +58,7 @@ from coopmarket.core.openapi import (
 )
 from coopmarket.core.pagination import configure_cursor_key
 from coopmarket.core.principal import Principal
-from coopmarket.core.ratelimit import auth_rate_limit
+from coopmarket.core.ratelimit import PhoneAttempts, auth_rate_limit
 from coopmarket.core.response_cache import ResponseCache, provide_response_cache
 from coopmarket.db import Database, DatabaseBusy, DatabaseUnavailable
 from coopmarket.events import delivery as event_delivery
@@ -462,6 +462,10 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     )
     # Rate limiting of /api/v1/auth/* (see core/ratelimit.py).
     rate_limit = auth_rate_limit(settings)
+
+    def provide_phone_attempts() -> PhoneAttempts:
+        return rate_limit.per_phone
+
     # The public catalogue's shared response cache (Redis, when configured; see core/response_cache.py).
     response_cache = ResponseCache.from_settings(settings)
     return Litestar(
@@ -474,6 +478,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             "principal": Provide(provide_principal),
             "maybe_principal": Provide(provide_optional_principal),
             "managed_cooperatives": Provide(provide_managed_cooperatives, sync_to_thread=False),
+            "phone_attempts": Provide(provide_phone_attempts, sync_to_thread=False),
             "member_volumes": Provide(provide_member_volumes, sync_to_thread=False),
             "providers": Provide(provide_payment_providers, sync_to_thread=False),
             "today": Provide(provide_today, sync_to_thread=False),

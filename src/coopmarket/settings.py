@@ -156,6 +156,9 @@ class Settings(BaseSettings):
     catalogue_cache_namespace: str = "coopmarket_catalogue"
     # Requests per minute per client on /api/v1/auth/*; 0 turns the limit off.
     rate_limit_auth_per_minute: int = Field(default=20, ge=0)
+    # Sign-in and registration attempts per phone number (from any address) per window; 0: no limit.
+    rate_limit_per_phone: int = Field(default=10, ge=0)
+    rate_limit_phone_window_seconds: int = Field(default=900, ge=1, le=86_400)
     # Key prefix in Redis, so several deployments (or tests) can share one server.
     rate_limit_namespace: str = "coopmarket_rate_limit"
     # Reverse proxies (IPs or CIDR networks) whose X-Forwarded-For is believed; empty: none.

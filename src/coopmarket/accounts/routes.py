@@ -7,10 +7,12 @@ from typing import TypeAlias
 from litestar import Controller, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 
 from coopmarket.accounts import service
 from coopmarket.accounts.schemas import (
+    AccountOut,
+    DeactivateIn,
     LoginIn,
     PasswordChangeIn,
     RegisterIn,
@@ -21,9 +23,11 @@ from coopmarket.accounts.schemas import (
 )
 from coopmarket.core.http import AppSettings, Caller, Db, Session
 from coopmarket.core.openapi import NO_TOKEN_NEEDED, problem, problems
+from coopmarket.core.ratelimit import PhoneAttempts
 
 # ``app.py`` provides it: the coops slice's lookup of the cooperatives a user manages.
 ManagedCooperatives: TypeAlias = NamedDependency[service.ManagedCooperatives]
+PhoneAttemptsDep: TypeAlias = NamedDependency[PhoneAttempts]
 
 
 class AuthController(Controller):
@@ -35,11 +39,17 @@ class AuthController(Controller):
         status_code=201,
         summary="Register a buyer account",
         security=NO_TOKEN_NEEDED,
-        responses=problems(400, 413, 422, 429, codes={409: ["phone_taken"]}),
+        responses=problems(400, 413, 422, 429, codes={409: ["registration_refused"]}),
     )
-    async def register(self, data: JSONBody[RegisterIn], session: Session, settings: AppSettings) -> TokenOut:
+    async def register(
+        self,
+        data: JSONBody[RegisterIn],
+        session: Session,
+        settings: AppSettings,
+        phone_attempts: PhoneAttemptsDep,
+    ) -> TokenOut:
         """Create a buyer with phone and password and return an access token."""
-        return await service.register(session, settings, data)
+        return await service.register(session, settings, data, phone_attempts)
 
     @post(
         "/login",
@@ -57,9 +67,10 @@ class AuthController(Controller):
         session: Session,
         settings: AppSettings,
         managed_cooperatives: ManagedCooperatives,
+        phone_attempts: PhoneAttemptsDep,
     ) -> TokenOut:
-        """Exchange phone and password for an access token."""
-        return await service.login(session, settings, data, managed_cooperatives)
+        """Exchange phone and password for an access token (limited per client and per phone)."""
+        return await service.login(session, settings, data, managed_cooperatives, phone_attempts)
 
     @post(
         "/wechat",
@@ -150,4 +161,39 @@ class StaffController(Controller):
         return await service.create_staff(session, principal, data)
 
 
-routes = [AuthController, MeController, StaffController]
+ACCOUNT_DECISION_PROBLEMS = problems(
+    400,
+    401,
+    413,
+    codes={403: ["forbidden_role"], 404: ["user_not_found"], 409: ["own_account"]},
+)
+
+
+class UserAccountController(Controller):
+    path = "/api/v1/users"
+    tags = ["accounts"]
+
+    @post(
+        "/{user_id:str}/deactivate",
+        status_code=200,
+        summary="Deactivate an account (district staff); its tokens stop working at once",
+        responses=ACCOUNT_DECISION_PROBLEMS,
+    )
+    async def deactivate(
+        self, session: Session, principal: Caller, user_id: FromPath[str], data: JSONBody[DeactivateIn]
+    ) -> AccountOut:
+        """The user can no longer sign in; every token issued so far is refused. Audited."""
+        return await service.set_active(session, principal, user_id, active=False, reason=data.reason)
+
+    @post(
+        "/{user_id:str}/reactivate",
+        status_code=200,
+        summary="Reactivate a deactivated account (district staff)",
+        responses=ACCOUNT_DECISION_PROBLEMS,
+    )
+    async def reactivate(self, session: Session, principal: Caller, user_id: FromPath[str]) -> AccountOut:
+        """The user may sign in again (old tokens stay refused). Audited."""
+        return await service.set_active(session, principal, user_id, active=True)
+
+
+routes = [AuthController, MeController, StaffController, UserAccountController]

@@ -8,7 +8,7 @@ import msgspec
 from msgspec import Meta
 
 from coopmarket.core.phone import PHONE_PATTERN
-from coopmarket.core.text import Name, Text
+from coopmarket.core.text import MultilineText, Name, Text
 
 Phone = Annotated[str, Meta(pattern=PHONE_PATTERN, description="Mainland mobile number, 11 digits")]
 Password = Annotated[Text, Meta(min_length=8, max_length=128)]
@@ -58,3 +58,18 @@ class StaffIn(msgspec.Struct, forbid_unknown_fields=True):
 class PasswordChangeIn(msgspec.Struct, forbid_unknown_fields=True):
     current_password: Annotated[Text, Meta(min_length=1, max_length=128)]
     new_password: Password
+
+
+class DeactivateIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[MultilineText, Meta(min_length=1, max_length=500)]
+
+
+class AccountOut(msgspec.Struct):
+    """A user account as district staff see it when they deactivate or reactivate it."""
+
+    id: str
+    role: str
+    display_name: str
+    phone_masked: str | None
+    region_code: str | None
+    is_active: bool

@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from coopmarket.accounts import security
 from coopmarket.accounts.models import User
 from coopmarket.accounts.schemas import (
+    AccountOut,
     LoginIn,
     PasswordChangeIn,
     RegisterIn,
@@ -29,6 +30,7 @@ from coopmarket.accounts.schemas import (
     UserOut,
 )
 from coopmarket.accounts.wechat import WechatClient
+from coopmarket.audit import service as audit
 from coopmarket.core import clock
 from coopmarket.core.errors import (
     Conflict,
@@ -40,6 +42,7 @@ from coopmarket.core.errors import (
 )
 from coopmarket.core.phone import mask_phone
 from coopmarket.core.principal import BUYER, COOP_MANAGER, DISTRICT_STAFF, Principal
+from coopmarket.core.ratelimit import PhoneAttempts
 from coopmarket.db import Executor, require_no_transaction
 from coopmarket.regions import service as regions_service
 from coopmarket.settings import Settings
@@ -93,8 +96,22 @@ def _token_for(settings: Settings, user: User, cooperative_ids: list[str]) -> To
     )
 
 
-async def register(session: AsyncSession, settings: Settings, data: RegisterIn) -> TokenOut:
-    """Create a buyer account and sign it in; a phone number registers once."""
+async def register(
+    session: AsyncSession, settings: Settings, data: RegisterIn, attempts: PhoneAttempts | None = None
+) -> TokenOut:
+    """Create a buyer account and sign it in; a phone number registers once. Over HTTP every attempt
+    counts against the phone number's budget first (``attempts``; the demo seeding passes none).
+
+    A number that already has an account answers 409 ``registration_refused`` with a sentence that
+    does not say why, after the same work as a success (the password is hashed and the insert
+    tried in both cases; there is no prior lookup), so neither the text nor the timing says more
+    than the status. The status itself still differs from a new number's 201: without a proof
+    that the caller holds the phone (an SMS code, not built) that cannot be avoided while a new
+    number gets a token at once; the per-phone and per-address limits bound how many numbers can
+    be probed (docs/API-NOTES.md)."""
+    if attempts is not None:
+        require_no_transaction(session, "counting the attempt")
+        await attempts.hit(data.phone)
     user = User(
         phone=data.phone,
         password_hash=await _hash(data.password),
@@ -105,14 +122,24 @@ async def register(session: AsyncSession, settings: Settings, data: RegisterIn) 
     try:
         await session.flush()  # the unique phone decides a race, not a prior SELECT
     except IntegrityError as exc:
-        raise Conflict("This phone number is already registered.", code="phone_taken") from exc
+        raise Conflict(
+            "Registration with this phone number is not possible. If you have an account, sign in.",
+            code="registration_refused",
+        ) from exc
     return _token_for(settings, user, [])
 
 
 async def login(
-    session: AsyncSession, settings: Settings, data: LoginIn, managed_cooperatives: ManagedCooperatives
+    session: AsyncSession,
+    settings: Settings,
+    data: LoginIn,
+    managed_cooperatives: ManagedCooperatives,
+    attempts: PhoneAttempts,
 ) -> TokenOut:
-    """Sign in with phone and password; one answer for every wrong combination."""
+    """Sign in with phone and password; one answer for every wrong combination. Every attempt
+    counts against the phone number's budget first (429 over it), from whatever address."""
+    require_no_transaction(session, "counting the attempt")
+    await attempts.hit(data.phone)
     user: User | None = (
         await session.execute(select(User).where(col(User.phone) == data.phone))
     ).scalar_one_or_none()
@@ -340,3 +367,50 @@ async def change_password(session: AsyncSession, principal: Principal, data: Pas
 async def sign_out_everywhere(session: AsyncSession, principal: Principal) -> None:
     """Every token of the caller stops working at once (the token version moves on)."""
     await _bump_token_version(session, principal.id)
+
+
+def _account_out(user: User) -> AccountOut:
+    return AccountOut(
+        id=user.id,
+        role=user.role,
+        display_name=user.display_name,
+        phone_masked=mask_phone(user.phone),
+        region_code=user.region_code,
+        is_active=user.is_active,
+    )
+
+
+async def set_active(
+    session: AsyncSession, actor: Principal, user_id: str, *, active: bool, reason: str | None = None
+) -> AccountOut:
+    """District staff deactivate or reactivate an account. Deactivation moves the token version
+    on, so every token of that user is refused at once (``authenticate`` also checks
+    ``is_active``); the decision is audited in the same transaction. A staff account outside the
+    actor's region answers 404 like an unknown id; nobody deactivates their own account."""
+    actor.require_role(DISTRICT_STAFF)
+    user: User | None = (
+        await session.execute(select(User).where(col(User.id) == user_id).with_for_update())
+    ).scalar_one_or_none()
+    if user is None or (user.region_code is not None and not actor.covers_region(user.region_code)):
+        raise NotFound("No such user.", code="user_not_found")
+    if user.id == actor.id:
+        raise Conflict("You cannot deactivate or reactivate your own account.", code="own_account")
+    before = user.is_active
+    if before != active:
+        user.is_active = active
+        if not active:
+            user.token_version += 1
+        session.add(user)
+        await session.flush()
+        await audit.record(
+            session,
+            actor=actor,
+            action="user.deactivate" if not active else "user.reactivate",
+            entity="user",
+            entity_id=user.id,
+            before={"is_active": before, "role": user.role},
+            after={"is_active": active, "role": user.role},
+            reason=reason,
+            region_code=user.region_code,
+        )
+    return _account_out(user)

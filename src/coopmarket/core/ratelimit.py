@@ -7,6 +7,11 @@
 - The client is the direct peer, unless that peer is one of ``settings.trusted_proxies``: then it
   is the right-most ``X-Forwarded-For`` address that is not a trusted proxy (addresses further
   left were written by the client itself and cannot be believed).
+- Sign-in and registration also count per phone number (``PhoneAttempts``), over a longer window
+  (``rate_limit_per_phone`` attempts per ``rate_limit_phone_window_seconds``), so guessing one
+  account's password from many addresses is bounded too. The key is an HMAC of the number (never
+  the number itself, in memory or in Redis); the body has to be read first, so the sign-in service
+  counts it before it looks anything up.
 - Over the limit: 429 ``rate_limited`` (rendered by the app's HTTP-exception handler) with
   ``Retry-After``. If Redis cannot be reached, ``COOPMARKET_RATE_LIMIT_ON_REDIS_ERROR`` decides:
   ``open`` (the default) lets requests pass uncounted (logged), rather than every sign-in failing;
@@ -15,6 +20,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -29,7 +36,7 @@ from litestar.exceptions import TooManyRequestsException
 from litestar.middleware.base import DefineMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from coopmarket.core.errors import UpstreamUnavailable
+from coopmarket.core.errors import TooManyRequests, UpstreamUnavailable
 from coopmarket.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -186,19 +193,87 @@ def build_counter(settings: Settings) -> WindowCounter:
     return MemoryCounter()
 
 
+class PhoneAttempts:
+    """Counts sign-in and registration attempts per phone number, whatever address they come from.
+
+    ``hit`` is called with the phone of the request before any lookup or password hashing; over the
+    limit it raises 429 ``rate_limited`` with ``Retry-After``. Every attempt counts (right or wrong
+    password, known or unknown number), so the answer never tells whether a number is registered.
+    A store that is down is handled like the per-address limit (open or closed, as configured).
+    """
+
+    def __init__(
+        self, counter: WindowCounter | None, *, limit: int, key_secret: bytes, fail_closed: bool = False
+    ) -> None:
+        self._counter = counter
+        self._limit = limit
+        self._key_secret = key_secret
+        self._fail_closed = fail_closed
+
+    def _key(self, phone: str) -> str:
+        digest = hmac.new(self._key_secret, phone.strip().encode(), hashlib.sha256).hexdigest()
+        return f"phone:{digest[:32]}"
+
+    async def hit(self, phone: str) -> None:
+        if self._counter is None:
+            return
+        try:
+            count, retry_after = await self._counter.hit(self._key(phone))
+        except Exception as exc:  # the store is down
+            if self._fail_closed:
+                log.warning("rate limit store unavailable, sign-in refused: %s", type(exc).__name__)
+                raise UpstreamUnavailable(
+                    "Sign-in is paused for a moment; try again shortly.",
+                    code="rate_limit_unavailable",
+                    headers={"Retry-After": "5"},
+                ) from exc
+            log.warning("rate limit store unavailable, attempt not counted: %s", type(exc).__name__)
+            return
+        if count > self._limit:
+            raise TooManyRequests(
+                f"Too many attempts for this phone number; try again in {retry_after} seconds.",
+                headers={"Retry-After": str(retry_after)},
+            )
+
+    async def aclose(self) -> None:
+        if self._counter is not None:
+            await self._counter.aclose()
+
+
+def phone_attempts(settings: Settings) -> PhoneAttempts:
+    """The per-phone count for ``settings`` (counting nothing when ``rate_limit_per_phone`` is 0)."""
+    window = settings.rate_limit_phone_window_seconds
+    counter: WindowCounter | None = None
+    if settings.rate_limit_per_phone > 0:
+        counter = (
+            RedisCounter(settings.redis_url, f"{settings.rate_limit_namespace}:phone", window)
+            if settings.redis_url
+            else MemoryCounter(window)
+        )
+    return PhoneAttempts(
+        counter,
+        limit=settings.rate_limit_per_phone,
+        key_secret=settings.jwt_secret.get_secret_value().encode(),
+        fail_closed=settings.rate_limit_on_redis_error == "closed",
+    )
+
+
 @dataclass(frozen=True)
 class AuthRateLimit:
-    """What ``create_app`` passes to Litestar: the middleware list and what to close on shutdown."""
+    """What ``create_app`` passes to Litestar: the middleware list, the per-phone count and what to
+    close on shutdown."""
 
     middleware: list[DefineMiddleware]
     on_shutdown: list[Callable[[], Awaitable[None]]]
+    per_phone: PhoneAttempts
 
 
 def auth_rate_limit(settings: Settings) -> AuthRateLimit:
     """The limiter for ``settings`` (none when ``rate_limit_auth_per_minute`` is 0)."""
     trusted = parse_networks(settings.trusted_proxies)
+    per_phone = phone_attempts(settings)
     if settings.rate_limit_auth_per_minute <= 0:
-        return AuthRateLimit(middleware=[], on_shutdown=[])
+        return AuthRateLimit(middleware=[], on_shutdown=[per_phone.aclose], per_phone=per_phone)
     counter = build_counter(settings)
     middleware = DefineMiddleware(
         AuthRateLimitMiddleware,
@@ -207,4 +282,6 @@ def auth_rate_limit(settings: Settings) -> AuthRateLimit:
         identify=identifier_for(trusted),
         fail_closed=settings.rate_limit_on_redis_error == "closed",
     )
-    return AuthRateLimit(middleware=[middleware], on_shutdown=[counter.aclose])
+    return AuthRateLimit(
+        middleware=[middleware], on_shutdown=[counter.aclose, per_phone.aclose], per_phone=per_phone
+    )

@@ -82,3 +82,9 @@ class CooperativeSuspended(Conflict):
     its unpaid orders cannot be paid."""
 
     default_code = "cooperative_suspended"
+
+
+class PhoneNotRevealable(Conflict):
+    """Only a part that is to be shipped or is on its way needs the buyer's full number."""
+
+    default_code = "phone_not_revealable"

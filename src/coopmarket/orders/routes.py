@@ -16,10 +16,11 @@ from coopmarket.core.http import AppSettings, Caller, Db, Session
 from coopmarket.core.openapi import problems
 from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from coopmarket.idempotency.http import IdempotencyKeyHeader, run_idempotently
-from coopmarket.orders import checkout, fulfilment, queries, refunds
+from coopmarket.orders import checkout, fulfilment, phone_reveal, queries, refunds
 from coopmarket.orders.schemas import (
     OrderList,
     OrderOut,
+    PhoneRevealOut,
     PlaceOrderIn,
     RefundOut,
     RejectRefundIn,
@@ -107,6 +108,26 @@ class OrderController(Controller):
     ) -> OrderOut:
         """The cooperative's manager marks its paid part shipped."""
         return await fulfilment.ship_part(session, principal, order_id, part_id, data)
+
+    @post(
+        "/{order_id:str}/parts/{part_id:str}/reveal-phone",
+        status_code=200,
+        summary="The buyer's full phone for a courier waybill (the part's manager; audited)",
+        responses=problems(
+            400,
+            401,
+            codes={
+                403: ["forbidden_role"],
+                404: ["order_part_not_found"],
+                409: ["phone_not_revealable"],
+            },
+        ),
+    )
+    async def reveal_phone(
+        self, session: Session, principal: Caller, order_id: FromPath[str], part_id: FromPath[str]
+    ) -> PhoneRevealOut:
+        """Order answers keep the phone masked; each reveal writes an audit entry (never the number)."""
+        return await phone_reveal.reveal_phone(session, principal, order_id, part_id)
 
     @post(
         "/{order_id:str}/parts/{part_id:str}/receive",

@@ -159,3 +159,13 @@ class RefundList(msgspec.Struct):
 
 
 JsonDict = dict[str, Any]
+
+
+class PhoneRevealOut(msgspec.Struct):
+    """The buyer's full shipping phone for a courier waybill (PIPL: each reveal is audited)."""
+
+    order_id: str
+    part_id: str
+    shipping_name: str
+    shipping_phone: str
+    revealed_at: datetime
