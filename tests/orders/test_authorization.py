@@ -184,4 +184,5 @@ async def test_a_suspended_cooperatives_products_cannot_be_ordered(
     )
     assert suspended.status_code == 200, suspended.text
     response = await place(client, market.buyer, [(market.sku_a["id"], 1)])
-    assert response.status_code == 422 and response.json()["code"] == "unknown_sku"
+    # The registry's lifecycle (issue 7) says why: the cooperative is suspended, not the SKU unknown.
+    assert response.status_code == 409 and response.json()["code"] == "cooperative_suspended", response.text
