@@ -7,11 +7,13 @@ import asyncio
 import os
 import shutil
 import threading
+import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis.asyncio as redis
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -24,6 +26,7 @@ from coopmarket.db import Database
 from coopmarket.migrate import upgrade
 from coopmarket.models import metadata
 from coopmarket.settings import Settings
+from tests.redis_store import REDIS_URL
 
 PG_URL = os.environ.get("COOPMARKET_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -203,3 +206,24 @@ def _reset_clock() -> Iterator[None]:
     clock.reset()
     yield
     clock.reset()
+
+
+@pytest.fixture
+async def redis_namespace() -> AsyncIterator[str]:
+    """A key namespace of this test's own on the real Redis, emptied afterwards."""
+    connection = redis.Redis.from_url(REDIS_URL)
+    try:
+        await connection.ping()
+    except (redis.ConnectionError, OSError):
+        await connection.aclose()
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    namespace = f"coopmarket_test_{uuid.uuid4().hex}"
+    try:
+        yield namespace
+    finally:
+        keys = [key async for key in connection.scan_iter(match=f"{namespace}:*")]
+        if keys:
+            await connection.delete(*keys)
+        await connection.aclose()

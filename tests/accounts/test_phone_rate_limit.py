@@ -4,8 +4,6 @@ process and across workers sharing Redis. Registration attempts count against th
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,11 +18,11 @@ from coopmarket.core.errors import TooManyRequests, UpstreamUnavailable
 from coopmarket.core.ratelimit import MemoryCounter, PhoneAttempts
 from coopmarket.settings import Settings
 from tests.factories import unique_phone
+from tests.redis_store import REDIS_URL
 
 PER_PHONE = 3
 PROXY = "10.0.0.2"
 LOGIN = "/api/v1/auth/login"
-REDIS_URL = os.environ.get("COOPMARKET_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture
@@ -97,25 +95,6 @@ async def test_registration_attempts_count_per_phone(settings: Settings, overrid
         ]
         assert statuses == [201] + [409] * (PER_PHONE - 1) + [429]
 
-
-@pytest.fixture
-async def redis_namespace() -> AsyncIterator[str]:
-    connection = redis.Redis.from_url(REDIS_URL)
-    try:
-        await connection.ping()
-    except (redis.ConnectionError, OSError):
-        await connection.aclose()
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"no Redis at {REDIS_URL}")
-    namespace = f"coopmarket_test_{uuid.uuid4().hex}"
-    try:
-        yield namespace
-    finally:
-        keys = [key async for key in connection.scan_iter(match=f"{namespace}:*")]
-        if keys:
-            await connection.delete(*keys)
-        await connection.aclose()
 
 
 async def test_two_workers_share_the_phone_budget_through_redis(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,13 +16,13 @@ from litestar.testing import AsyncTestClient
 from coopmarket.app import Overrides, create_app
 from coopmarket.core.ratelimit import client_address, identifier_for, parse_networks
 from coopmarket.settings import Settings
+from tests.redis_store import REDIS_URL
 
 LIMIT = 3
 PROXY = "10.0.0.2"
 LOGIN = "/api/v1/auth/login"
 # A body refused before any password hashing (422), so the tests stay quick; it still counts.
 WRONG: dict[str, Any] = {}
-REDIS_URL = os.environ.get("COOPMARKET_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 TRUSTED = parse_networks([PROXY, "192.168.10.0/24", "fd00::/8"])
 
@@ -161,26 +159,6 @@ async def test_a_direct_client_cannot_dodge_the_limit_with_forwarded_for(
 
 # --- shared through Redis ------------------------------------------------------------------
 
-
-@pytest.fixture
-async def redis_namespace() -> AsyncIterator[str]:
-    """A key namespace of this test's own on the real Redis, emptied afterwards."""
-    connection = redis.Redis.from_url(REDIS_URL)
-    try:
-        await connection.ping()
-    except (redis.ConnectionError, OSError):
-        await connection.aclose()
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"no Redis at {REDIS_URL}")
-    namespace = f"coopmarket_test_{uuid.uuid4().hex}"
-    try:
-        yield namespace
-    finally:
-        keys = [key async for key in connection.scan_iter(match=f"{namespace}:*")]
-        if keys:
-            await connection.delete(*keys)
-        await connection.aclose()
 
 
 async def test_two_app_instances_share_counts_through_redis(

@@ -21,8 +21,7 @@ from coopmarket.db import Database
 from tests.brand.builders import decide, granted_licence
 from tests.factories import Actor, create_product
 from tests.products.builders import NOW, PRODUCTS, Seller, suspend
-
-REDIS_URL = os.environ.get("COOPMARKET_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+from tests.redis_store import REDIS_URL
 
 
 @pytest.fixture
