@@ -16,12 +16,18 @@ from coopmarket.core.models import exists_on
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
+FOREIGN_PREFIXES = ("procrastinate_",)
+"""Tables in our database that belong to a library, not to the models (``worker.ensure_schema``)."""
+
+
 def include_object_for(dialect: str) -> Callable[..., bool]:
     """Alembic's ``include_object`` for comparing the models with a database of ``dialect``: objects
     that exist only on other databases (``core.models.only_on``), and what the database builds
-    from them, are left out of the comparison."""
+    from them, are left out of the comparison, and so are the job queue's tables."""
 
-    def include_object(obj: Any, _name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if reflected and compare_to is None and type_ == "table" and (name or "").startswith(FOREIGN_PREFIXES):
+            return False  # the job queue's own tables: procrastinate creates and migrates them
         if not exists_on(obj, dialect):
             return False
         return not (reflected and compare_to is not None and not exists_on(compare_to, dialect))
