@@ -4,6 +4,7 @@ on PostgreSQL too. Each test starts from a migrated schema with no rows but the 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import threading
@@ -14,14 +15,18 @@ from typing import Any
 
 import pytest
 import redis.asyncio as redis
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from coopmarket.accounts.security import configure_password_hashing
 from coopmarket.app import Overrides, create_app
 from coopmarket.core import clock
 from coopmarket.core.models import exists_on
+from coopmarket.core.pagination import configure_cursor_key
 from coopmarket.db import Database
 from coopmarket.migrate import upgrade
 from coopmarket.models import metadata
@@ -181,10 +186,48 @@ def overrides() -> Overrides:
     return Overrides()
 
 
+# Building the app (Litestar parsing ~230 route handlers) took most of a test's time. Tests whose
+# settings differ only in what the lifespan reads (the database, the upload directory) share one
+# built app per process: each test still starts and stops it (lifespan) on its own settings and
+# stand-ins, which the lifespan reads from the app's state. Apps holding state between requests
+# outside the lifespan (rate-limit counters, a Redis client) are built for each test.
+PER_TEST_FIELDS = {"database_url", "storage_local_dir"}
+_built_apps: dict[str, Litestar] = {}
+
+
+def _app_key(settings: Settings) -> str | None:
+    if settings.redis_url or settings.rate_limit_auth_per_minute > 0 or settings.rate_limit_per_phone > 0:
+        return None
+    values = {
+        name: value.get_secret_value() if isinstance(value, SecretStr) else value
+        for name, value in settings
+        if name not in PER_TEST_FIELDS
+    }
+    return json.dumps(values, sort_keys=True, default=repr)
+
+
+def app_for(settings: Settings, overrides: Overrides) -> Litestar:
+    """The app for ``settings`` and ``overrides``: built once per equivalent settings."""
+    key = _app_key(settings)
+    if key is None:
+        return create_app(settings, overrides)
+    app = _built_apps.get(key)
+    if app is None:
+        app = _built_apps[key] = create_app(settings, overrides)
+    else:
+        configure_password_hashing(
+            time_cost=settings.password_hash_time_cost, memory_kib=settings.password_hash_memory_kib
+        )
+        configure_cursor_key(settings.jwt_secret.get_secret_value().encode())
+    app.state.settings = settings
+    app.state.overrides = overrides
+    return app
+
+
 @pytest.fixture
 async def client(settings: Settings, overrides: Overrides) -> AsyncIterator[AsyncTestClient[Any]]:
     """An HTTP client on the real app (lifespan included) over a clean database."""
-    app = create_app(settings, overrides)
+    app = app_for(settings, overrides)
     async with AsyncTestClient(app=app, raise_server_exceptions=False) as test_client:
         yield test_client
 

@@ -403,6 +403,9 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # What the process connects to comes from the app's state (set below), read at each start.
+        settings: Settings = app.state.settings
+        overrides: Overrides = app.state.overrides
         # Object storage first: a missing bucket stops the start with a clear message.
         storage = build_storage(settings)
         try:
@@ -414,7 +417,6 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         app.state.response_cache = response_cache
         db = Database(settings)
         app.state.db = db
-        app.state.settings = settings
         app.state.resolve_principal = principal_resolver(db, settings)
         wechat_client = overrides.wechat or HttpxWechatClient(
             appid=settings.wechat_appid,
@@ -423,7 +425,6 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             timeout=settings.wechat_timeout_seconds,
         )
         app.state.wechat = wechat_client
-        app.state.overrides = overrides
         async with open_providers(
             settings,
             stripe_http_client=overrides.stripe_http_client,
@@ -471,6 +472,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     return Litestar(
         route_handlers=_route_handlers(),
         lifespan=[lifespan],
+        state=State({"settings": settings, "overrides": overrides}),
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False),
             "db": Provide(provide_db, sync_to_thread=False),
