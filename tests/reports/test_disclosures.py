@@ -58,6 +58,7 @@ async def october_figures(db: Database) -> None:
 async def canonical(client: AsyncTestClient[Any], disclosure_id: str) -> tuple[bytes, str]:
     response = await client.get(public_one(disclosure_id), params={"format": "canonical"})
     assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/octet-stream")
     return response.content, response.headers["x-content-hash"]
 
 
@@ -282,6 +283,21 @@ async def test_messages_are_shown_only_once_approved_and_each_decision_is_made_o
     for bad in ({"text": ""}, {"text": "长" * 1001}, {"author_name": ""}, {"author_name": "名" * 41}, {"extra": 1}):
         assert (await post_message(client, disclosure["id"], **bad)).status_code in (400, 422), bad
 
+    # The moderation queue: pending messages of villages in scope, oldest first
+    queue = "/api/v1/disclosure-messages"
+    for moderator in (village, street, district):
+        listed = await client.get(queue, headers=moderator.headers)
+        assert listed.status_code == 200, listed.text
+        assert [m["id"] for m in listed.json()["items"]] == [first.json()["id"], second["id"]]
+    assert (await client.get(queue, headers=other_street.headers)).json()["items"] == []
+    response = await client.get(queue, params={"region_code": VILLAGE}, headers=other_street.headers)
+    assert response.status_code == 404
+    assert (await client.get(queue, headers=buyer.headers)).status_code == 403
+    assert (await client.get(queue)).status_code == 401
+    paged = (await client.get(queue, params={"limit": 1}, headers=village.headers)).json()
+    rest = (await client.get(queue, params={"limit": 1, "cursor": paged["next_cursor"]}, headers=village.headers)).json()
+    assert [m["id"] for m in paged["items"] + rest["items"]] == [first.json()["id"], second["id"]]
+
     approve = f"/api/v1/disclosure-messages/{first.json()['id']}/approve"
     reject = f"/api/v1/disclosure-messages/{second['id']}/reject"
     # Moderation: no token 401; not staff 403; out of scope 404; district staff may not (403)
@@ -313,6 +329,10 @@ async def test_messages_are_shown_only_once_approved_and_each_decision_is_made_o
         f"/api/v1/disclosure-messages/{first.json()['id']}/reject", json={"reason": "改主意"}, headers=village.headers
     )
     assert response.status_code == 409
+
+    assert (await client.get(queue, headers=street.headers)).json()["items"] == []
+    approved = (await client.get(queue, params={"status": "approved"}, headers=street.headers)).json()
+    assert [m["id"] for m in approved["items"]] == [first.json()["id"]]
 
     # Only the approved one is shown
     shown = (await client.get(public_one(disclosure["id"]))).json()["messages"]

@@ -23,12 +23,15 @@ from coopmarket.reports.schemas import (
     MessageAccepted,
     MessageIn,
     MessageOut,
+    MessagePage,
     MessageRejectIn,
+    MessageStatus,
 )
 
 # The message limits live in the app's state (made at start-up, closed at shutdown; app.py).
 MessageLimits: TypeAlias = NamedDependency[disclosures.MessageLimits]
-CANONICAL_MEDIA_TYPE = "application/json"
+# The exact bytes hashed: served as bytes (they are JSON, but not the ``DisclosureOut`` shape).
+CANONICAL_MEDIA_TYPE = "application/octet-stream"
 
 
 class DisclosureController(Controller):
@@ -94,6 +97,11 @@ class PublicDisclosureController(Controller):
         opt={
             ALTERNATIVE_MEDIA_TYPES: {
                 "text/html": {"type": "string", "description": "With format=html: the printable page"},
+                CANONICAL_MEDIA_TYPE: {
+                    "type": "string",
+                    "format": "binary",
+                    "description": "With format=canonical: the stored canonical JSON bytes",
+                },
             }
         },
         responses={
@@ -157,6 +165,37 @@ MODERATION_PROBLEMS = {
 }
 
 
+class DisclosureMessagesController(Controller):
+    path = "/api/v1/disclosure-messages"
+    tags = ["disclosures"]
+
+    @get(
+        "/",
+        summary="Messages on the disclosures of villages in scope, oldest first: the moderation queue (staff)",
+        responses=problems(
+            400,
+            401,
+            codes={403: ["forbidden_role"], 404: ["region_not_found"], 422: ["invalid_cursor", "invalid_region_level"]},
+        ),
+    )
+    async def list_messages(
+        self,
+        db: Db,
+        principal: Caller,
+        region_code: Annotated[
+            str | None,
+            QueryParameter(name="region_code", min_length=6, max_length=12, description="Default: yours"),
+        ] = None,
+        status: Annotated[MessageStatus, QueryParameter(name="status")] = "pending",
+        limit: Annotated[int, QueryParameter(name="limit", ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+        cursor: Annotated[str | None, QueryParameter(name="cursor", max_length=200)] = None,
+    ) -> MessagePage:
+        async with db.read() as conn:
+            return await disclosures.list_messages(
+                conn, principal, region_code=region_code, status=status, limit=limit, cursor=cursor
+            )
+
+
 class DisclosureMessageController(Controller):
     path = "/api/v1/disclosure-messages/{message_id:str}"
     tags = ["disclosures"]
@@ -188,5 +227,6 @@ routes = [
     DisclosureController,
     PublicVillageDisclosuresController,
     PublicDisclosureController,
+    DisclosureMessagesController,
     DisclosureMessageController,
 ]

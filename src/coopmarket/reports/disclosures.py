@@ -63,6 +63,7 @@ from coopmarket.reports.schemas import (
     MessageAccepted,
     MessageIn,
     MessageOut,
+    MessagePage,
     PublicMessage,
 )
 from coopmarket.settings import Settings
@@ -509,3 +510,32 @@ async def decide_message(
         region_code=row.village_code,
     )
     return _message_out(await _load_message(session, message_id))
+
+
+async def list_messages(
+    conn: AsyncConnection,
+    principal: Principal,
+    *,
+    region_code: str | None,
+    status: str,
+    limit: int,
+    cursor: str | None,
+) -> MessagePage:
+    """Messages on the disclosures of villages under ``region_code`` (default: the caller's
+    region), oldest first: the moderation queue (``status=pending``) for staff in scope (404
+    ``region_not_found`` outside it; 403 for others)."""
+    code = await access.require_region(conn, principal, region_code)
+    stmt = (
+        select(*_MESSAGE_COLUMNS)
+        .select_from(_message.join(_disclosure, D.id == M.disclosure_id))
+        .where(D.village_code.startswith(code, autoescape=True), M.status == status)
+    )
+    decoded = decode_cursor(cursor, 1)
+    if decoded:
+        stmt = stmt.where(M.id > str(decoded[0]))
+    rows = (await conn.execute(stmt.order_by(M.id).limit(limit + 1))).all()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor([rows[-1].id])
+    return MessagePage(items=[_message_out(row) for row in rows], next_cursor=next_cursor)

@@ -296,3 +296,11 @@ class MessageOut(msgspec.Struct):
     created_at: datetime
     decided_at: datetime | None
     reject_reason: str | None
+
+
+MessageStatus = Literal["pending", "approved", "rejected"]
+
+
+class MessagePage(msgspec.Struct):
+    items: list[MessageOut]
+    next_cursor: str | None
