@@ -8,13 +8,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from coopmarket.core import clock
 from coopmarket.db import Database
-from coopmarket.reports import disclosures
+from coopmarket.reports import disclosure_page, disclosures
 from tests.factories import OTHER_STREET, OTHER_VILLAGE, STREET, VILLAGE, Actor, make_staff, register_buyer
 from tests.ledger.builders import post_income, settle_part
 from tests.villages.builders import create_contract, instalments, pay
@@ -379,3 +381,27 @@ def test_periods_and_amounts() -> None:
     with pytest.raises(TypeError):
         disclosures.canonical_bytes({"amount": 1.5})
     assert disclosures.canonical_bytes({"b": 1, "a": ["村", 2]}) == '{"a":["村",2],"b":1}'.encode()
+
+
+@given(st.integers(min_value=-(10**15), max_value=10**15))
+def test_yuan_shows_every_fen(amount_fen: int) -> None:
+    shown = disclosure_page.yuan(amount_fen)
+    whole, _, fen = shown.lstrip("-").partition(".")
+    assert len(fen) == 2
+    value = int(whole.replace(",", "")) * 100 + int(fen)
+    assert (-value if shown.startswith("-") else value) == amount_fen
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**63 - 1) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.text(max_size=6), _json_values, max_size=6))
+def test_canonical_bytes_do_not_depend_on_key_order_and_parse_back(figures: dict[str, Any]) -> None:
+    reordered = dict(reversed(list(figures.items())))
+    encoded = disclosures.canonical_bytes(figures)
+    assert encoded == disclosures.canonical_bytes(reordered)
+    assert json.loads(encoded) == figures
