@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -16,9 +17,10 @@ from sqlalchemy.exc import DBAPIError
 
 from coopmarket.core import clock
 from coopmarket.db import Database
+from coopmarket.ledger import posting
 from coopmarket.reports import disclosure_page, disclosures
 from tests.factories import OTHER_STREET, OTHER_VILLAGE, STREET, VILLAGE, Actor, make_staff, register_buyer
-from tests.ledger.builders import post_income, settle_part
+from tests.ledger.builders import post_committed, post_income, settle_part
 from tests.villages.builders import create_contract, instalments, pay
 
 NOW = datetime(2026, 11, 5, 4, 0, tzinfo=UTC)  # 12:00 on 5 November 2026 in Asia/Shanghai
@@ -405,3 +407,62 @@ def test_canonical_bytes_do_not_depend_on_key_order_and_parse_back(figures: dict
     encoded = disclosures.canonical_bytes(figures)
     assert encoded == disclosures.canonical_bytes(reordered)
     assert json.loads(encoded) == figures
+
+
+async def test_refunds_take_back_a_cooperatives_return_and_surplus_returns_count_beside_sales(
+    client: AsyncTestClient[Any], db: Database
+) -> None:
+    clock.set_now(NOW)
+    staff = await make_staff(client, db, role="village_staff", region_code=VILLAGE)
+    other_coop = "01hcoop0000000000000000002"
+    await settle_part(db, cooperative_id=COOP, village_code=VILLAGE, subtotal_fen=1_000_000, occurred_at=MID_OCTOBER)
+    # a refund of 100,000 fen of that settled part takes 10,000 back from the collective's share
+    terms = posting.SplitTerms(village_code=VILLAGE, fee_bps=300, collective_bps=1000, settled_fen=1_000_000)
+    await post_committed(
+        db, posting.settled_refund_entries("offline", COOP, 100_000, terms), kind=posting.REFUND, occurred_at=MID_OCTOBER
+    )
+    # another cooperative's surplus distribution returns 33,333 fen to the village collective
+    await post_committed(
+        db,
+        posting.surplus_distribution_entries(other_coop, VILLAGE, 5_000, [], 33_333),
+        kind=posting.SURPLUS_DISTRIBUTION,
+        occurred_at=MID_OCTOBER,
+    )
+
+    figures = (await published(client, staff))["figures"]
+
+    assert figures["cooperative_returns"] == [
+        {
+            "cooperative_id": COOP,
+            "cooperative_name": "",
+            "sales_share_fen": 90_000,
+            "surplus_return_fen": 0,
+            "total_fen": 90_000,
+        },
+        {
+            "cooperative_id": other_coop,
+            "cooperative_name": "",
+            "sales_share_fen": 0,
+            "surplus_return_fen": 33_333,
+            "total_fen": 33_333,
+        },
+    ]
+    assert figures["cooperative_returns_total_fen"] == 123_333
+    assert figures["income_fen"]["operating_income"] == 90_000
+    assert figures["income_fen"]["investment_income"] == 33_333
+
+
+async def test_two_publications_at_once_store_one(client: AsyncTestClient[Any], db: Database) -> None:
+    clock.set_now(NOW)
+    staff = await make_staff(client, db, role="village_staff", region_code=VILLAGE)
+
+    async def attempt() -> Any:
+        async with db.unit_of_work() as session:
+            return await disclosures.publish_disclosure(
+                session, village_code=VILLAGE, period="2026-10", published_by=staff.id, timezone="Asia/Shanghai"
+            )
+
+    results = await asyncio.gather(attempt(), attempt(), return_exceptions=True)
+
+    assert sorted(type(r).__name__ for r in results) == ["DisclosureExists", "DisclosureOut"]
+    assert len((await client.get(public_list())).json()["items"]) == 1
