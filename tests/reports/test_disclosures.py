@@ -370,6 +370,7 @@ async def test_the_printable_page_is_chinese_escaped_and_prints(client: AsyncTes
     assert "2026年10月" in page and "赵家村" in page
     assert "1,000.00" in page and "2,500.00" in page  # 100,000 and 250,000 fen in yuan
     assert "@media print" in page
+    assert "2026-11-05 12:00" in page  # published at local noon
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "&lt;b&gt;x&lt;/b&gt; &amp; &quot;y&quot;" in page
     assert disclosure["content_hash"] in page

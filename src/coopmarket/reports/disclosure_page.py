@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from html import escape
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from coopmarket.reports.schemas import DisclosureOut
 
@@ -127,8 +128,9 @@ def _messages(disclosure: DisclosureOut) -> str:
     )
 
 
-def render(disclosure: DisclosureOut) -> str:
-    """The whole page for one disclosure."""
+def render(disclosure: DisclosureOut, timezone: str) -> str:
+    """The whole page for one disclosure; the publication time in ``timezone`` (local)."""
+    published = disclosure.published_at.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
     figures = disclosure.figures
     village = str(figures.get("village_name") or disclosure.village_code)
     period = period_label(disclosure.period)
@@ -147,7 +149,7 @@ def render(disclosure: DisclosureOut) -> str:
         f"<h1>{escape(title)}</h1>"
         f'<div class="meta">村代码 {escape(disclosure.village_code)} · 公开期间 '
         f"{disclosure.period_from.isoformat()} 至 {disclosure.period_to.isoformat()} · 发布时间 "
-        f"{escape(disclosure.published_at.isoformat())}</div>"
+        f"{escape(published)}</div>"
         f"{notes}"
         "<h2>一、村集体收入</h2>"
         f"{_income(figures)}"

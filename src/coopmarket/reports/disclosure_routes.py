@@ -116,6 +116,7 @@ class PublicDisclosureController(Controller):
         self,
         disclosure_id: FromPath[str],
         db: Db,
+        settings: AppSettings,
         output: Annotated[DisclosureFormat, QueryParameter(name="format")] = "json",
     ) -> Response[Any]:
         """``format=json`` (default): the snapshot with approved messages; ``canonical``: the stored
@@ -129,7 +130,7 @@ class PublicDisclosureController(Controller):
                 )
             disclosure = await disclosures.read_disclosure(conn, disclosure_id)
         if output == "html":
-            return Response(disclosure_page.render(disclosure), media_type=MediaType.HTML)
+            return Response(disclosure_page.render(disclosure, settings.report_timezone), media_type=MediaType.HTML)
         return Response(disclosure, media_type=MediaType.JSON)
 
     @post(
