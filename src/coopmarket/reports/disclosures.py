@@ -246,10 +246,11 @@ async def publish_disclosure(
                 "`corrects` names no disclosure of this village and period.",
                 errors=[FieldError("corrects", "not a disclosure of this village and period")],
             )
-        if await _corrected_by(session, [corrects]):
+        corrected_by = (await _corrected_by(session, [corrects])).get(corrects)
+        if corrected_by is not None:
             raise DisclosureAlreadyCorrected(
                 "This disclosure is already corrected; correct the latest one.",
-                extra={"corrected_by": (await _corrected_by(session, [corrects]))[corrects]},
+                extra={"corrected_by": corrected_by},
             )
     else:
         existing = (
