@@ -126,13 +126,19 @@ EXPECTED: list[Operation] = [
     ("post", "/api/v1/cooperatives/{cooperative_id}/verify-identity"),
     ("post", "/api/v1/me/password"),
     ("post", "/api/v1/me/sign-out-everywhere"),
+    # Frozen disclosures (issue 8)
+    ("post", "/api/v1/disclosures"),
+    ("get", "/api/v1/public/villages/{code}/disclosures"),
+    ("get", "/api/v1/public/disclosures/{disclosure_id}"),
+    ("post", "/api/v1/public/disclosures/{disclosure_id}/messages"),
+    ("post", "/api/v1/disclosure-messages/{message_id}/approve"),
+    ("post", "/api/v1/disclosure-messages/{message_id}/reject"),
+    ("get", "/api/v1/disclosure-messages"),
 ]
 
 # In API.md but not mounted yet: the slices that serve them have not landed. Skipped (not failed)
 # below; whoever mounts one moves it from here to EXPECTED.
 NOT_MOUNTED_YET: list[Operation] = [
-    ("post", "/api/v1/disclosures"),
-    ("get", "/api/v1/public/villages/{code}/disclosures"),
     ("get", "/dashboard"),
 ]
 
@@ -151,6 +157,10 @@ PUBLIC: set[Operation] = {
     # The local store's upload target and file URLs: their own signatures authorise them.
     ("post", "/api/v1/uploads/local"),
     ("get", "/api/v1/files/{key}"),
+    # Published disclosures and the public's messages on them (rate limited).
+    ("get", "/api/v1/public/villages/{code}/disclosures"),
+    ("get", "/api/v1/public/disclosures/{disclosure_id}"),
+    ("post", "/api/v1/public/disclosures/{disclosure_id}/messages"),
 }
 # Answer anyone, show more to a signed-in caller; a bad token is 401.
 TOKEN_OPTIONAL: set[Operation] = {

@@ -45,6 +45,10 @@ PUBLIC: set[Route] = {
     # The local object store: a signed, expiring upload policy or URL authorises these, as S3's do.
     ("POST", "/api/v1/uploads/local"),
     ("GET", "/api/v1/files/{key:path}"),
+    # Published disclosures (JSON, canonical bytes, printable page) and messages on them (rate limited).
+    ("GET", "/api/v1/public/villages/{code:str}/disclosures"),
+    ("GET", "/api/v1/public/disclosures/{disclosure_id:str}"),
+    ("POST", "/api/v1/public/disclosures/{disclosure_id:str}/messages"),
 }
 # Answer anyone; a signed-in caller (``maybe_principal``) may see more.
 TOKEN_OPTIONAL: set[Route] = {

@@ -85,6 +85,7 @@ from coopmarket.products import jobs as product_jobs
 from coopmarket.products import routes as products_routes
 from coopmarket.products.public_cache import provide_public_read
 from coopmarket.regions import routes as regions_routes
+from coopmarket.reports import disclosures as reports_disclosures
 from coopmarket.reports import routes as reports_routes
 from coopmarket.settings import Settings, get_settings
 from coopmarket.storage import routes as storage_routes
@@ -387,6 +388,10 @@ def provide_payment_providers(state: State) -> PaymentProviders:
     return state.payment_providers
 
 
+def provide_disclosure_message_limits(state: State) -> reports_disclosures.MessageLimits:
+    return state.disclosure_message_limits
+
+
 def create_app(settings: Settings | None = None, overrides: Overrides | None = None) -> Litestar:
     """Build the application for ``settings`` (from the environment when omitted)."""
     settings = settings or get_settings()
@@ -425,6 +430,9 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             timeout=settings.wechat_timeout_seconds,
         )
         app.state.wechat = wechat_client
+        # Messages on public disclosures: counters of this run (memory or Redis, by settings).
+        message_limits = reports_disclosures.message_limits(settings)
+        app.state.disclosure_message_limits = message_limits
         async with open_providers(
             settings,
             stripe_http_client=overrides.stripe_http_client,
@@ -445,6 +453,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
                 if isinstance(wechat_client, HttpxWechatClient):
                     await wechat_client.aclose()
                 await db.dispose()
+                await message_limits.aclose()
                 await storage.aclose()
                 metrics.worker_exited(os.getpid())
 
@@ -481,6 +490,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             "maybe_principal": Provide(provide_optional_principal),
             "managed_cooperatives": Provide(provide_managed_cooperatives, sync_to_thread=False),
             "phone_attempts": Provide(provide_phone_attempts, sync_to_thread=False),
+            "disclosure_message_limits": Provide(provide_disclosure_message_limits, sync_to_thread=False),
             "member_volumes": Provide(provide_member_volumes, sync_to_thread=False),
             "providers": Provide(provide_payment_providers, sync_to_thread=False),
             "today": Provide(provide_today, sync_to_thread=False),

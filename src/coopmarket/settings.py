@@ -161,6 +161,11 @@ class Settings(BaseSettings):
     rate_limit_phone_window_seconds: int = Field(default=900, ge=1, le=86_400)
     # Key prefix in Redis, so several deployments (or tests) can share one server.
     rate_limit_namespace: str = "coopmarket_rate_limit"
+    # Messages left on a public disclosure: at most this many per client address, and per
+    # disclosure, in each window (memory, or Redis when redis_url is set); 0 turns a limit off.
+    rate_limit_disclosure_messages_per_client: int = Field(default=5, ge=0)
+    rate_limit_disclosure_messages_per_disclosure: int = Field(default=100, ge=0)
+    rate_limit_disclosure_message_window_seconds: int = Field(default=3600, ge=1, le=86_400)
     # Reverse proxies (IPs or CIDR networks) whose X-Forwarded-For is believed; empty: none.
     # From the environment as JSON, e.g. COOPMARKET_TRUSTED_PROXIES='["10.0.0.2"]'.
     trusted_proxies: list[str] = []

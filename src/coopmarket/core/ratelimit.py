@@ -285,3 +285,51 @@ def auth_rate_limit(settings: Settings) -> AuthRateLimit:
     return AuthRateLimit(
         middleware=[middleware], on_shutdown=[counter.aclose, per_phone.aclose], per_phone=per_phone
     )
+
+
+class KeyedLimit:
+    """At most ``limit`` hits per key in each window (e.g. messages per client address, or per
+    disclosure), counted like the per-phone limit: in memory, or in Redis when ``redis_url`` is
+    set. Over the limit: 429 ``rate_limited`` with ``Retry-After``. ``limit`` 0 counts nothing. A
+    store that is down is handled as configured (``rate_limit_on_redis_error``)."""
+
+    def __init__(self, counter: WindowCounter | None, *, limit: int, fail_closed: bool = False) -> None:
+        self._counter = counter
+        self._limit = limit
+        self._fail_closed = fail_closed
+
+    async def hit(self, key: str, *, detail: str = "Too many requests") -> None:
+        if self._counter is None or self._limit <= 0:
+            return
+        try:
+            count, retry_after = await self._counter.hit(key)
+        except Exception as exc:  # the store is down
+            if self._fail_closed:
+                log.warning("rate limit store unavailable, request refused: %s", type(exc).__name__)
+                raise UpstreamUnavailable(
+                    "Paused for a moment; try again shortly.",
+                    code="rate_limit_unavailable",
+                    headers={"Retry-After": "5"},
+                ) from exc
+            log.warning("rate limit store unavailable, request not counted: %s", type(exc).__name__)
+            return
+        if count > self._limit:
+            raise TooManyRequests(
+                f"{detail}; try again in {retry_after} seconds.", headers={"Retry-After": str(retry_after)}
+            )
+
+    async def aclose(self) -> None:
+        if self._counter is not None:
+            await self._counter.aclose()
+
+
+def keyed_limit(settings: Settings, name: str, *, limit: int, window_seconds: int) -> KeyedLimit:
+    """A ``KeyedLimit`` named ``name`` (its Redis key prefix) for ``settings``."""
+    counter: WindowCounter | None = None
+    if limit > 0:
+        counter = (
+            RedisCounter(settings.redis_url, f"{settings.rate_limit_namespace}:{name}", window_seconds)
+            if settings.redis_url
+            else MemoryCounter(window_seconds)
+        )
+    return KeyedLimit(counter, limit=limit, fail_closed=settings.rate_limit_on_redis_error == "closed")

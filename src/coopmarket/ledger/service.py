@@ -422,3 +422,63 @@ async def transaction_postings(conn: Executor, transaction_id: str) -> list[tupl
         )
     ).all()
     return [(row.account, int(row.amount_fen)) for row in rows]
+
+
+# --- a village's income from each cooperative (disclosures) -------------------------------------
+
+_COOP_ACCOUNT_PREFIXES = ("escrow:coop:", "payable:coop:", "surplus:coop:")
+
+
+def _cooperative_of(account: str) -> str | None:
+    for prefix in _COOP_ACCOUNT_PREFIXES:
+        if account.startswith(prefix):
+            return account[len(prefix) :]
+    return None
+
+
+async def collective_income_by_cooperative(
+    conn: Executor, village_code: str, start_utc: datetime, end_utc: datetime
+) -> list[tuple[str, str, int]]:
+    """``(cooperative_id, category, amount_fen)``: the village's net collective income posted in
+    ``[start_utc, end_utc)`` by transactions that also move one cooperative's money (a settled
+    sale's collective share, its refund's reversal, a surplus distribution's collective return).
+
+    The cooperative is read from the transaction's own postings (``escrow:coop:*``,
+    ``payable:coop:*``, ``surplus:coop:*``); income posted with no cooperative (non-sales income,
+    contract rent) is left out. Sorted by cooperative and category. Joins the caller's connection.
+    """
+    prefix = f"{posting.COLLECTIVE_INCOME_PREFIX}{village_code}:"
+    income_rows = (
+        await conn.execute(
+            select(_posting.c.transaction_id, _posting.c.account, _posting.c.amount_fen).where(
+                _posting.c.account.startswith(prefix, autoescape=True),
+                _posting.c.occurred_at >= start_utc,
+                _posting.c.occurred_at < end_utc,
+            )
+        )
+    ).all()
+    if not income_rows:
+        return []
+    transaction_ids = sorted({row.transaction_id for row in income_rows})
+    coops: dict[str, set[str]] = {}
+    for chunk_start in range(0, len(transaction_ids), 500):
+        chunk = transaction_ids[chunk_start : chunk_start + 500]
+        rows = await conn.execute(
+            select(_posting.c.transaction_id, _posting.c.account).where(
+                _posting.c.transaction_id.in_(chunk),
+                or_(*(_posting.c.account.startswith(p, autoescape=True) for p in _COOP_ACCOUNT_PREFIXES)),
+            )
+        )
+        for row in rows:
+            cooperative_id = _cooperative_of(row.account)
+            if cooperative_id:
+                coops.setdefault(row.transaction_id, set()).add(cooperative_id)
+    sums: dict[tuple[str, str], int] = {}
+    for row in income_rows:
+        found = coops.get(row.transaction_id, set())
+        parsed = posting.parse_collective_income(row.account)
+        if len(found) != 1 or parsed is None:
+            continue
+        key = (next(iter(found)), parsed[1])
+        sums[key] = sums.get(key, 0) - int(row.amount_fen)
+    return [(coop, category, amount) for (coop, category), amount in sorted(sums.items())]

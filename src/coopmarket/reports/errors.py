@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from coopmarket.core.errors import Conflict, NotFound, PermissionDenied, RuleViolated
+from coopmarket.core.errors import Conflict, NotFound, PermissionDenied, RuleViolated, ValidationFailed
 
 
 class PayoutExceedsPayable(Conflict):
@@ -77,3 +77,39 @@ class NoMemberCapital(RuleViolated):
     """No member has capital or a reserve share to return the capital pool by."""
 
     default_code = "no_member_capital"
+
+
+class DisclosureNotFound(NotFound):
+    default_code = "disclosure_not_found"
+
+
+class PeriodNotClosed(ValidationFailed):
+    """Only a period that has ended (local time) is disclosed: its figures are final."""
+
+    default_code = "period_not_closed"
+
+
+class DisclosureExists(Conflict):
+    """A village's period is published once; a change is a correction naming the one it corrects."""
+
+    default_code = "disclosure_exists"
+
+
+class InvalidCorrection(ValidationFailed):
+    """``corrects`` names no disclosure of the same village and period."""
+
+    default_code = "invalid_correction"
+
+
+class DisclosureAlreadyCorrected(Conflict):
+    """A disclosure is corrected once; correct the correction instead."""
+
+    default_code = "disclosure_already_corrected"
+
+
+class MessageNotFound(NotFound):
+    default_code = "disclosure_message_not_found"
+
+
+class MessageAlreadyDecided(Conflict):
+    default_code = "message_already_decided"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Index, text
+from sqlalchemy import CheckConstraint, Column, Index, LargeBinary, text
 from sqlmodel import Field, SQLModel
 
 from coopmarket.core.models import id_field, money_field, ref_field, time_field
@@ -102,3 +102,61 @@ class SurplusDistributionLine(SQLModel, table=True):
     capital_return_fen: int = money_field()
     reserve_share_fen: int = money_field()
     total_fen: int = money_field()
+
+
+class Disclosure(SQLModel, table=True):
+    """A village's figures for a month or quarter, frozen when published (村务公开, Art. 30).
+
+    ``canonical`` holds the figures as canonical JSON bytes and ``content_hash`` their SHA-256.
+    The database refuses UPDATE and DELETE of a row (triggers of migration 0019), so a published
+    disclosure never changes; a correction is a new row naming the one it corrects (``corrects``,
+    unique: each is corrected at most once). One original per village and period (a partial
+    unique index)."""
+
+    __tablename__ = "disclosure"
+    __table_args__ = (
+        CheckConstraint("period_to >= period_from", name="period_order"),
+        Index("ix_disclosure_village", "village_code", "published_at", "id"),
+        Index(
+            "uq_disclosure_original",
+            "village_code",
+            "period",
+            unique=True,
+            sqlite_where=text("corrects IS NULL"),
+            postgresql_where=text("corrects IS NULL"),
+        ),
+    )
+
+    id: str = id_field()
+    village_code: str = Field(max_length=12, foreign_key="region.code", index=False)
+    period: str = Field(max_length=7)  # 2026-10 or 2026-Q3
+    period_from: date
+    period_to: date
+    published_at: datetime = time_field()
+    published_by: str = ref_field(foreign_key="user_account.id", index=False)
+    corrects: str | None = Field(
+        default=None, max_length=26, foreign_key="disclosure.id", unique=True, nullable=True
+    )
+    content_hash: str = Field(max_length=64)
+    canonical: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
+
+
+class DisclosureMessage(SQLModel, table=True):
+    """A message the public leaves on a disclosure: shown once village or street staff approve it.
+    Decided once (a conditional UPDATE from ``pending``)."""
+
+    __tablename__ = "disclosure_message"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status_known"),
+        Index("ix_disclosure_message_disclosure", "disclosure_id", "status", "id"),
+    )
+
+    id: str = id_field()
+    disclosure_id: str = ref_field(foreign_key="disclosure.id", index=False)
+    author_name: str = Field(max_length=40)
+    text: str = Field(max_length=1000)
+    status: str = Field(max_length=16)
+    created_at: datetime = time_field()
+    decided_by: str | None = ref_field(foreign_key="user_account.id", nullable=True, index=False)
+    decided_at: datetime | None = time_field(nullable=True)
+    reject_reason: str | None = Field(default=None, max_length=500)

@@ -16,7 +16,7 @@ from coopmarket.core import i18n
 from coopmarket.core.http import AppSettings, Caller, Db, Session
 from coopmarket.core.openapi import export_media_types, problems
 from coopmarket.idempotency.http import IdempotencyKeyHeader, run_idempotently
-from coopmarket.reports import distribution, export, income, payouts, service, statement
+from coopmarket.reports import disclosure_routes, distribution, export, income, payouts, service, statement
 from coopmarket.reports.schemas import (
     CollectiveIncomeReport,
     ExportFormat,
@@ -455,4 +455,5 @@ routes = [
     IncomeController,
     SurplusDraftController,
     SurplusDistributionController,
+    *disclosure_routes.routes,
 ]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
 
-from coopmarket.core.text import MultilineText, Text
+from coopmarket.core.text import MultilineText, Name, Text
 
 GroupBy = Literal["village", "street", "community", "district"]
 ExportFormat = Literal["json", "csv", "xlsx"]
@@ -205,3 +205,102 @@ class SurplusDistributionOut(msgspec.Struct):
     created_at: datetime
     confirmed_at: datetime | None = None
     ledger_transaction_id: str | None = None
+
+
+# --- frozen disclosures and the public's messages on them ---------------------------------------
+
+PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2]|Q[1-4])$"
+Period = Annotated[
+    str, Meta(pattern=PERIOD_PATTERN, description="A month (2026-10) or a quarter (2026-Q3)", examples=["2026-Q3"])
+]
+VillageCode = Annotated[str, Meta(pattern=r"^[0-9]{12}$", description="A village's 12-digit code")]
+DisclosureFormat = Literal["json", "html", "canonical"]
+
+
+class DisclosureIn(msgspec.Struct, forbid_unknown_fields=True):
+    village_code: VillageCode
+    period: Period
+    corrects: Annotated[Text, Meta(min_length=1, max_length=26)] | None = None
+
+
+class PublicMessage(msgspec.Struct):
+    """An approved message, as the public reads it."""
+
+    id: str
+    author_name: str
+    text: str
+    created_at: datetime
+
+
+class DisclosureOut(msgspec.Struct):
+    """A published disclosure. ``figures`` is ``canonical`` parsed: the bytes hashed into
+    ``content_hash`` (``?format=canonical`` answers them as stored). ``corrected_by`` and
+    ``messages`` (approved ones, newest first, at most 100) are not part of the frozen figures."""
+
+    id: str
+    village_code: str
+    period: str
+    period_from: date
+    period_to: date
+    published_at: datetime
+    content_hash: str
+    figures: dict[str, Any]
+    corrects: str | None
+    corrected_by: str | None
+    messages: list[PublicMessage]
+
+
+class DisclosureSummary(msgspec.Struct):
+    id: str
+    village_code: str
+    period: str
+    period_from: date
+    period_to: date
+    published_at: datetime
+    content_hash: str
+    corrects: str | None
+    corrected_by: str | None
+
+
+class DisclosurePage(msgspec.Struct):
+    items: list[DisclosureSummary]
+    next_cursor: str | None
+
+
+class MessageIn(msgspec.Struct, forbid_unknown_fields=True):
+    author_name: Annotated[Name, Meta(min_length=1, max_length=40)]
+    text: Annotated[MultilineText, Meta(min_length=1, max_length=1000)]
+
+
+class MessageAccepted(msgspec.Struct):
+    """202: stored as pending; shown once village or street staff approve it."""
+
+    id: str
+    disclosure_id: str
+    status: str
+
+
+class MessageRejectIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Reason
+
+
+class MessageOut(msgspec.Struct):
+    """A message as staff see it."""
+
+    id: str
+    disclosure_id: str
+    village_code: str
+    author_name: str
+    text: str
+    status: str
+    created_at: datetime
+    decided_at: datetime | None
+    reject_reason: str | None
+
+
+MessageStatus = Literal["pending", "approved", "rejected"]
+
+
+class MessagePage(msgspec.Struct):
+    items: list[MessageOut]
+    next_cursor: str | None
