@@ -85,7 +85,9 @@ async def test_an_unknown_static_file_is_404(client: AsyncTestClient[Any]) -> No
 # --- who may read the figures ---------------------------------------------------------------------
 
 
-async def test_anonymous_is_401_and_buyers_and_managers_are_403(client: AsyncTestClient[Any], db: Database) -> None:
+async def test_anonymous_is_401_and_buyers_and_managers_are_403(
+    client: AsyncTestClient[Any], db: Database
+) -> None:
     assert (await client.get(URL)).status_code == 401
     buyer = await register_buyer(client)
     response = await client.get(URL, headers=buyer.headers)
@@ -135,7 +137,11 @@ async def test_district_staff_see_the_collective_income_report_s_figures(
     assert body["by_category"]["contracting_income"] == 60_000_000 + 123_456
     # and the campaign panel covers the whole district over the same range
     campaign = body["campaign"]
-    assert (campaign["from"], campaign["to"], campaign["region_code"]) == (RANGE["from"], RANGE["to"], "370704")
+    assert (campaign["from"], campaign["to"], campaign["region_code"]) == (
+        RANGE["from"],
+        RANGE["to"],
+        "370704",
+    )
     assert {STREET_A, STREET_B} <= {s["street"]["region_code"] for s in campaign["streets"]}
 
 

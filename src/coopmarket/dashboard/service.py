@@ -33,7 +33,9 @@ def _sum_categories(parts: list[IncomeByCategory]) -> IncomeByCategory:
     return IncomeByCategory(**{c: sum(getattr(p, c) for p in parts) for c in _CATEGORIES})
 
 
-async def dashboard(conn: AsyncConnection, settings: Settings, principal: Principal, *, today: date) -> Dashboard:
+async def dashboard(
+    conn: AsyncConnection, settings: Settings, principal: Principal, *, today: date
+) -> Dashboard:
     """Staff only (403 ``forbidden_role``): income of the last 12 months by street, village, month and
     category; licences ending within 60 days; cooperatives awaiting a decision; the contract
     clean-up campaign over the same months. Every figure is for the caller's region, and the income
