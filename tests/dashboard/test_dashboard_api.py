@@ -12,8 +12,10 @@ from litestar.testing import AsyncTestClient
 
 from coopmarket.core import clock
 from coopmarket.db import Database
+from tests.brand.builders import granted_licence
 from tests.factories import approved_cooperative, coop_payload, make_staff, register_buyer
 from tests.ledger.builders import post_income
+from tests.products.builders import new_seller
 from tests.reports.builders import STREET_A, STREET_B, V1, V2, V3, V4, V5, post_april_income
 
 URL = "/api/v1/dashboard"
@@ -22,6 +24,7 @@ NOW = datetime(2026, 6, 30, 4, 0, tzinfo=UTC)  # 12:00 on 30 June 2026 in Asia/S
 RANGE = {"from": "2025-07-01", "to": "2026-06-30"}
 LAST_DECEMBER = datetime(2025, 12, 10, 4, 0, tzinfo=UTC)
 TOO_OLD = datetime(2025, 6, 20, 4, 0, tzinfo=UTC)  # before the 12 months
+LICENCE_NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)  # 10:00 on 1 March 2026 in Asia/Shanghai
 
 
 async def seed(db: Database) -> None:
@@ -186,3 +189,31 @@ async def test_village_staff_see_only_their_village(client: AsyncTestClient[Any]
     assert body["total_fen"] == 5_000_000 + 123_456
     assert {m["month"]: m["total_fen"] for m in body["months"]}["2025-12"] == 123_456
     assert body["campaign"]["region_code"] == V1
+
+
+async def test_licences_ending_soon_are_those_in_scope(client: AsyncTestClient[Any], db: Database) -> None:
+    # Given licences granted in two streets: two end within 60 days, one next year
+    clock.set_now(LICENCE_NOW)
+    district = await make_staff(client, db)
+    seller_a = await new_seller(client, district, village_code=V1)
+    seller_b = await new_seller(client, district, village_code=V3)
+    _, soon_a = await granted_licence(
+        client, seller_a, district, valid_from="2026-03-01", valid_to="2026-04-15"
+    )
+    _, soon_b = await granted_licence(
+        client, seller_b, district, valid_from="2026-03-01", valid_to="2026-04-10"
+    )
+    await granted_licence(client, seller_a, district, valid_from="2026-03-01", valid_to="2027-02-28")
+    street = await make_staff(client, db, role="street_staff", region_code=STREET_A)
+
+    # When district and street A's staff read the dashboard
+    everyone = await figures(client, district.headers)
+    theirs = await figures(client, street.headers)
+
+    # Then district staff see both ending soon (soonest first), street A's staff only street A's
+    assert everyone["licences_expiring_within_days"] == 60
+    assert [(item["id"], item["days_left"]) for item in everyone["licences_expiring"]] == [
+        (soon_b["id"], 40),
+        (soon_a["id"], 45),
+    ]
+    assert [item["id"] for item in theirs["licences_expiring"]] == [soon_a["id"]]
