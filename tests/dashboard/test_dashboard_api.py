@@ -79,6 +79,24 @@ async def test_the_page_loads_only_its_own_files_under_a_strict_policy(client: A
     assert "Apache License" in (await client.get(licence)).text
 
 
+async def test_static_files_are_compressed_for_browsers_that_accept_gzip(
+    client: AsyncTestClient[Any],
+) -> None:
+    page = (await client.get("/dashboard")).text
+    echarts = re.search(r'src="(/dashboard/static/echarts[^"]+)"', page)
+    assert echarts is not None
+    plain = await client.get(echarts.group(1), headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    for accepted in ("gzip", "br, gzip;q=0.5", "*"):
+        packed = await client.get(echarts.group(1), headers={"Accept-Encoding": accepted})
+        assert packed.headers["content-encoding"] == "gzip", accepted
+        assert packed.headers["vary"] == "Accept-Encoding"
+        assert int(packed.headers["content-length"]) < len(plain.content) // 2
+        assert packed.content == plain.content  # decoded by the client
+    refused = await client.get(echarts.group(1), headers={"Accept-Encoding": "gzip;q=0"})
+    assert "content-encoding" not in refused.headers
+
+
 async def test_an_unknown_static_file_is_404(client: AsyncTestClient[Any]) -> None:
     for name in ("nope.js", "dashboard.js", "..%2Fpage.py"):
         response = await client.get(f"/dashboard/static/{name}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from litestar import Controller, MediaType, Response, get
+from litestar import Controller, MediaType, Request, Response, get
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 
@@ -11,6 +11,19 @@ from coopmarket.core.http import AppSettings, Caller, Db, Today
 from coopmarket.core.openapi import NO_TOKEN_NEEDED, problems
 from coopmarket.dashboard import assets, page, service
 from coopmarket.dashboard.schemas import Dashboard
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether ``Accept-Encoding`` lists gzip (or ``*``) without ``q=0``."""
+    for part in (accept_encoding or "").lower().split(","):
+        coding, _, params = part.partition(";")
+        if coding.strip() in ("gzip", "*"):
+            quality = params.strip().removeprefix("q=").strip() if params.strip().startswith("q=") else "1"
+            try:
+                return float(quality) > 0
+            except ValueError:
+                return False
+    return False
 
 
 class DashboardPageController(Controller):
@@ -38,16 +51,21 @@ class DashboardPageController(Controller):
         security=NO_TOKEN_NEEDED,
         include_in_schema=False,
     )
-    async def static_file(self, name: FromPath[str]) -> Response[bytes]:
-        """Named by a hash of its content, so it is cached for a year."""
+    async def static_file(self, name: FromPath[str], request: Request) -> Response[bytes]:
+        """Named by a hash of its content, so it is cached for a year; gzip-compressed when accepted."""
         asset = assets.find(name)
         if asset is None:
             raise NotFound("No such file.", code="not_found")
-        return Response(
-            asset.content,
-            media_type=asset.media_type,
-            headers={"Cache-Control": assets.CACHE_FOREVER, "Content-Security-Policy": "default-src 'none'"},
-        )
+        headers = {
+            "Cache-Control": assets.CACHE_FOREVER,
+            "Content-Security-Policy": "default-src 'none'",
+            "Vary": "Accept-Encoding",
+        }
+        if accepts_gzip(request.headers.get("accept-encoding")):
+            return Response(
+                asset.gzipped(), media_type=asset.media_type, headers={**headers, "Content-Encoding": "gzip"}
+            )
+        return Response(asset.content, media_type=asset.media_type, headers=headers)
 
 
 class DashboardController(Controller):
