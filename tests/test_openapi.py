@@ -134,13 +134,14 @@ EXPECTED: list[Operation] = [
     ("post", "/api/v1/disclosure-messages/{message_id}/approve"),
     ("post", "/api/v1/disclosure-messages/{message_id}/reject"),
     ("get", "/api/v1/disclosure-messages"),
+    # The staff dashboard: the page (HTML, public; staff sign in on it) and its figures (staff).
+    ("get", "/dashboard"),
+    ("get", "/api/v1/dashboard"),
 ]
 
 # In API.md but not mounted yet: the slices that serve them have not landed. Skipped (not failed)
 # below; whoever mounts one moves it from here to EXPECTED.
-NOT_MOUNTED_YET: list[Operation] = [
-    ("get", "/dashboard"),
-]
+NOT_MOUNTED_YET: list[Operation] = []
 
 # Answer anyone and never look at a token.
 PUBLIC: set[Operation] = {

@@ -42,6 +42,10 @@ PUBLIC: set[Route] = {
     ("GET", "/api/v1/trace/{trace_code:str}"),
     ("GET", "/api/v1/trace/{trace_code:str}/qr.png"),
     ("GET", "/trace/{trace_code:str}"),
+    # The staff dashboard's page and its static files (staff sign in on the page; its figures,
+    # GET /api/v1/dashboard, need the token).
+    ("GET", "/dashboard"),
+    ("GET", "/dashboard/static/{name:str}"),
     # The local object store: a signed, expiring upload policy or URL authorises these, as S3's do.
     ("POST", "/api/v1/uploads/local"),
     ("GET", "/api/v1/files/{key:path}"),

@@ -60,6 +60,7 @@ from coopmarket.core.pagination import configure_cursor_key
 from coopmarket.core.principal import Principal
 from coopmarket.core.ratelimit import PhoneAttempts, auth_rate_limit
 from coopmarket.core.response_cache import ResponseCache, provide_response_cache
+from coopmarket.dashboard import routes as dashboard_routes
 from coopmarket.db import Database, DatabaseBusy, DatabaseUnavailable
 from coopmarket.events import delivery as event_delivery
 from coopmarket.events import routes as events_routes
@@ -326,6 +327,7 @@ def _route_handlers() -> Sequence[Any]:
         events_routes,
         storage_routes,
         villages_routes,
+        dashboard_routes,
     ):
         handlers.extend(module.routes)
     return handlers
