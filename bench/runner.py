@@ -40,6 +40,7 @@ import asyncpg
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
+sys.path.insert(1, str(ROOT))  # tests.wxpay_fake, for pay_wechat's keys
 import seed  # noqa: E402  (bench/seed.py)
 
 VENV = Path(os.environ.get("BENCH_VENV", ROOT / ".venv"))
@@ -96,13 +97,17 @@ SCENARIOS: dict[str, dict[str, str]] = {
     "order": {"method": "POST", "path": "/api/v1/orders", "script": "order.lua"},
     # The same order load on the app with the embedded default (SQLite); no baseline.
     "order_sqlite": {"method": "POST", "path": "/api/v1/orders", "script": "order.lua"},
+    # Checkouts paid with WeChat Pay (order, start, notification) against the fake on loopback;
+    # bench/wxpay_load.py drives it, not wrk. No baseline: reported next to `order` of the same run.
+    "pay_wechat": {"method": "POST", "path": "/api/v1/orders", "script": ""},
 }
 SELECTED = [
     s.strip()
-    for s in os.environ.get("BENCH_SCENARIOS", "list,list_category,list_q,list_branded,order,order_sqlite").split(",")
+    for s in os.environ.get("BENCH_SCENARIOS", "list,list_category,list_q,list_branded,order,order_sqlite,pay_wechat").split(",")
     if s.strip()
 ]
 SQLITE_PORT = _env_int("BENCH_SQLITE_PORT", 18703)
+WXPAY_PORT = _env_int("BENCH_WXPAY_PORT", 18704)
 SQLITE_P99_LIMIT = 3.0  # issue 10: p99 on SQLite at most 3x PostgreSQL's, at the same load
 
 
@@ -419,6 +424,9 @@ def check_same_answers(app: Server, base: Server, token: str, sku_ids: list[str]
         if name == "order_sqlite":
             notes[name] = "same JSON (checked against the SQLite app when it starts)"
             continue
+        if name == "pay_wechat":
+            notes[name] = "same JSON (no baseline; every step's answer is checked while it runs)"
+            continue
         if spec["method"] == "GET":
             a_status, a_body = http("GET", f"http://127.0.0.1:{app.port}{spec['path']}")
             b_status, b_body = http("GET", f"http://127.0.0.1:{base.port}{spec['path']}")
@@ -612,6 +620,143 @@ def run_sqlite_orders(
     return result
 
 
+# --- WeChat Pay checkouts against the fake on loopback -----------------------------------------
+
+
+def start_wxpay_fake() -> dict[str, str]:
+    """Keys for both sides, the fake WeChat Pay served on WXPAY_PORT; the app's settings for it."""
+    from tests.wxpay_fake import Keys, new_key, private_pem, public_pem
+
+    keys = Keys(merchant=new_key(), wechat=new_key())
+    merchant, wechat, wechat_public = OUT / "wx-merchant.pem", OUT / "wx-wechat.pem", OUT / "wx-wechat-public.pem"
+    merchant.write_text(private_pem(keys.merchant))
+    wechat.write_text(private_pem(keys.wechat))
+    wechat_public.write_text(public_pem(keys.wechat))
+    log_path = OUT / "wxpay-fake.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            _pinned(
+                [str(VENV / "bin" / "python"), str(BENCH / "wxpay_server.py"), str(WXPAY_PORT), str(merchant), str(wechat)],
+                WRK_CPUS,
+            ),
+            env={**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=str(ROOT),
+        )
+    SERVERS.append(Server("wxpay-fake", WXPAY_PORT, process, log_path))
+    deadline = time.monotonic() + 30
+    while "fake WeChat Pay on" not in log_path.read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise BenchFailure(f"the fake WeChat Pay did not start:\n{log_path.read_text(errors='replace')}")
+        time.sleep(0.2)
+    settings = {k: v for k, v in keys.settings().items() if k not in ("wechat_pay_private_key", "wechat_pay_public_key")}
+    settings.update(
+        {
+            "wechat_pay_private_key_path": str(merchant),
+            "wechat_pay_public_key_path": str(wechat_public),
+            "wechat_pay_api_base": f"http://127.0.0.1:{WXPAY_PORT}",
+            "wechat_pay_notify_url": f"http://127.0.0.1:{APP_PORT}/api/v1/payments/wechat/notify",
+        }
+    )
+    env = {f"COOPMARKET_{k.upper()}": str(v) for k, v in settings.items()}
+    env["COOPMARKET_PAYMENT_PROVIDERS"] = '["offline", "wechat_pay"]'
+    return env
+
+
+async def give_openid(user_id: str) -> None:
+    conn = await asyncpg.connect(DSN)
+    try:
+        await conn.execute(
+            "UPDATE user_account SET wechat_openid = $2 WHERE id = $1 AND wechat_openid IS NULL", user_id, f"o-bench-{user_id}"
+        )
+    finally:
+        await conn.close()
+
+
+async def wechat_paid_counts(order_ids: list[str]) -> tuple[int, int, int]:
+    """(orders paid, WeChat payments succeeded, payment postings) among ``order_ids``."""
+    conn = await asyncpg.connect(DSN)
+    try:
+        row = await conn.fetchrow(
+            "SELECT (SELECT count(*) FROM orders WHERE id = ANY($1::varchar[]) AND status = 'paid') AS paid,"
+            " (SELECT count(*) FROM payment WHERE order_id = ANY($1::varchar[]) AND provider = 'wechat_pay'"
+            "  AND status = 'succeeded') AS payments,"
+            " (SELECT count(*) FROM ledger_transaction WHERE order_id = ANY($1::varchar[])"
+            "  AND kind = 'payment_received') AS postings",
+            order_ids,
+        )
+        return int(row["paid"]), int(row["payments"]), int(row["postings"])
+    finally:
+        await conn.close()
+
+
+def run_wechat_load(server: Server, token: str, sku_file: Path, seconds: int) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}",
+        "BENCH_APP": f"http://127.0.0.1:{server.port}",
+        "BENCH_FAKE": f"http://127.0.0.1:{WXPAY_PORT}",
+        "BENCH_TOKEN": token,
+        "BENCH_SKU_FILE": str(sku_file),
+        "BENCH_USERS": str(CONNECTIONS),
+        "BENCH_SECONDS": str(seconds),
+        "BENCH_NONCE": secrets.token_hex(4),
+    }
+    completed = subprocess.run(
+        _pinned([str(VENV / "bin" / "python"), str(BENCH / "wxpay_load.py")], WRK_CPUS),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+    )
+    line = next((ln for ln in completed.stdout.splitlines() if ln.startswith("BENCH_WX ")), None)
+    if completed.returncode != 0 or line is None:
+        raise BenchFailure(f"the WeChat Pay load failed ({completed.returncode}):\n{completed.stdout}\n{completed.stderr}")
+    return dict(json.loads(line.removeprefix("BENCH_WX ")))
+
+
+def run_wechat_checkouts(app: Server, token: str, sku_file: Path, failures: list[str]) -> dict[str, Any]:
+    asyncio.run(wait_quiet())
+    asyncio.run(reset_state())
+    if WARMUP > 0:
+        run_wechat_load(app, token, sku_file, WARMUP)
+        asyncio.run(wait_quiet())
+    cpu_before = group_cpu_seconds(app.process.pid)
+    result = run_wechat_load(app, token, sku_file, DURATION)
+    result["cpu_s"] = group_cpu_seconds(app.process.pid) - cpu_before
+    asyncio.run(wait_quiet())
+    paid_ids = result.pop("paid_orders")
+    paid, payments, postings = asyncio.run(wechat_paid_counts(paid_ids))
+    if app.process.poll() is not None:
+        failures.append(f"pay_wechat: server died:\n{app.tail()}")
+    if not paid_ids:
+        failures.append(f"pay_wechat: no checkout completed: {result['errors_by_step']}")
+    if not paid == payments == postings == len(paid_ids):
+        failures.append(
+            f"pay_wechat: {len(paid_ids)} notifications answered 204, but {paid} orders paid, {payments} WeChat "
+            f"payments succeeded, {payments} payment postings"
+        )
+    if result["requests"] and result["errors"] / result["requests"] > MAX_ERROR_RATE:
+        failures.append(f"pay_wechat: {result['errors']} errors in {result['requests']} requests: {result['errors_by_step']}")
+    result["cpu_ms_per_checkout"] = 1000 * result["cpu_s"] / len(paid_ids) if paid_ids else 0.0
+    result["cpu_ms_per_request"] = 1000 * result["cpu_s"] / result["requests"] if result["requests"] else 0.0
+    log(
+        f"  app       {result['checkouts_per_s']:7.1f} checkouts/s ({result['requests_per_s']:.1f} req/s; "
+        f"{result['checkouts']} checkouts, {result['requests']} requests in {result['seconds']:.1f}s, "
+        f"{result['errors']} errors {result['errors_by_step'] if result['errors'] else ''})\n"
+        f"            p50/p99 ms: order {result['p50_ms']['order']:.1f}/{result['p99_ms']['order']:.1f}, "
+        f"start {result['p50_ms']['start']:.1f}/{result['p99_ms']['start']:.1f}, "
+        f"notify {result['p50_ms']['notify']:.1f}/{result['p99_ms']['notify']:.1f}, "
+        f"checkout (the three) {result['checkout_p50_ms']:.1f}/{result['checkout_p99_ms']:.1f}\n"
+        f"            server CPU {result['cpu_ms_per_checkout']:.2f} ms/checkout, {result['cpu_ms_per_request']:.2f} ms/request; "
+        f"orders paid {paid}, WeChat payments succeeded {payments}, payment postings {postings} "
+        f"(notifications 204: {len(paid_ids)})"
+    )
+    return result
+
+
 # --- wrk -------------------------------------------------------------------------------------
 
 
@@ -798,6 +943,7 @@ def main() -> int:
     sku_count = len(sellable)
     log(f"order lines draw from {sku_count} sellable SKUs")
 
+    wechat_env = start_wxpay_fake() if "pay_wechat" in SELECTED else {}
     jwt_secret = secrets.token_urlsafe(48)
     common_env = {
         **os.environ,
@@ -810,7 +956,7 @@ def main() -> int:
         "COOPMARKET_DATABASE_ECHO": "false",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
-    app = start_server("app", ["--factory", "coopmarket.app:create_app"], APP_PORT, common_env)
+    app = start_server("app", ["--factory", "coopmarket.app:create_app"], APP_PORT, {**common_env, **wechat_env})
     base = start_server(
         "baseline",
         ["baseline:app", "--app-dir", str(BENCH)],
@@ -838,6 +984,8 @@ def main() -> int:
     if status != 201:
         raise BenchFailure(f"registering the buyer answered {status}: {answer}")
     token = answer["access_token"]
+    if wechat_env:
+        asyncio.run(give_openid(answer["user"]["id"]))  # as after a sign-in through the mini-program
     log(f"buyer registered through the API ({phone}, user {answer['user']['id']})")
 
     notes = check_same_answers(app, base, token, [sellable[0], sellable[len(sellable) // 2]])
@@ -848,6 +996,7 @@ def main() -> int:
             skipped[name] = notes[name]
 
     results: dict[str, dict[str, Result]] = {}
+    wx_results: dict[str, Any] | None = None
     failures: list[str] = []
     for name in SELECTED:
         if name == "order_sqlite":
@@ -857,6 +1006,13 @@ def main() -> int:
             )
             if sqlite_result is not None:
                 results[name] = {"app": sqlite_result}
+            continue
+        if name == "pay_wechat":
+            log(
+                f"\n== {name}: checkouts paid with WeChat Pay (POST orders, POST orders/{{id}}/payments, the "
+                f"notification), {CONNECTIONS} buyers, fake WeChat Pay on :{WXPAY_PORT}"
+            )
+            wx_results = run_wechat_checkouts(app, token, sku_file, failures)
             continue
         if name in skipped:
             log(f"\n== {name}: SKIPPED — the app does not answer 2xx yet ({skipped[name]})")
@@ -949,6 +1105,8 @@ def main() -> int:
     )
     summary: dict[str, Any] = {}
     for name in SELECTED:
+        if name == "pay_wechat":
+            continue  # below
         if name not in results:
             log(f"  {name:14s} skipped: {skipped.get(name, '')[:80]}")
             continue
@@ -1024,6 +1182,37 @@ def main() -> int:
                     f"{alias}_baseline_cpu_ms_per_request": round(b.cpu_ms_per_request, 3),
                 }
             )
+    if wx_results is not None:
+        order_app = results.get("order", {}).get("app")
+        order_base = results.get("order", {}).get("baseline")
+        w = wx_results
+        versus = ""
+        if order_app and order_base:
+            versus = (
+                f"; per checkout {w['cpu_ms_per_checkout'] / order_base.cpu_ms_per_request:.1f}x the baseline's CPU "
+                f"per order, checkouts/s {w['checkouts_per_s'] / order_base.rps:.2f} of the baseline's orders/s"
+            )
+        log(
+            f"  {'pay_wechat':14s} {w['checkouts_per_s']:10.1f} checkouts/s ({w['requests_per_s']:.1f} req/s), "
+            f"checkout p50/p99 {w['checkout_p50_ms']:.1f}/{w['checkout_p99_ms']:.1f} ms, errors {w['errors']}, "
+            f"CPU {w['cpu_ms_per_checkout']:.2f} ms/checkout{versus}"
+        )
+        summary.update(
+            {
+                "pay_wechat_checkouts_per_s": w["checkouts_per_s"],
+                "pay_wechat_rps": w["requests_per_s"],
+                "pay_wechat_errors": w["errors"],
+                "pay_wechat_p50_ms": w["p50_ms"],
+                "pay_wechat_p99_ms": w["p99_ms"],
+                "pay_wechat_checkout_p50_ms": w["checkout_p50_ms"],
+                "pay_wechat_checkout_p99_ms": w["checkout_p99_ms"],
+                "pay_wechat_cpu_ms_per_checkout": round(w["cpu_ms_per_checkout"], 3),
+                "pay_wechat_cpu_ms_per_request": round(w["cpu_ms_per_request"], 3),
+                "pay_wechat_vs_order_baseline_rps": round(w["checkouts_per_s"] / order_base.rps, 3)
+                if order_base and order_base.rps
+                else None,
+            }
+        )
     for name in skipped:
         summary[f"{name}_skipped"] = skipped[name][:200]
     summary.update(
