@@ -108,6 +108,10 @@ SELECTED = [
 ]
 SQLITE_PORT = _env_int("BENCH_SQLITE_PORT", 18703)
 WXPAY_PORT = _env_int("BENCH_WXPAY_PORT", 18704)
+# Side by side: the app from another source tree (e.g. `git archive <commit> src | tar -x -C DIR`,
+# then BENCH_BEFORE_SRC=DIR/src), run on the same scenarios in the same run as "before".
+BEFORE_SRC = os.environ.get("BENCH_BEFORE_SRC", "")
+BEFORE_PORT = _env_int("BENCH_BEFORE_PORT", 18705)
 SQLITE_P99_LIMIT = 3.0  # issue 10: p99 on SQLite at most 3x PostgreSQL's, at the same load
 
 
@@ -968,8 +972,19 @@ def main() -> int:
             "BENCH_BASELINE_POOL": str(POOL_SIZE),
         },
     )
+    before: Server | None = None
+    if BEFORE_SRC:
+        before = start_server(
+            "before",
+            ["--factory", "coopmarket.app:create_app"],
+            BEFORE_PORT,
+            {**common_env, **wechat_env, "PYTHONPATH": BEFORE_SRC},
+        )
     wait_ready(app)
     wait_ready(base)
+    if before is not None:
+        wait_ready(before)
+        log(f"before: the app of {BEFORE_SRC} on :{BEFORE_PORT}, measured after the app in every scenario")
     log(
         f"servers up: app :{APP_PORT} (coopmarket.app:create_app), baseline :{BASE_PORT} (bench/baseline.py); "
         f"DB pool {POOL_SIZE}+0 overflow / asyncpg {max(1, POOL_SIZE // 2)}..{POOL_SIZE}"
@@ -997,6 +1012,7 @@ def main() -> int:
 
     results: dict[str, dict[str, Result]] = {}
     wx_results: dict[str, Any] | None = None
+    wx_before: dict[str, Any] | None = None
     failures: list[str] = []
     for name in SELECTED:
         if name == "order_sqlite":
@@ -1013,6 +1029,9 @@ def main() -> int:
                 f"notification), {CONNECTIONS} buyers, fake WeChat Pay on :{WXPAY_PORT}"
             )
             wx_results = run_wechat_checkouts(app, token, sku_file, failures)
+            if before is not None:
+                log("  before:")
+                wx_before = run_wechat_checkouts(before, token, sku_file, failures)
             continue
         if name in skipped:
             log(f"\n== {name}: SKIPPED — the app does not answer 2xx yet ({skipped[name]})")
@@ -1020,7 +1039,8 @@ def main() -> int:
         spec = SCENARIOS[name]
         log(f"\n== {name}: {spec['method']} {spec['path']}")
         results[name] = {}
-        for label, server in (("app", app), ("baseline", base)):
+        runs = [("app", app), *([("before", before)] if before is not None else []), ("baseline", base)]
+        for label, server in runs:
             env_extra: dict[str, str] = {}
             asyncio.run(wait_quiet())
             if name == "order":
@@ -1084,12 +1104,14 @@ def main() -> int:
                 )
             if PROFILE and label == "app":
                 summarise_profile(name)
-        a, b = results[name]["app"], results[name]["baseline"]
-        log(
-            f"  ratio app/baseline: throughput {a.rps / b.rps:.2f}, p50 latency {a.p50_ms / b.p50_ms:.2f}x, "
-            f"p99 latency {a.p99_ms / b.p99_ms:.2f}x; server CPU per request baseline/app "
-            f"{b.cpu_ms_per_request / a.cpu_ms_per_request:.2f}"
-        )
+        b = results[name]["baseline"]
+        for label in [k for k in ("app", "before") if k in results[name]]:
+            a = results[name][label]
+            log(
+                f"  ratio {label}/baseline: throughput {a.rps / b.rps:.2f}, p50 latency {a.p50_ms / b.p50_ms:.2f}x, "
+                f"p99 latency {a.p99_ms / b.p99_ms:.2f}x; server CPU per request baseline/{label} "
+                f"{b.cpu_ms_per_request / a.cpu_ms_per_request:.2f}"
+            )
 
     # Issue 5: list >= 0.60 (CPU/request <= 2x), search (q) and branded >= 0.50 (p99 <= 2x);
     # issue 2: order placement >= 0.30.
@@ -1150,6 +1172,20 @@ def main() -> int:
             f"{a.cpu_ms_per_request:9.2f}/{b.cpu_ms_per_request:<6.2f}"
         )
         key = name
+        if "before" in results[name]:
+            p = results[name]["before"]
+            log(
+                f"  {'  before':14s} {p.rps:10.1f} {b.rps:11.1f} {p.rps / b.rps if b.rps else 0.0:6.2f} {'':7s}  "
+                f"{p.p50_ms:7.2f}/{p.p99_ms:<8.2f} {'':17s}  {p.cpu_ms_per_request:9.2f}"
+            )
+            summary.update(
+                {
+                    f"{key}_before_rps": round(p.rps, 1),
+                    f"{key}_before_ratio": round(p.rps / b.rps, 3) if b.rps else None,
+                    f"{key}_before_p99_ms": round(p.p99_ms, 2),
+                    f"{key}_before_cpu_ms_per_request": round(p.cpu_ms_per_request, 3),
+                }
+            )
         summary.update(
             {
                 f"{key}_rps": round(a.rps, 1),
@@ -1211,6 +1247,20 @@ def main() -> int:
                 "pay_wechat_vs_order_baseline_rps": round(w["checkouts_per_s"] / order_base.rps, 3)
                 if order_base and order_base.rps
                 else None,
+            }
+        )
+    if wx_before is not None:
+        w = wx_before
+        log(
+            f"  {'  before':14s} {w['checkouts_per_s']:10.1f} checkouts/s ({w['requests_per_s']:.1f} req/s), "
+            f"checkout p50/p99 {w['checkout_p50_ms']:.1f}/{w['checkout_p99_ms']:.1f} ms, errors {w['errors']}, "
+            f"CPU {w['cpu_ms_per_checkout']:.2f} ms/checkout"
+        )
+        summary.update(
+            {
+                "pay_wechat_before_checkouts_per_s": w["checkouts_per_s"],
+                "pay_wechat_before_checkout_p99_ms": w["checkout_p99_ms"],
+                "pay_wechat_before_cpu_ms_per_checkout": round(w["cpu_ms_per_checkout"], 3),
             }
         )
     for name in skipped:
