@@ -505,7 +505,7 @@ def copy_to_sqlite(path: Path) -> dict[str, int]:
     return asyncio.run(_copy_rows(url))
 
 
-async def _copy_rows(url: str) -> dict[str, int]:
+async def _copy_rows(url: str, only: set[str] | None = None) -> dict[str, int]:
     from sqlalchemy import select, text
     from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -523,6 +523,8 @@ async def _copy_rows(url: str) -> dict[str, int]:
             for table in metadata.sorted_tables:
                 if table.name in ("region", "alembic_version"):
                     continue  # the migrations loaded the regions
+                if only is not None and table.name not in only:
+                    continue
                 if table.name not in on_postgres:
                     continue  # SQLite's own (product_search_gram: filled by triggers on product)
                 # Only the columns SQLite has (product.search_grams is PostgreSQL's: SQLite keeps
@@ -530,7 +532,7 @@ async def _copy_rows(url: str) -> dict[str, int]:
                 here = {r[1] for r in (await lite.execute(text(f'PRAGMA table_info("{table.name}")'))).all()}
                 columns = [c for c in table.columns if c.name in here]
                 rows = (await pg.execute(select(*columns))).mappings().all()
-                if table.name == "catalogue_version":
+                if table.name == "catalogue_version" or only is not None:
                     await lite.execute(table.delete())  # the migrations' shards give way to the copy
                 for start in range(0, len(rows), 5000):
                     await lite.execute(table.insert(), [dict(r) for r in rows[start : start + 5000]])
@@ -571,6 +573,7 @@ def run_sqlite_orders(
     template = _sqlite_template()
     if template.exists():
         shutil.copyfile(template, path)
+        asyncio.run(_copy_rows(f"sqlite+aiosqlite:///{path}", only={"user_account"}))  # this run's buyer
         log(f"  SQLite copy: reused {template} ({time.perf_counter() - started:.1f}s; BENCH_RESEED=1 rebuilds it)")
     else:
         copied = copy_to_sqlite(path)
@@ -972,9 +975,9 @@ def main() -> int:
             "BENCH_BASELINE_POOL": str(POOL_SIZE),
         },
     )
-    before: Server | None = None
+    before_app: Server | None = None
     if BEFORE_SRC:
-        before = start_server(
+        before_app = start_server(
             "before",
             ["--factory", "coopmarket.app:create_app"],
             BEFORE_PORT,
@@ -982,8 +985,8 @@ def main() -> int:
         )
     wait_ready(app)
     wait_ready(base)
-    if before is not None:
-        wait_ready(before)
+    if before_app is not None:
+        wait_ready(before_app)
         log(f"before: the app of {BEFORE_SRC} on :{BEFORE_PORT}, measured after the app in every scenario")
     log(
         f"servers up: app :{APP_PORT} (coopmarket.app:create_app), baseline :{BASE_PORT} (bench/baseline.py); "
@@ -1029,9 +1032,9 @@ def main() -> int:
                 f"notification), {CONNECTIONS} buyers, fake WeChat Pay on :{WXPAY_PORT}"
             )
             wx_results = run_wechat_checkouts(app, token, sku_file, failures)
-            if before is not None:
+            if before_app is not None:
                 log("  before:")
-                wx_before = run_wechat_checkouts(before, token, sku_file, failures)
+                wx_before = run_wechat_checkouts(before_app, token, sku_file, failures)
             continue
         if name in skipped:
             log(f"\n== {name}: SKIPPED — the app does not answer 2xx yet ({skipped[name]})")
@@ -1039,7 +1042,7 @@ def main() -> int:
         spec = SCENARIOS[name]
         log(f"\n== {name}: {spec['method']} {spec['path']}")
         results[name] = {}
-        runs = [("app", app), *([("before", before)] if before is not None else []), ("baseline", base)]
+        runs = [("app", app), *([("before", before_app)] if before_app is not None else []), ("baseline", base)]
         for label, server in runs:
             env_extra: dict[str, str] = {}
             asyncio.run(wait_quiet())
