@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import json
 import os
+import secrets
 import threading
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -127,15 +128,19 @@ SQL_USER = (
     "WHERE user_account.id = $1::VARCHAR"
 )
 SQL_CLAIM = (
-    "INSERT INTO idempotency_key (id, user_id, key, scope, request_hash, status, response_status, "
-    "response_body, created_at, completed_at) VALUES ($1::VARCHAR, $2::VARCHAR, $3::VARCHAR, $4::VARCHAR, "
-    "$5::VARCHAR, $6::VARCHAR, $7::INTEGER, $8::VARCHAR, $9::TIMESTAMP WITH TIME ZONE, "
-    "$10::TIMESTAMP WITH TIME ZONE)"
+    "INSERT INTO idempotency_key (id, user_id, key, scope, request_hash, status, claim_token, "
+    "lease_expires_at, response_status, response_body, created_at, completed_at) VALUES ($1::VARCHAR, "
+    "$2::VARCHAR, $3::VARCHAR, $4::VARCHAR, $5::VARCHAR, $6::VARCHAR, $7::VARCHAR, "
+    "$8::TIMESTAMP WITH TIME ZONE, $9::INTEGER, $10::VARCHAR, $11::TIMESTAMP WITH TIME ZONE, "
+    "$12::TIMESTAMP WITH TIME ZONE)"
 )
 SQL_RELEASE = (
     "DELETE FROM idempotency_key WHERE idempotency_key.user_id = $1::VARCHAR "
-    "AND idempotency_key.key = $2::VARCHAR AND idempotency_key.status = $3::VARCHAR"
+    "AND idempotency_key.key = $2::VARCHAR AND idempotency_key.status = $3::VARCHAR "
+    "AND idempotency_key.claim_token = $4::VARCHAR"
 )
+# The claim's lease (the app's COOPMARKET_IDEMPOTENCY_LEASE_SECONDS).
+CLAIM_LEASE = timedelta(seconds=int(os.environ.get("COOPMARKET_IDEMPOTENCY_LEASE_SECONDS", "300")))
 SQL_REGION = (
     "SELECT region.code, region.name, region.level, region.parent_code, region.kind \n"
     "FROM region \n"
@@ -146,8 +151,10 @@ _SQL_SKUS_HEAD = (
     "product.cooperative_id, CASE WHEN (product.status = $1::VARCHAR AND product.cooperative_id IN "
     "(SELECT cooperative.id \n"
     "FROM cooperative \n"
-    "WHERE cooperative.status = $2::VARCHAR)) THEN $3::BOOLEAN ELSE $4::BOOLEAN END AS is_sellable \n"
-    "FROM sku JOIN product ON sku.product_id = product.id \n"
+    "WHERE cooperative.status = $2::VARCHAR)) THEN $3::BOOLEAN ELSE $4::BOOLEAN END AS is_sellable, "
+    "coalesce(product_batch.member_id, sku.supplier_member_id) AS member_id, sku.batch_id \n"
+    "FROM sku JOIN product ON sku.product_id = product.id LEFT OUTER JOIN product_batch "
+    "ON product_batch.id = sku.batch_id \n"
     "WHERE sku.id IN ("
 )
 _SQL_COOPS_HEAD = (
@@ -190,13 +197,25 @@ SQL_INSERT_PART = (
 )
 SQL_INSERT_LINE = (
     "INSERT INTO order_line (id, order_id, part_id, sku_id, product_id, product_name, sku_spec, category, "
-    "quantity, unit_price_fen, line_total_fen) VALUES ($1::VARCHAR, $2::VARCHAR, $3::VARCHAR, $4::VARCHAR, "
-    "$5::VARCHAR, $6::VARCHAR, $7::VARCHAR, $8::VARCHAR, $9::INTEGER, $10::BIGINT, $11::BIGINT)"
+    "quantity, unit_price_fen, line_total_fen, member_id, batch_id) VALUES ($1::VARCHAR, $2::VARCHAR, "
+    "$3::VARCHAR, $4::VARCHAR, $5::VARCHAR, $6::VARCHAR, $7::VARCHAR, $8::VARCHAR, $9::INTEGER, $10::BIGINT, "
+    "$11::BIGINT, $12::VARCHAR, $13::VARCHAR)"
+)
+# The order.placed event in the outbox, and the live subscriptions of its kind (none in the bench).
+SQL_INSERT_EVENT = (
+    "INSERT INTO outbox_event (id, occurred_at, kind, entity, entity_id, payload) VALUES ($1::VARCHAR, "
+    "$2::TIMESTAMP WITH TIME ZONE, $3::VARCHAR, $4::VARCHAR, $5::VARCHAR, $6::VARCHAR)"
+)
+SQL_SUBSCRIBERS = (
+    "SELECT webhook_subscription.id \n"
+    "FROM webhook_subscription \n"
+    "WHERE webhook_subscription.deleted_at IS NULL AND webhook_subscription.kinds LIKE $1::VARCHAR"
 )
 SQL_COMPLETE_CLAIM = (
-    "UPDATE idempotency_key SET status=$1::VARCHAR, response_status=$2::INTEGER, response_body=$3::VARCHAR, "
-    "completed_at=$4::TIMESTAMP WITH TIME ZONE WHERE idempotency_key.user_id = $5::VARCHAR "
-    "AND idempotency_key.key = $6::VARCHAR AND idempotency_key.status = $7::VARCHAR"
+    "UPDATE idempotency_key SET status=$1::VARCHAR, lease_expires_at=$2::TIMESTAMP WITH TIME ZONE, "
+    "response_status=$3::INTEGER, response_body=$4::VARCHAR, completed_at=$5::TIMESTAMP WITH TIME ZONE "
+    "WHERE idempotency_key.user_id = $6::VARCHAR AND idempotency_key.key = $7::VARCHAR "
+    "AND idempotency_key.status = $8::VARCHAR AND idempotency_key.claim_token = $9::VARCHAR"
 )
 
 
@@ -447,6 +466,7 @@ async def place_order(headers: dict[bytes, bytes], body: bytes) -> bytes:
     fingerprint = hashlib.sha256(ORDER_SCOPE.encode() + b"\x00" + _encode_json(data)).hexdigest()
     assert _pool is not None
     now = datetime.now(UTC)
+    token = secrets.token_urlsafe(16)
     # The claim: one autocommit INSERT (a replay or a busy key is out of scope here).
     try:
         await _pool.execute(
@@ -457,6 +477,8 @@ async def place_order(headers: dict[bytes, bytes], body: bytes) -> bytes:
             ORDER_SCOPE,
             fingerprint,
             "in_progress",
+            token,
+            now + CLAIM_LEASE,
             None,
             None,
             now,
@@ -471,17 +493,19 @@ async def place_order(headers: dict[bytes, bytes], body: bytes) -> bytes:
             status = await conn.execute(
                 SQL_COMPLETE_CLAIM,
                 "completed",
+                None,
                 201,
                 encoded.decode(),
                 datetime.now(UTC),
                 user_id,
                 key,
                 "in_progress",
+                token,
             )
             if status != "UPDATE 1":
                 raise Problem(409, "idempotency_request_in_progress", "The claim was lost.")
     except BaseException:
-        await _pool.execute(SQL_RELEASE, user_id, key, "in_progress")  # autocommit, like the claim
+        await _pool.execute(SQL_RELEASE, user_id, key, "in_progress", token)  # autocommit, like the claim
         raise
     return encoded
 
@@ -559,6 +583,8 @@ async def _place(conn: asyncpg.Connection, user_id: str, data: PlaceOrderIn) -> 
                     quantity,
                     sku["price_fen"],
                     line_total,
+                    sku["member_id"],
+                    sku["batch_id"],
                 )
             )
             lines_out.append(
@@ -570,6 +596,7 @@ async def _place(conn: asyncpg.Connection, user_id: str, data: PlaceOrderIn) -> 
                     "quantity": quantity,
                     "unit_price_fen": sku["price_fen"],
                     "line_total_fen": line_total,
+                    "member_id": sku["member_id"],
                 }
             )
         total += subtotal
@@ -630,6 +657,26 @@ async def _place(conn: asyncpg.Connection, user_id: str, data: PlaceOrderIn) -> 
         await conn.execute(SQL_INSERT_LINE, *line_rows[0])
     else:
         await conn.executemany(SQL_INSERT_LINE, line_rows)
+    event = {
+        "order_id": order_id,
+        "buyer_id": user_id,
+        "status": "pending_payment",
+        "total_fen": total,
+        "payment_method": data.payment_method,
+        "expires_at": expires_at.isoformat(),
+        "parts": [{"part_id": p[0], "cooperative_id": p[2], "subtotal_fen": p[4]} for p in part_rows],
+    }
+    await conn.execute(
+        SQL_INSERT_EVENT,
+        new_id(now),
+        now,
+        "order.placed",
+        "order",
+        order_id,
+        json.dumps(event, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str),
+    )
+    if await conn.fetch(SQL_SUBSCRIBERS, "%,order.placed,%"):
+        raise Problem(500, "bench_subscriber", "The bench database has webhook subscriptions.")
     return {
         "id": order_id,
         "status": "pending_payment",

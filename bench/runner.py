@@ -16,6 +16,7 @@ same run (target: no errors, p99 at most 3x PostgreSQL's).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import re
@@ -39,6 +40,7 @@ import asyncpg
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
+sys.path.insert(1, str(ROOT))  # tests.wxpay_fake, for pay_wechat's keys
 import seed  # noqa: E402  (bench/seed.py)
 
 VENV = Path(os.environ.get("BENCH_VENV", ROOT / ".venv"))
@@ -95,13 +97,21 @@ SCENARIOS: dict[str, dict[str, str]] = {
     "order": {"method": "POST", "path": "/api/v1/orders", "script": "order.lua"},
     # The same order load on the app with the embedded default (SQLite); no baseline.
     "order_sqlite": {"method": "POST", "path": "/api/v1/orders", "script": "order.lua"},
+    # Checkouts paid with WeChat Pay (order, start, notification) against the fake on loopback;
+    # bench/wxpay_load.py drives it, not wrk. No baseline: reported next to `order` of the same run.
+    "pay_wechat": {"method": "POST", "path": "/api/v1/orders", "script": ""},
 }
 SELECTED = [
     s.strip()
-    for s in os.environ.get("BENCH_SCENARIOS", "list,list_category,list_q,list_branded,order,order_sqlite").split(",")
+    for s in os.environ.get("BENCH_SCENARIOS", "list,list_category,list_q,list_branded,order,order_sqlite,pay_wechat").split(",")
     if s.strip()
 ]
 SQLITE_PORT = _env_int("BENCH_SQLITE_PORT", 18703)
+WXPAY_PORT = _env_int("BENCH_WXPAY_PORT", 18704)
+# Side by side: the app from another source tree (e.g. `git archive <commit> src | tar -x -C DIR`,
+# then BENCH_BEFORE_SRC=DIR/src), run on the same scenarios in the same run as "before".
+BEFORE_SRC = os.environ.get("BENCH_BEFORE_SRC", "")
+BEFORE_PORT = _env_int("BENCH_BEFORE_PORT", 18705)
 SQLITE_P99_LIMIT = 3.0  # issue 10: p99 on SQLite at most 3x PostgreSQL's, at the same load
 
 
@@ -199,7 +209,7 @@ async def reset_state() -> None:
     try:
         # CASCADE: and whatever the order slices hang on orders (payments, refunds, ...).
         # The stock history too: checkout writes one row per SKU taken (the seed writes none).
-        await conn.execute("TRUNCATE orders, order_part, order_line, idempotency_key, stock_adjustment CASCADE")
+        await conn.execute("TRUNCATE orders, order_part, order_line, idempotency_key, stock_adjustment, outbox_event CASCADE")
         await conn.execute(
             "UPDATE sku SET stock = b.stock FROM bench_sku_stock b WHERE sku.id = b.sku_id AND sku.stock <> b.stock"
         )
@@ -418,6 +428,9 @@ def check_same_answers(app: Server, base: Server, token: str, sku_ids: list[str]
         if name == "order_sqlite":
             notes[name] = "same JSON (checked against the SQLite app when it starts)"
             continue
+        if name == "pay_wechat":
+            notes[name] = "same JSON (no baseline; every step's answer is checked while it runs)"
+            continue
         if spec["method"] == "GET":
             a_status, a_body = http("GET", f"http://127.0.0.1:{app.port}{spec['path']}")
             b_status, b_body = http("GET", f"http://127.0.0.1:{base.port}{spec['path']}")
@@ -464,6 +477,16 @@ def check_same_answers(app: Server, base: Server, token: str, sku_ids: list[str]
 # --- the embedded default: SQLite ----------------------------------------------------------
 
 
+def _sqlite_template() -> Path:
+    """Where the SQLite copy of this database shape and schema is kept between runs (its rows are
+    copied once: SQLite's search triggers make that take minutes on a busy machine)."""
+    digest = hashlib.sha256(json.dumps(seed.shape(), sort_keys=True, default=str).encode()).hexdigest()[:12]
+    template = Path(os.environ.get("BENCH_SQLITE_CACHE", "/tmp")) / f"coopmarket-bench-{DB_NAME}-{digest}.sqlite3"
+    if RESEED:
+        template.unlink(missing_ok=True)
+    return template
+
+
 def copy_to_sqlite(path: Path) -> dict[str, int]:
     """A SQLite file migrated like any install, holding every row of the bench database; the rows
     copied per table."""
@@ -482,7 +505,7 @@ def copy_to_sqlite(path: Path) -> dict[str, int]:
     return asyncio.run(_copy_rows(url))
 
 
-async def _copy_rows(url: str) -> dict[str, int]:
+async def _copy_rows(url: str, only: set[str] | None = None) -> dict[str, int]:
     from sqlalchemy import select, text
     from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -494,10 +517,23 @@ async def _copy_rows(url: str) -> dict[str, int]:
     try:
         async with source.connect() as pg, target.begin() as lite:
             await lite.execute(text("PRAGMA foreign_keys=OFF"))
+            on_postgres = set(
+                (await pg.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))).scalars()
+            )
             for table in metadata.sorted_tables:
                 if table.name in ("region", "alembic_version"):
                     continue  # the migrations loaded the regions
-                rows = (await pg.execute(select(table))).mappings().all()
+                if only is not None and table.name not in only:
+                    continue
+                if table.name not in on_postgres:
+                    continue  # SQLite's own (product_search_gram: filled by triggers on product)
+                # Only the columns SQLite has (product.search_grams is PostgreSQL's: SQLite keeps
+                # the grams in product_search_gram, which its triggers fill as products arrive).
+                here = {r[1] for r in (await lite.execute(text(f'PRAGMA table_info("{table.name}")'))).all()}
+                columns = [c for c in table.columns if c.name in here]
+                rows = (await pg.execute(select(*columns))).mappings().all()
+                if table.name == "catalogue_version" or only is not None:
+                    await lite.execute(table.delete())  # the migrations' shards give way to the copy
                 for start in range(0, len(rows), 5000):
                     await lite.execute(table.insert(), [dict(r) for r in rows[start : start + 5000]])
                 if rows:
@@ -533,10 +569,19 @@ def run_sqlite_orders(
     """The order scenario against the app on a SQLite copy of the bench database."""
     path = OUT / "bench.sqlite3"
     started = time.perf_counter()
-    copied = copy_to_sqlite(path)
-    log(
-        f"  SQLite copy: {sum(copied.values())} rows in {len(copied)} tables ({time.perf_counter() - started:.1f}s)"
-    )
+    asyncio.run(reset_state())  # the copy starts from the seeded state, like every order run
+    template = _sqlite_template()
+    if template.exists():
+        shutil.copyfile(template, path)
+        asyncio.run(_copy_rows(f"sqlite+aiosqlite:///{path}", only={"user_account"}))  # this run's buyer
+        log(f"  SQLite copy: reused {template} ({time.perf_counter() - started:.1f}s; BENCH_RESEED=1 rebuilds it)")
+    else:
+        copied = copy_to_sqlite(path)
+        shutil.copyfile(path, template)
+        log(
+            f"  SQLite copy: {sum(copied.values())} rows in {len(copied)} tables ({time.perf_counter() - started:.1f}s;"
+            f" kept as {template} for the next run)"
+        )
     seeded = asyncio.run(seeded_stock())
     env = {**common_env, "COOPMARKET_DATABASE_URL": f"sqlite+aiosqlite:///{path}"}
     server = start_server("app-sqlite", ["--factory", "coopmarket.app:create_app"], SQLITE_PORT, env)
@@ -578,6 +623,143 @@ def run_sqlite_orders(
         f"p99 {result.p99_ms:7.2f} ms  ({result.requests} requests in {result.seconds:.1f}s, "
         f"{result.errors} errors = {100 * result.error_rate:.2f}%); server CPU {result.cpu_ms_per_request:.2f} ms/request"
         f"{statuses}; orders written {created} (2xx {ok}); 'database is locked' in the log: {locked}"
+    )
+    return result
+
+
+# --- WeChat Pay checkouts against the fake on loopback -----------------------------------------
+
+
+def start_wxpay_fake() -> dict[str, str]:
+    """Keys for both sides, the fake WeChat Pay served on WXPAY_PORT; the app's settings for it."""
+    from tests.wxpay_fake import Keys, new_key, private_pem, public_pem
+
+    keys = Keys(merchant=new_key(), wechat=new_key())
+    merchant, wechat, wechat_public = OUT / "wx-merchant.pem", OUT / "wx-wechat.pem", OUT / "wx-wechat-public.pem"
+    merchant.write_text(private_pem(keys.merchant))
+    wechat.write_text(private_pem(keys.wechat))
+    wechat_public.write_text(public_pem(keys.wechat))
+    log_path = OUT / "wxpay-fake.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            _pinned(
+                [str(VENV / "bin" / "python"), str(BENCH / "wxpay_server.py"), str(WXPAY_PORT), str(merchant), str(wechat)],
+                WRK_CPUS,
+            ),
+            env={**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=str(ROOT),
+        )
+    SERVERS.append(Server("wxpay-fake", WXPAY_PORT, process, log_path))
+    deadline = time.monotonic() + 30
+    while "fake WeChat Pay on" not in log_path.read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise BenchFailure(f"the fake WeChat Pay did not start:\n{log_path.read_text(errors='replace')}")
+        time.sleep(0.2)
+    settings = {k: v for k, v in keys.settings().items() if k not in ("wechat_pay_private_key", "wechat_pay_public_key")}
+    settings.update(
+        {
+            "wechat_pay_private_key_path": str(merchant),
+            "wechat_pay_public_key_path": str(wechat_public),
+            "wechat_pay_api_base": f"http://127.0.0.1:{WXPAY_PORT}",
+            "wechat_pay_notify_url": f"http://127.0.0.1:{APP_PORT}/api/v1/payments/wechat/notify",
+        }
+    )
+    env = {f"COOPMARKET_{k.upper()}": str(v) for k, v in settings.items()}
+    env["COOPMARKET_PAYMENT_PROVIDERS"] = '["offline", "wechat_pay"]'
+    return env
+
+
+async def give_openid(user_id: str) -> None:
+    conn = await asyncpg.connect(DSN)
+    try:
+        await conn.execute(
+            "UPDATE user_account SET wechat_openid = $2 WHERE id = $1 AND wechat_openid IS NULL", user_id, f"o-bench-{user_id}"
+        )
+    finally:
+        await conn.close()
+
+
+async def wechat_paid_counts(order_ids: list[str]) -> tuple[int, int, int]:
+    """(orders paid, WeChat payments succeeded, payment postings) among ``order_ids``."""
+    conn = await asyncpg.connect(DSN)
+    try:
+        row = await conn.fetchrow(
+            "SELECT (SELECT count(*) FROM orders WHERE id = ANY($1::varchar[]) AND status = 'paid') AS paid,"
+            " (SELECT count(*) FROM payment WHERE order_id = ANY($1::varchar[]) AND provider = 'wechat_pay'"
+            "  AND status = 'succeeded') AS payments,"
+            " (SELECT count(*) FROM ledger_transaction WHERE order_id = ANY($1::varchar[])"
+            "  AND kind = 'payment_received') AS postings",
+            order_ids,
+        )
+        return int(row["paid"]), int(row["payments"]), int(row["postings"])
+    finally:
+        await conn.close()
+
+
+def run_wechat_load(server: Server, token: str, sku_file: Path, seconds: int) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}",
+        "BENCH_APP": f"http://127.0.0.1:{server.port}",
+        "BENCH_FAKE": f"http://127.0.0.1:{WXPAY_PORT}",
+        "BENCH_TOKEN": token,
+        "BENCH_SKU_FILE": str(sku_file),
+        "BENCH_USERS": str(CONNECTIONS),
+        "BENCH_SECONDS": str(seconds),
+        "BENCH_NONCE": secrets.token_hex(4),
+    }
+    completed = subprocess.run(
+        _pinned([str(VENV / "bin" / "python"), str(BENCH / "wxpay_load.py")], WRK_CPUS),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+    )
+    line = next((ln for ln in completed.stdout.splitlines() if ln.startswith("BENCH_WX ")), None)
+    if completed.returncode != 0 or line is None:
+        raise BenchFailure(f"the WeChat Pay load failed ({completed.returncode}):\n{completed.stdout}\n{completed.stderr}")
+    return dict(json.loads(line.removeprefix("BENCH_WX ")))
+
+
+def run_wechat_checkouts(app: Server, token: str, sku_file: Path, failures: list[str]) -> dict[str, Any]:
+    asyncio.run(wait_quiet())
+    asyncio.run(reset_state())
+    if WARMUP > 0:
+        run_wechat_load(app, token, sku_file, WARMUP)
+        asyncio.run(wait_quiet())
+    cpu_before = group_cpu_seconds(app.process.pid)
+    result = run_wechat_load(app, token, sku_file, DURATION)
+    result["cpu_s"] = group_cpu_seconds(app.process.pid) - cpu_before
+    asyncio.run(wait_quiet())
+    paid_ids = result.pop("paid_orders")
+    paid, payments, postings = asyncio.run(wechat_paid_counts(paid_ids))
+    if app.process.poll() is not None:
+        failures.append(f"pay_wechat: server died:\n{app.tail()}")
+    if not paid_ids:
+        failures.append(f"pay_wechat: no checkout completed: {result['errors_by_step']}")
+    if not paid == payments == postings == len(paid_ids):
+        failures.append(
+            f"pay_wechat: {len(paid_ids)} notifications answered 204, but {paid} orders paid, {payments} WeChat "
+            f"payments succeeded, {payments} payment postings"
+        )
+    if result["requests"] and result["errors"] / result["requests"] > MAX_ERROR_RATE:
+        failures.append(f"pay_wechat: {result['errors']} errors in {result['requests']} requests: {result['errors_by_step']}")
+    result["cpu_ms_per_checkout"] = 1000 * result["cpu_s"] / len(paid_ids) if paid_ids else 0.0
+    result["cpu_ms_per_request"] = 1000 * result["cpu_s"] / result["requests"] if result["requests"] else 0.0
+    log(
+        f"  app       {result['checkouts_per_s']:7.1f} checkouts/s ({result['requests_per_s']:.1f} req/s; "
+        f"{result['checkouts']} checkouts, {result['requests']} requests in {result['seconds']:.1f}s, "
+        f"{result['errors']} errors {result['errors_by_step'] if result['errors'] else ''})\n"
+        f"            p50/p99 ms: order {result['p50_ms']['order']:.1f}/{result['p99_ms']['order']:.1f}, "
+        f"start {result['p50_ms']['start']:.1f}/{result['p99_ms']['start']:.1f}, "
+        f"notify {result['p50_ms']['notify']:.1f}/{result['p99_ms']['notify']:.1f}, "
+        f"checkout (the three) {result['checkout_p50_ms']:.1f}/{result['checkout_p99_ms']:.1f}\n"
+        f"            server CPU {result['cpu_ms_per_checkout']:.2f} ms/checkout, {result['cpu_ms_per_request']:.2f} ms/request; "
+        f"orders paid {paid}, WeChat payments succeeded {payments}, payment postings {postings} "
+        f"(notifications 204: {len(paid_ids)})"
     )
     return result
 
@@ -768,6 +950,7 @@ def main() -> int:
     sku_count = len(sellable)
     log(f"order lines draw from {sku_count} sellable SKUs")
 
+    wechat_env = start_wxpay_fake() if "pay_wechat" in SELECTED else {}
     jwt_secret = secrets.token_urlsafe(48)
     common_env = {
         **os.environ,
@@ -780,7 +963,7 @@ def main() -> int:
         "COOPMARKET_DATABASE_ECHO": "false",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
-    app = start_server("app", ["--factory", "coopmarket.app:create_app"], APP_PORT, common_env)
+    app = start_server("app", ["--factory", "coopmarket.app:create_app"], APP_PORT, {**common_env, **wechat_env})
     base = start_server(
         "baseline",
         ["baseline:app", "--app-dir", str(BENCH)],
@@ -792,8 +975,19 @@ def main() -> int:
             "BENCH_BASELINE_POOL": str(POOL_SIZE),
         },
     )
+    before_app: Server | None = None
+    if BEFORE_SRC:
+        before_app = start_server(
+            "before",
+            ["--factory", "coopmarket.app:create_app"],
+            BEFORE_PORT,
+            {**common_env, **wechat_env, "PYTHONPATH": BEFORE_SRC},
+        )
     wait_ready(app)
     wait_ready(base)
+    if before_app is not None:
+        wait_ready(before_app)
+        log(f"before: the app of {BEFORE_SRC} on :{BEFORE_PORT}, measured after the app in every scenario")
     log(
         f"servers up: app :{APP_PORT} (coopmarket.app:create_app), baseline :{BASE_PORT} (bench/baseline.py); "
         f"DB pool {POOL_SIZE}+0 overflow / asyncpg {max(1, POOL_SIZE // 2)}..{POOL_SIZE}"
@@ -808,6 +1002,8 @@ def main() -> int:
     if status != 201:
         raise BenchFailure(f"registering the buyer answered {status}: {answer}")
     token = answer["access_token"]
+    if wechat_env:
+        asyncio.run(give_openid(answer["user"]["id"]))  # as after a sign-in through the mini-program
     log(f"buyer registered through the API ({phone}, user {answer['user']['id']})")
 
     notes = check_same_answers(app, base, token, [sellable[0], sellable[len(sellable) // 2]])
@@ -818,6 +1014,8 @@ def main() -> int:
             skipped[name] = notes[name]
 
     results: dict[str, dict[str, Result]] = {}
+    wx_results: dict[str, Any] | None = None
+    wx_before: dict[str, Any] | None = None
     failures: list[str] = []
     for name in SELECTED:
         if name == "order_sqlite":
@@ -828,13 +1026,24 @@ def main() -> int:
             if sqlite_result is not None:
                 results[name] = {"app": sqlite_result}
             continue
+        if name == "pay_wechat":
+            log(
+                f"\n== {name}: checkouts paid with WeChat Pay (POST orders, POST orders/{{id}}/payments, the "
+                f"notification), {CONNECTIONS} buyers, fake WeChat Pay on :{WXPAY_PORT}"
+            )
+            wx_results = run_wechat_checkouts(app, token, sku_file, failures)
+            if before_app is not None:
+                log("  before:")
+                wx_before = run_wechat_checkouts(before_app, token, sku_file, failures)
+            continue
         if name in skipped:
             log(f"\n== {name}: SKIPPED — the app does not answer 2xx yet ({skipped[name]})")
             continue
         spec = SCENARIOS[name]
         log(f"\n== {name}: {spec['method']} {spec['path']}")
         results[name] = {}
-        for label, server in (("app", app), ("baseline", base)):
+        runs = [("app", app), *([("before", before_app)] if before_app is not None else []), ("baseline", base)]
+        for label, server in runs:
             env_extra: dict[str, str] = {}
             asyncio.run(wait_quiet())
             if name == "order":
@@ -898,12 +1107,14 @@ def main() -> int:
                 )
             if PROFILE and label == "app":
                 summarise_profile(name)
-        a, b = results[name]["app"], results[name]["baseline"]
-        log(
-            f"  ratio app/baseline: throughput {a.rps / b.rps:.2f}, p50 latency {a.p50_ms / b.p50_ms:.2f}x, "
-            f"p99 latency {a.p99_ms / b.p99_ms:.2f}x; server CPU per request baseline/app "
-            f"{b.cpu_ms_per_request / a.cpu_ms_per_request:.2f}"
-        )
+        b = results[name]["baseline"]
+        for label in [k for k in ("app", "before") if k in results[name]]:
+            a = results[name][label]
+            log(
+                f"  ratio {label}/baseline: throughput {a.rps / b.rps:.2f}, p50 latency {a.p50_ms / b.p50_ms:.2f}x, "
+                f"p99 latency {a.p99_ms / b.p99_ms:.2f}x; server CPU per request baseline/{label} "
+                f"{b.cpu_ms_per_request / a.cpu_ms_per_request:.2f}"
+            )
 
     # Issue 5: list >= 0.60 (CPU/request <= 2x), search (q) and branded >= 0.50 (p99 <= 2x);
     # issue 2: order placement >= 0.30.
@@ -919,6 +1130,8 @@ def main() -> int:
     )
     summary: dict[str, Any] = {}
     for name in SELECTED:
+        if name == "pay_wechat":
+            continue  # below
         if name not in results:
             log(f"  {name:14s} skipped: {skipped.get(name, '')[:80]}")
             continue
@@ -962,6 +1175,20 @@ def main() -> int:
             f"{a.cpu_ms_per_request:9.2f}/{b.cpu_ms_per_request:<6.2f}"
         )
         key = name
+        if "before" in results[name]:
+            p = results[name]["before"]
+            log(
+                f"  {'  before':14s} {p.rps:10.1f} {b.rps:11.1f} {p.rps / b.rps if b.rps else 0.0:6.2f} {'':7s}  "
+                f"{p.p50_ms:7.2f}/{p.p99_ms:<8.2f} {'':17s}  {p.cpu_ms_per_request:9.2f}"
+            )
+            summary.update(
+                {
+                    f"{key}_before_rps": round(p.rps, 1),
+                    f"{key}_before_ratio": round(p.rps / b.rps, 3) if b.rps else None,
+                    f"{key}_before_p99_ms": round(p.p99_ms, 2),
+                    f"{key}_before_cpu_ms_per_request": round(p.cpu_ms_per_request, 3),
+                }
+            )
         summary.update(
             {
                 f"{key}_rps": round(a.rps, 1),
@@ -994,6 +1221,51 @@ def main() -> int:
                     f"{alias}_baseline_cpu_ms_per_request": round(b.cpu_ms_per_request, 3),
                 }
             )
+    if wx_results is not None:
+        order_app = results.get("order", {}).get("app")
+        order_base = results.get("order", {}).get("baseline")
+        w = wx_results
+        versus = ""
+        if order_app and order_base:
+            versus = (
+                f"; per checkout {w['cpu_ms_per_checkout'] / order_base.cpu_ms_per_request:.1f}x the baseline's CPU "
+                f"per order, checkouts/s {w['checkouts_per_s'] / order_base.rps:.2f} of the baseline's orders/s"
+            )
+        log(
+            f"  {'pay_wechat':14s} {w['checkouts_per_s']:10.1f} checkouts/s ({w['requests_per_s']:.1f} req/s), "
+            f"checkout p50/p99 {w['checkout_p50_ms']:.1f}/{w['checkout_p99_ms']:.1f} ms, errors {w['errors']}, "
+            f"CPU {w['cpu_ms_per_checkout']:.2f} ms/checkout{versus}"
+        )
+        summary.update(
+            {
+                "pay_wechat_checkouts_per_s": w["checkouts_per_s"],
+                "pay_wechat_rps": w["requests_per_s"],
+                "pay_wechat_errors": w["errors"],
+                "pay_wechat_p50_ms": w["p50_ms"],
+                "pay_wechat_p99_ms": w["p99_ms"],
+                "pay_wechat_checkout_p50_ms": w["checkout_p50_ms"],
+                "pay_wechat_checkout_p99_ms": w["checkout_p99_ms"],
+                "pay_wechat_cpu_ms_per_checkout": round(w["cpu_ms_per_checkout"], 3),
+                "pay_wechat_cpu_ms_per_request": round(w["cpu_ms_per_request"], 3),
+                "pay_wechat_vs_order_baseline_rps": round(w["checkouts_per_s"] / order_base.rps, 3)
+                if order_base and order_base.rps
+                else None,
+            }
+        )
+    if wx_before is not None:
+        w = wx_before
+        log(
+            f"  {'  before':14s} {w['checkouts_per_s']:10.1f} checkouts/s ({w['requests_per_s']:.1f} req/s), "
+            f"checkout p50/p99 {w['checkout_p50_ms']:.1f}/{w['checkout_p99_ms']:.1f} ms, errors {w['errors']}, "
+            f"CPU {w['cpu_ms_per_checkout']:.2f} ms/checkout"
+        )
+        summary.update(
+            {
+                "pay_wechat_before_checkouts_per_s": w["checkouts_per_s"],
+                "pay_wechat_before_checkout_p99_ms": w["checkout_p99_ms"],
+                "pay_wechat_before_cpu_ms_per_checkout": round(w["cpu_ms_per_checkout"], 3),
+            }
+        )
     for name in skipped:
         summary[f"{name}_skipped"] = skipped[name][:200]
     summary.update(

@@ -13,6 +13,7 @@ from typing import Any
 
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.config.cors import CORSConfig
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
@@ -394,6 +395,16 @@ def provide_disclosure_message_limits(state: State) -> reports_disclosures.Messa
     return state.disclosure_message_limits
 
 
+async def _guard_request(connection: ASGIConnection[Any, Any, Any, Any], handler: Any) -> None:
+    """The app-wide guard: the caller (401), then path ids and query values (core/inputs.py).
+
+    One guard instead of two: Litestar hands each guard its own copy of the route handler, a
+    shallow copy per guard and request.
+    """
+    await authenticate_first(connection, handler)
+    await check_path_and_query(connection, handler)
+
+
 def create_app(settings: Settings | None = None, overrides: Overrides | None = None) -> Litestar:
     """Build the application for ``settings`` (from the environment when omitted)."""
     settings = settings or get_settings()
@@ -520,7 +531,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             *rate_limit.middleware,
         ],
         # The caller first (401), then path ids and query values, then (while reading) the body.
-        guards=[authenticate_first, check_path_and_query],
+        guards=[_guard_request],
         before_send=[security_headers(settings)],
         cors_config=_cors(settings),
         on_shutdown=[*rate_limit.on_shutdown, response_cache.aclose],
