@@ -287,6 +287,20 @@ async def create_staff(session: AsyncSession, actor: Principal, data: StaffIn) -
         await session.flush()  # the unique phone decides a race, not a prior SELECT
     except IntegrityError as exc:
         raise Conflict("This phone number is already registered.", code="phone_taken") from exc
+    await audit.record(
+        session,
+        actor=actor,
+        action="user.staff_created",
+        entity="user",
+        entity_id=user.id,
+        after={
+            "role": user.role,
+            "region_code": user.region_code,
+            "display_name": user.display_name,
+            "phone_masked": mask_phone(user.phone),
+        },
+        region_code=user.region_code,
+    )
     return _user_out(user, [])
 
 
