@@ -229,3 +229,37 @@ async def test_a_staff_account_made_by_staff_is_audited_without_its_phone(
     )
     assert wrong_level.status_code == 422, wrong_level.text
     assert await count_all(db) == before
+
+
+async def test_a_staff_members_password_change_and_sign_out_everywhere_are_audited(
+    client: AsyncTestClient[Any], db: Database
+) -> None:
+    district = await make_staff(client, db)
+    street = await make_staff(client, db, role="street_staff", region_code=STREET)
+    before = await count_all(db)
+    wrong = await client.post(
+        "/api/v1/me/password",
+        json={"current_password": "not it at all", "new_password": "a new password 1"},
+        headers=street.headers,
+    )
+    assert wrong.status_code == 401
+    assert await count_all(db) == before  # a refused change leaves no entry
+
+    changed = await client.post(
+        "/api/v1/me/password",
+        json={"current_password": street.password, "new_password": "a new password 1"},
+        headers=street.headers,
+    )
+    assert changed.status_code == 204, changed.text
+    again = await client.post(
+        "/api/v1/auth/login", json={"phone": street.phone, "password": "a new password 1"}
+    )
+    assert again.status_code == 200
+    signed_out = await client.post(
+        "/api/v1/me/sign-out-everywhere", headers={"Authorization": f"Bearer {again.json()['access_token']}"}
+    )
+    assert signed_out.status_code == 204
+    got = await entries(client, district, "user", street.id)
+    assert [e["action"] for e in got] == ["user.signed_out_everywhere", "user.password_changed"]
+    assert all(e["actor_id"] == street.id for e in got)
+    assert "a new password 1" not in str(got) and street.phone not in str(got)
