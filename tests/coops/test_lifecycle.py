@@ -15,7 +15,9 @@ from coopmarket.audit.models import AuditEntry
 from coopmarket.core import clock
 from coopmarket.db import Database
 from coopmarket.flows import payment as flows_payment
+from coopmarket.ledger.models import LedgerTransaction
 from coopmarket.payments import service as payments_service
+from coopmarket.payments.models import PaymentRefund
 from tests.brand.builders import granted_licence, licence_state
 from tests.factories import (
     OTHER_STREET,
@@ -219,7 +221,7 @@ async def test_the_trace_answer_says_the_product_is_withdrawn(
 
 
 async def test_unpaid_orders_cannot_be_paid_and_money_that_arrives_is_held_for_refund(
-    client: AsyncTestClient[Any], market: Market
+    client: AsyncTestClient[Any], db: Database, market: Market
 ) -> None:
     order = (await place(client, market.buyer, [(market.sku_a["id"], 2)])).json()
     await post_decision(client, market.staff, market.coop_a["id"], "suspend")
@@ -245,6 +247,9 @@ async def test_unpaid_orders_cannot_be_paid_and_money_that_arrives_is_held_for_r
     got = await client.get(f"/api/v1/orders/{order['id']}", headers=market.buyer.headers)
     assert got.json()["status"] == "pending_payment"
     assert got.json()["paid_fen"] == 0
+    assert await refunds_of(db, order["id"]) == [(order["total_fen"], "pending")]
+    assert await ledger_kinds(db, order["id"]) == ["refund", "unmatched_payment"]
+    assert await ledger_balances(db, "suspense:") == {}
 
 
 async def test_paid_orders_continue_to_fulfilment_and_settle(
@@ -297,6 +302,26 @@ async def test_a_provider_payment_for_a_suspended_cooperative_is_held_for_refund
     got = await client.get(f"/api/v1/orders/{order['id']}", headers=market.buyer.headers)
     assert got.json()["status"] == "pending_payment"
     assert got.json()["paid_fen"] == 0
+    # The money went through suspense and is refunded in full (an outstanding refund).
+    assert await refunds_of(db, order["id"]) == [(order["total_fen"], "pending")]
+    assert await ledger_kinds(db, order["id"]) == ["refund", "unmatched_payment"]
+    assert await ledger_balances(db, "suspense:") == {}
+
+
+async def refunds_of(db: Database, order_id: str) -> list[tuple[int, str]]:
+    async with db.read() as conn:
+        rows = await conn.execute(
+            select(PaymentRefund.amount_fen, PaymentRefund.status).where(PaymentRefund.order_id == order_id)  # type: ignore[arg-type]
+        )
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+
+async def ledger_kinds(db: Database, order_id: str) -> list[str]:
+    async with db.read() as conn:
+        rows = await conn.execute(
+            select(LedgerTransaction.kind).where(LedgerTransaction.order_id == order_id)  # type: ignore[arg-type]
+        )
+        return sorted(str(r[0]) for r in rows)
 
 
 # --------------------------------------------------------------------- brand licences
