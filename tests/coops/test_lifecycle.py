@@ -18,6 +18,7 @@ from coopmarket.flows import payment as flows_payment
 from coopmarket.ledger.models import LedgerTransaction
 from coopmarket.payments import service as payments_service
 from coopmarket.payments.models import PaymentRefund
+from coopmarket.products.models import Sku
 from tests.brand.builders import granted_licence, licence_state
 from tests.factories import (
     OTHER_STREET,
@@ -28,10 +29,11 @@ from tests.factories import (
     create_product,
     ledger_balances,
     make_staff,
+    product_payload,
     register_buyer,
 )
 from tests.orders.builders import Market, build_market, new_key, place
-from tests.products.builders import NOW, PRODUCTS, Seller
+from tests.products.builders import NOW, PRODUCTS, Seller, insert_product
 
 URL = "/api/v1/cooperatives"
 ACTIONS = ("approve", "reject", "suspend", "reinstate")
@@ -382,3 +384,36 @@ async def test_a_licence_whose_term_ended_during_the_suspension_stays_suspended(
     ).json()["items"]
     assert entries[0]["after"]["licences_granted_again"] == []
     assert entries[0]["after"]["licences_left_suspended"] == [licence["id"]]
+
+
+@pytest.mark.parametrize("status", ["pending", "rejected"])
+async def test_a_cooperative_that_is_not_approved_sells_nothing(
+    client: AsyncTestClient[Any], db: Database, status: str
+) -> None:
+    staff = await make_staff(client, db)
+    manager, coop = await cooperative_in(client, staff, status)
+    product_id = await insert_product(db, coop["id"], coop["village_code"], name="未审产品")
+    # Not in the public catalogue, search or the public registry.
+    assert (await client.get(f"{PRODUCTS}/{product_id}")).status_code == 404
+    assert product_id not in {
+        i["id"] for i in (await client.get(PRODUCTS, params={"limit": 100})).json()["items"]
+    }
+    assert (await client.get(PRODUCTS, params={"q": "未审产品"})).json()["items"] == []
+    assert (await client.get(f"{URL}/{coop['id']}")).status_code == 404
+    assert coop["id"] not in {c["id"] for c in (await client.get(URL, params={"limit": 100})).json()["items"]}
+    # Its manager can neither list products nor apply for the brand; nobody can order its SKU.
+    created = await client.post(
+        f"{URL}/{coop['id']}/products", json=product_payload(), headers=manager.headers
+    )
+    assert (created.status_code, created.json()["code"]) == (409, "cooperative_not_approved")
+    applied = await client.post(
+        f"{URL}/{coop['id']}/brand-licences",
+        json={"product_ids": [product_id], "valid_from": "2026-03-01", "valid_to": "2027-02-28"},
+        headers=manager.headers,
+    )
+    assert (applied.status_code, applied.json()["code"]) == (409, "cooperative_not_approved")
+    async with db.read() as conn:
+        sku_id = (await conn.execute(select(Sku.id).where(Sku.product_id == product_id))).scalar_one()  # type: ignore[arg-type]
+    buyer = await register_buyer(client)
+    refused = await place(client, buyer, [(sku_id, 1)])
+    assert (refused.status_code, refused.json()["code"]) == (422, "unknown_sku")
