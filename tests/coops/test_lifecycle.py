@@ -218,8 +218,12 @@ async def test_the_trace_answer_says_the_product_is_withdrawn(
     answer = await client.get(f"/api/v1/trace/{code}")
     assert answer.status_code == 200
     assert answer.json()["withdrawn"] is True
+    page = await client.get(f"/trace/{code}")  # the page a QR code opens says so too
+    assert page.status_code == 200
+    assert "已下架" in page.text
     await post_decision(client, market.staff, market.coop_a["id"], "reinstate")
     assert (await client.get(f"/api/v1/trace/{code}")).json()["withdrawn"] is False
+    assert "已下架" not in (await client.get(f"/trace/{code}")).text
 
 
 async def test_unpaid_orders_cannot_be_paid_and_money_that_arrives_is_held_for_refund(
