@@ -11,9 +11,10 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 
+from coopmarket.coops import service as coops_service
 from coopmarket.core import clock
 from coopmarket.db import Database
-from tests.brand.builders import LICENCES, applications_url, apply, certified_product, decide
+from tests.brand.builders import LICENCES, applications_url, apply, certified_product, decide, licence_state
 from tests.factories import STREET, Actor, coop_payload, make_staff, register_buyer, unique_phone
 from tests.products.builders import NOW, PRODUCTS, Seller, add_certificate, certificate_payload, new_seller
 
@@ -263,3 +264,34 @@ async def test_a_staff_members_password_change_and_sign_out_everywhere_are_audit
     assert [e["action"] for e in got] == ["user.signed_out_everywhere", "user.password_changed"]
     assert all(e["actor_id"] == street.id for e in got)
     assert "a new password 1" not in str(got) and street.phone not in str(got)
+
+
+async def test_a_decision_that_fails_after_its_entry_was_written_leaves_neither(
+    client: AsyncTestClient[Any], db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The entry is written, then the request fails before its unit of work commits: the whole
+    # transaction rolls back, the entry with the suspension and the licence it suspended.
+    staff = await make_staff(client, db)
+    seller = await new_seller(client, staff)
+    product = await certified_product(client, seller)
+    licence = await apply(client, seller, [product["id"]])
+    await decide(client, staff, licence["id"], "grant", "材料齐全")
+    licence_before = await licence_state(db, licence["id"])
+    before = await count_all(db)
+
+    async def fail(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the answer could not be built")
+
+    monkeypatch.setattr(coops_service, "_full_out", fail)
+    response = await client.post(
+        f"/api/v1/cooperatives/{seller.coop['id']}/suspend",
+        json={"reason": "抽检不合格"},
+        headers=staff.headers,
+    )
+    assert response.status_code == 500
+    monkeypatch.undo()
+
+    assert await count_all(db) == before
+    assert await licence_state(db, licence["id"]) == licence_before
+    got = await client.get(f"/api/v1/cooperatives/{seller.coop['id']}", headers=staff.headers)
+    assert got.json()["status"] == "approved"
