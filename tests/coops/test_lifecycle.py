@@ -15,7 +15,10 @@ from coopmarket.audit.models import AuditEntry
 from coopmarket.core import clock
 from coopmarket.db import Database
 from coopmarket.flows import payment as flows_payment
+from coopmarket.ledger.models import LedgerTransaction
 from coopmarket.payments import service as payments_service
+from coopmarket.payments.models import PaymentRefund
+from coopmarket.products.models import Sku
 from tests.brand.builders import granted_licence, licence_state
 from tests.factories import (
     OTHER_STREET,
@@ -26,10 +29,11 @@ from tests.factories import (
     create_product,
     ledger_balances,
     make_staff,
+    product_payload,
     register_buyer,
 )
 from tests.orders.builders import Market, build_market, new_key, place
-from tests.products.builders import NOW, PRODUCTS, Seller
+from tests.products.builders import NOW, PRODUCTS, Seller, insert_product
 
 URL = "/api/v1/cooperatives"
 ACTIONS = ("approve", "reject", "suspend", "reinstate")
@@ -214,12 +218,16 @@ async def test_the_trace_answer_says_the_product_is_withdrawn(
     answer = await client.get(f"/api/v1/trace/{code}")
     assert answer.status_code == 200
     assert answer.json()["withdrawn"] is True
+    page = await client.get(f"/trace/{code}")  # the page a QR code opens says so too
+    assert page.status_code == 200
+    assert "已下架" in page.text
     await post_decision(client, market.staff, market.coop_a["id"], "reinstate")
     assert (await client.get(f"/api/v1/trace/{code}")).json()["withdrawn"] is False
+    assert "已下架" not in (await client.get(f"/trace/{code}")).text
 
 
 async def test_unpaid_orders_cannot_be_paid_and_money_that_arrives_is_held_for_refund(
-    client: AsyncTestClient[Any], market: Market
+    client: AsyncTestClient[Any], db: Database, market: Market
 ) -> None:
     order = (await place(client, market.buyer, [(market.sku_a["id"], 2)])).json()
     await post_decision(client, market.staff, market.coop_a["id"], "suspend")
@@ -245,6 +253,9 @@ async def test_unpaid_orders_cannot_be_paid_and_money_that_arrives_is_held_for_r
     got = await client.get(f"/api/v1/orders/{order['id']}", headers=market.buyer.headers)
     assert got.json()["status"] == "pending_payment"
     assert got.json()["paid_fen"] == 0
+    assert await refunds_of(db, order["id"]) == [(order["total_fen"], "pending")]
+    assert await ledger_kinds(db, order["id"]) == ["refund", "unmatched_payment"]
+    assert await ledger_balances(db, "suspense:") == {}
 
 
 async def test_paid_orders_continue_to_fulfilment_and_settle(
@@ -297,6 +308,26 @@ async def test_a_provider_payment_for_a_suspended_cooperative_is_held_for_refund
     got = await client.get(f"/api/v1/orders/{order['id']}", headers=market.buyer.headers)
     assert got.json()["status"] == "pending_payment"
     assert got.json()["paid_fen"] == 0
+    # The money went through suspense and is refunded in full (an outstanding refund).
+    assert await refunds_of(db, order["id"]) == [(order["total_fen"], "pending")]
+    assert await ledger_kinds(db, order["id"]) == ["refund", "unmatched_payment"]
+    assert await ledger_balances(db, "suspense:") == {}
+
+
+async def refunds_of(db: Database, order_id: str) -> list[tuple[int, str]]:
+    async with db.read() as conn:
+        rows = await conn.execute(
+            select(PaymentRefund.amount_fen, PaymentRefund.status).where(PaymentRefund.order_id == order_id)  # type: ignore[arg-type]
+        )
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+
+async def ledger_kinds(db: Database, order_id: str) -> list[str]:
+    async with db.read() as conn:
+        rows = await conn.execute(
+            select(LedgerTransaction.kind).where(LedgerTransaction.order_id == order_id)  # type: ignore[arg-type]
+        )
+        return sorted(str(r[0]) for r in rows)
 
 
 # --------------------------------------------------------------------- brand licences
@@ -357,3 +388,36 @@ async def test_a_licence_whose_term_ended_during_the_suspension_stays_suspended(
     ).json()["items"]
     assert entries[0]["after"]["licences_granted_again"] == []
     assert entries[0]["after"]["licences_left_suspended"] == [licence["id"]]
+
+
+@pytest.mark.parametrize("status", ["pending", "rejected"])
+async def test_a_cooperative_that_is_not_approved_sells_nothing(
+    client: AsyncTestClient[Any], db: Database, status: str
+) -> None:
+    staff = await make_staff(client, db)
+    manager, coop = await cooperative_in(client, staff, status)
+    product_id = await insert_product(db, coop["id"], coop["village_code"], name="未审产品")
+    # Not in the public catalogue, search or the public registry.
+    assert (await client.get(f"{PRODUCTS}/{product_id}")).status_code == 404
+    assert product_id not in {
+        i["id"] for i in (await client.get(PRODUCTS, params={"limit": 100})).json()["items"]
+    }
+    assert (await client.get(PRODUCTS, params={"q": "未审产品"})).json()["items"] == []
+    assert (await client.get(f"{URL}/{coop['id']}")).status_code == 404
+    assert coop["id"] not in {c["id"] for c in (await client.get(URL, params={"limit": 100})).json()["items"]}
+    # Its manager can neither list products nor apply for the brand; nobody can order its SKU.
+    created = await client.post(
+        f"{URL}/{coop['id']}/products", json=product_payload(), headers=manager.headers
+    )
+    assert (created.status_code, created.json()["code"]) == (409, "cooperative_not_approved")
+    applied = await client.post(
+        f"{URL}/{coop['id']}/brand-licences",
+        json={"product_ids": [product_id], "valid_from": "2026-03-01", "valid_to": "2027-02-28"},
+        headers=manager.headers,
+    )
+    assert (applied.status_code, applied.json()["code"]) == (409, "cooperative_not_approved")
+    async with db.read() as conn:
+        sku_id = (await conn.execute(select(Sku.id).where(Sku.product_id == product_id))).scalar_one()  # type: ignore[arg-type]
+    buyer = await register_buyer(client)
+    refused = await place(client, buyer, [(sku_id, 1)])
+    assert (refused.status_code, refused.json()["code"]) == (422, "unknown_sku")

@@ -4,6 +4,7 @@ changes; labels of bands, columns and categories are translated."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 from typing import Any
@@ -28,15 +29,58 @@ def _subclasses(cls: type) -> set[type]:
     return found
 
 
+def _string_constants(tree: ast.Module) -> dict[str, str]:
+    """A module's ``NAME = "text"`` constants (a code may be passed as one)."""
+    return {
+        target.id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+
+def _code_arguments_by_name() -> set[str]:
+    """The codes passed as ``code=NAME`` (this module's constant) or ``code=module.NAME`` (the
+    constant of the module of that name in the package)."""
+    trees = {path: ast.parse(path.read_text(encoding="utf-8")) for path in SRC.rglob("*.py")}
+    by_module: dict[str, dict[str, str]] = {}
+    for path, tree in trees.items():
+        by_module.setdefault(path.stem, {}).update(_string_constants(tree))
+    codes: set[str] = set()
+    for tree in trees.values():
+        for node in ast.walk(tree):
+            for keyword in node.keywords if isinstance(node, ast.Call) else []:
+                value = keyword.value
+                if keyword.arg != "code":
+                    continue
+                if isinstance(value, ast.Name) and value.id in _string_constants(tree):
+                    codes.add(_string_constants(tree)[value.id])
+                elif isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name):
+                    constant = by_module.get(value.value.id, {}).get(value.attr)
+                    if constant is not None:
+                        codes.add(constant)
+    return codes
+
+
 def all_error_codes() -> set[str]:
-    """Every stable code: each error class's default, every ``code="…"`` a refusal passes, and the
-    app's own problems (status defaults, internal and database errors)."""
+    """Every stable code: each error class's default, every ``code="…"`` a refusal passes (as a
+    literal or a named constant), and the app's own problems (status defaults, internal and
+    database errors)."""
     codes = {cls.default_code for cls in _subclasses(DomainError) | {DomainError}}
     for path in SRC.rglob("*.py"):
         source = path.read_text(encoding="utf-8")
         codes |= set(CODE_ARGUMENT.findall(source)) | set(PROBLEM_LITERAL.findall(source))
+    codes |= _code_arguments_by_name()
     codes |= set(app_module._STATUS_CODES.values())
     return codes
+
+
+def test_codes_passed_as_constants_are_found() -> None:
+    # orders.duties passes its codes as constants (code=duties.REFUND): the enumeration sees them.
+    assert {"related_party_payment", "related_party_receipt", "related_party_refund"} <= all_error_codes()
 
 
 def test_every_error_code_has_a_chinese_sentence() -> None:
@@ -98,7 +142,9 @@ def settings_overrides() -> dict[str, Any]:
     return {"default_language": "zh"}
 
 
-async def test_the_deployments_default_language_applies_without_a_preference(client: AsyncTestClient[Any]) -> None:
+async def test_the_deployments_default_language_applies_without_a_preference(
+    client: AsyncTestClient[Any],
+) -> None:
     response = await client.get("/api/v1/orders")
     assert response.status_code == 401
     assert response.json()["title"] == "未登录或登录已失效"

@@ -287,6 +287,20 @@ async def create_staff(session: AsyncSession, actor: Principal, data: StaffIn) -
         await session.flush()  # the unique phone decides a race, not a prior SELECT
     except IntegrityError as exc:
         raise Conflict("This phone number is already registered.", code="phone_taken") from exc
+    await audit.record(
+        session,
+        actor=actor,
+        action="user.staff_created",
+        entity="user",
+        entity_id=user.id,
+        after={
+            "role": user.role,
+            "region_code": user.region_code,
+            "display_name": user.display_name,
+            "phone_masked": mask_phone(user.phone),
+        },
+        region_code=user.region_code,
+    )
     return _user_out(user, [])
 
 
@@ -362,11 +376,28 @@ async def change_password(session: AsyncSession, principal: Principal, data: Pas
     if not await asyncio.to_thread(security.verify_password, current, data.current_password):
         raise Unauthorized("The current password is wrong.", code="invalid_credentials")
     await _bump_token_version(session, principal.id, password_hash=await _hash(data.new_password))
+    await _audit_own_account(session, principal, "user.password_changed")
 
 
 async def sign_out_everywhere(session: AsyncSession, principal: Principal) -> None:
     """Every token of the caller stops working at once (the token version moves on)."""
     await _bump_token_version(session, principal.id)
+    await _audit_own_account(session, principal, "user.signed_out_everywhere")
+
+
+async def _audit_own_account(session: AsyncSession, principal: Principal, action: str) -> None:
+    """A change a staff member makes to their own account is audited (issue 7: every change to
+    staff accounts), in its transaction, without the password or the phone."""
+    if principal.is_staff:
+        await audit.record(
+            session,
+            actor=principal,
+            action=action,
+            entity="user",
+            entity_id=principal.id,
+            after={"role": principal.role},
+            region_code=principal.region_code,
+        )
 
 
 def _account_out(user: User) -> AccountOut:

@@ -18,6 +18,7 @@ from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from coopmarket.audit import service as audit
 from coopmarket.brand.errors import CertificationMissing, InvalidLicenceProducts, InvalidLicenceTerm
 from coopmarket.brand.schemas import LicenceDecisionIn, LicenceIn, LicenceList, LicenceOut, LicensedProduct
 from coopmarket.coops import licences
@@ -40,6 +41,39 @@ ACTIVE = "active"
 MAX_TERM = timedelta(days=5 * 366)
 
 Conn = AsyncSession | AsyncConnection
+
+
+def _audited(record: LicenceRecord) -> dict[str, object]:
+    return {
+        "status": record.stored_status,
+        "number": record.number,
+        "valid_from": record.valid_from.isoformat(),
+        "valid_to": record.valid_to.isoformat(),
+        "product_ids": record.product_ids,
+    }
+
+
+async def _audit(
+    session: AsyncSession,
+    principal: Principal,
+    action: LicenceAction,
+    before: LicenceRecord | None,
+    after: LicenceRecord,
+    reason: str | None,
+) -> None:
+    """Every licence change in the one audit log, with the change (same transaction)."""
+    await audit.record(
+        session,
+        actor=principal,
+        action=f"brand_licence.{action.value}",
+        entity="brand_licence",
+        entity_id=after.id,
+        before=_audited(before) if before is not None else None,
+        after=_audited(after),
+        reason=reason,
+        region_code=after.cooperative_village_code,
+        cooperative_id=after.cooperative_id,
+    )
 
 
 async def _out(conn: Conn, records: Sequence[LicenceRecord]) -> list[LicenceOut]:
@@ -130,6 +164,7 @@ async def apply_for_licence(
         actor_id=principal.id,
     )
     record = await licences.licence_record(session, licence_id, today)
+    await _audit(session, principal, LicenceAction.APPLY, None, record, None)
     log.info("brand licence applied id=%s cooperative=%s by=%s", licence_id, cooperative_id, principal.id)
     return (await _out(session, [record]))[0]
 
@@ -235,6 +270,7 @@ async def grant_licence(
         today=today,
     )
     granted = await licences.licence_record(session, licence_id, today)
+    await _audit(session, principal, LicenceAction.GRANT, record, granted, reason)
     await record_event(
         session,
         EventKind.LICENCE_GRANTED,
@@ -271,5 +307,6 @@ async def decide(
     record = await licences.licence_record(session, licence_id, today, for_update=True)
     await licences.decide(session, record, action, reason=reason, actor_id=principal.id, today=today)
     decided = await licences.licence_record(session, licence_id, today)
+    await _audit(session, principal, action, record, decided, reason)
     log.info("brand licence %s id=%s by=%s", action, licence_id, principal.id)
     return (await _out(session, [decided]))[0]

@@ -329,7 +329,40 @@ async def register_cooperative(
         )
     )
     await accounts_service.promote_to_manager(session, principal.id)
+    await audit.record(
+        session,
+        actor=principal,
+        action="cooperative.registered",
+        entity="cooperative",
+        entity_id=cooperative.id,
+        after=_audited_fields(
+            {c: getattr(cooperative, c) for c in ("name", "uscc", "village_code", "status", *_AUDITED_FIELDS)}
+        ),
+        region_code=region.code,
+        cooperative_id=cooperative.id,
+    )
     return _out(cooperative, region.name, full=True, warnings=warnings)
+
+
+# What an edit may change, as the audit log keeps it (the contact phone masked: street staff read it).
+_AUDITED_FIELDS = (
+    "party_organization",
+    "chairperson",
+    "founded_on",
+    *_OPTIONAL_FIELDS,
+    "reverify_due_on",
+    "patronage_return_bps",
+    "reserve_rate_bps",
+    "collective_sales_share_bps",
+    "member_capital_cap_bps",
+)
+
+
+def _audited_fields(values: dict[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    if "contact_phone" in out:
+        out["contact_phone"] = mask_phone(out["contact_phone"])
+    return out
 
 
 async def list_cooperatives(
@@ -428,6 +461,7 @@ async def update_cooperative(
             values["collective_sales_share_bps"] = charter.collective_sales_share_bps
         if charter.member_capital_cap_bps is not UNSET:
             values["member_capital_cap_bps"] = charter.member_capital_cap_bps
+    before = await _row(session, cooperative_id)
     # Conditional on the status, so an edit cannot land after a concurrent suspension.
     result = await session.execute(
         update(_cooperative_table)
@@ -437,6 +471,19 @@ async def update_cooperative(
     )
     if rowcount(result) != 1:
         raise CooperativeNotEditable("Only a pending or approved cooperative can be edited.")
+    changed = [f for f in values if f != "updated_at" and getattr(before, f) != values[f]]
+    if changed:
+        await audit.record(
+            session,
+            actor=principal,
+            action="cooperative.updated",
+            entity="cooperative",
+            entity_id=cooperative_id,
+            before=_audited_fields({f: getattr(before, f) for f in changed}),
+            after=_audited_fields({f: values[f] for f in changed}),
+            region_code=before.village_code,
+            cooperative_id=cooperative_id,
+        )
     return await _full_out(session, cooperative_id)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from coopmarket.audit import service as audit
 from coopmarket.coops import licences
 from coopmarket.coops import service as coops_service
 from coopmarket.core import clock
@@ -289,6 +290,50 @@ async def _append_revision(
     )
 
 
+def _audited(cert: ProductCertification) -> dict[str, Any]:
+    return {
+        "product_id": cert.product_id,
+        "kind": cert.kind,
+        "number": cert.number,
+        "issuer": cert.issuer,
+        "valid_from": cert.valid_from.isoformat(),
+        "valid_to": cert.valid_to.isoformat(),
+        "status": cert.status,
+        "version": cert.version,
+    }
+
+
+async def _audit(
+    session: AsyncSession,
+    principal: Principal,
+    action: str,
+    cert: ProductCertification,
+    before: dict[str, Any] | None,
+    reason: str | None,
+    suspended_licence_ids: list[str] | None = None,
+) -> None:
+    """Every certificate change in the one audit log, in the change's transaction."""
+    cooperative_id = (
+        await session.execute(select(P.cooperative_id).where(P.id == cert.product_id))
+    ).scalar_one()
+    cooperative = await coops_service.get_cooperative_brief(session, cooperative_id)
+    after = _audited(cert)
+    if suspended_licence_ids is not None:
+        after["licences_suspended"] = suspended_licence_ids
+    await audit.record(
+        session,
+        actor=principal,
+        action=f"certification.{action}",
+        entity="product_certification",
+        entity_id=cert.id,
+        before=before,
+        after=after,
+        reason=reason,
+        region_code=cooperative.village_code if cooperative is not None else None,
+        cooperative_id=cooperative_id,
+    )
+
+
 async def _one_record(session: AsyncSession, certification_id: str, today: date) -> CertificationRecordOut:
     row = (await session.execute(select(*_RECORD_COLUMNS).where(PC.id == certification_id))).one()
     return (await _records(session, [row], today))[0]
@@ -324,6 +369,7 @@ async def add_certification(
             f"This product already has {data.kind} certificate {number}; correct it instead."
         ) from exc
     await _append_revision(session, cert, "created", None, principal.id)
+    await _audit(session, principal, "created", cert, None, None)
     out = await _one_record(session, cert.id, today)
     log.info("certification added product=%s kind=%s by=%s", product.id, data.kind, principal.id)
     return out
@@ -407,6 +453,7 @@ async def correct_certification(
             ],
         )
     reason = _checked_text(data.reason, "reason")
+    before = _audited(cert)
     cert.number, cert.issuer, cert.valid_from, cert.valid_to = number, issuer, valid_from, valid_to
     cert.version += 1
     cert.updated_at = clock.now()
@@ -423,6 +470,7 @@ async def correct_certification(
         actor_id=principal.id,
         change=f"证书 {number} 更正（{reason}）",
     )
+    await _audit(session, principal, "corrected", cert, before, reason, suspended)
     out = await _one_record(session, cert.id, today)
     out.suspended_licence_ids = suspended
     return out
@@ -440,6 +488,7 @@ async def withdraw_certification(
     """Withdraw a certificate (it stops counting at once); it and its history stay on record."""
     cert = await _managed_certification_for_update(session, principal, certification_id)
     reason = _checked_text(data.reason, "reason")
+    before = _audited(cert)
     # The row is locked and was standing (checked above), so a withdrawal happens once.
     cert.status = WITHDRAWN
     cert.version += 1
@@ -454,6 +503,7 @@ async def withdraw_certification(
         actor_id=principal.id,
         change=f"证书 {cert.number} 撤回（{reason}）",
     )
+    await _audit(session, principal, "withdrawn", cert, before, reason, suspended)
     out = await _one_record(session, cert.id, today)
     out.suspended_licence_ids = suspended
     log.info("certification withdrawn id=%s by=%s", cert.id, principal.id)
