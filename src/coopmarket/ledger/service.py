@@ -321,13 +321,10 @@ async def monthly_income_rows(
             .where(_rollup.c.month >= first, _rollup.c.month <= last)
             .group_by(*columns)
         )
+        whole_range = date_from.replace(day=1)
         for row in (await conn.execute(stmt)).all():
-            month = row.month if by_month else date_from.replace(day=1)
-            if isinstance(month, str):  # a raw SQLite date
-                month = date.fromisoformat(month)
-            rows.append(
-                MonthlyIncomeRow(month, row.village_code, row.category, int(row.amount), int(row.related))
-            )
+            values = tuple(row) if by_month else (whole_range, *row)
+            rows.append(MonthlyIncomeRow(values[0], values[1], values[2], int(values[3]), int(values[4])))
     zone = ZoneInfo(timezone)
     for seg_from, seg_to, _ in partial:
         start_utc = datetime.combine(seg_from, time.min, tzinfo=zone).astimezone(UTC)

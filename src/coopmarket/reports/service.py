@@ -123,7 +123,7 @@ def _ancestors(code: str, parents: dict[str, str | None]) -> Iterator[str]:
 
 def group_income(
     regions: Iterable[RegionOut],
-    rows: Iterable[CollectiveIncomeRow],
+    rows: Iterable[CollectiveIncomeRow | MonthlyIncomeRow],
     *,
     group_by: str,
     root_code: str,
@@ -144,8 +144,14 @@ def group_income(
     sums: dict[str, dict[str, int]] = {r.code: dict.fromkeys(posting.INCOME_CATEGORIES, 0) for r in selected}
     related: dict[str, int] = dict.fromkeys(sums, 0)
 
+    targets: dict[str, str | None] = {}
+
     def target_of(village_code: str) -> str | None:
-        return next((c for c in _ancestors(village_code, parents) if levels.get(c) == group_by), None)
+        if village_code not in targets:
+            targets[village_code] = next(
+                (c for c in _ancestors(village_code, parents) if levels.get(c) == group_by), None
+            )
+        return targets[village_code]
 
     for row in rows:
         target = target_of(row.village_code)
@@ -157,13 +163,15 @@ def group_income(
             related[target] += row.amount_fen
     totals = [sum(sums[r.code].values()) for r in selected]
     ranks = competition_ranks(totals)
+    limits = sorted(band_limits_fen)
+    names = band_names(limits)
     items = [
         CollectiveIncomeItem(
             region_code=region.code,
             region_name=region.name,
             total_fen=total,
             by_category=IncomeByCategory(**sums[region.code]),
-            band=income_band(total, band_limits_fen),
+            band=names[bisect_right(limits, total) if limits else 0],
             rank=rank,
             related_party_fen=related[region.code],
         )
@@ -211,7 +219,7 @@ async def collective_income_report(
         chosen = list(selected)
         return group_income(
             regions,
-            [CollectiveIncomeRow(r.village_code, r.category, r.amount_fen) for r in chosen],
+            chosen,
             group_by=group_by,
             root_code=root.code,
             band_limits_fen=settings.income_band_limits_fen,
