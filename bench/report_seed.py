@@ -52,7 +52,7 @@ async def _seed(conn: asyncpg.Connection, lines: int) -> dict[str, float]:
                (s.subtotal * 10 + 50) / 100 AS collective,
                TIMESTAMPTZ '{YEAR_START_UTC}' + ((i - 1)::bigint * {YEAR_SECONDS} / $1) * INTERVAL '1 second' AS at
         FROM generate_series(1, $1) AS i
-        CROSS JOIN LATERAL (SELECT 2000 + (i * 7919) % 98000 AS subtotal) s
+        CROSS JOIN LATERAL (SELECT 2000 + (i::bigint * 7919) % 98000 AS subtotal) s
         JOIN (SELECT code, row_number() OVER (ORDER BY code) - 1 AS n, count(*) OVER () AS total
               FROM region WHERE level = 'village') v ON v.n = i % v.total
         """,
