@@ -10,14 +10,18 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from alembic import command
+from alembic.script import ScriptDirectory
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from coopmarket.core import clock
 from coopmarket.core.principal import DISTRICT_STAFF, Principal
 from coopmarket.db import Database
 from coopmarket.ledger import posting, service
+from coopmarket.migrate import alembic_config
 from coopmarket.reports import service as report_service
 from coopmarket.settings import Settings
 from tests.reports.builders import V1, V2, V3, V4, V5
@@ -275,3 +279,45 @@ async def test_a_report_in_another_time_zone_reads_the_postings(db: Database, se
                 region_code=None,
             )
             assert report.total_fen == expected
+
+
+def _down_and_up_through_the_rollup_migration(connection: Any) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    before = ScriptDirectory.from_config(config).get_revision("0020_income_rollups").down_revision
+    assert isinstance(before, str)
+    command.downgrade(config, before)
+    command.upgrade(config, "head")
+
+
+async def test_the_migration_backfills_the_rollup_from_existing_postings(
+    db: Database, settings: Settings
+) -> None:
+    # Given postings of every kind in several months, their rollup kept as they were posted
+    await _apply(
+        db,
+        [
+            ("settle", V1, 1_000_000, 0, True),
+            ("settle", V2, 2_000_000, -1, False),
+            ("income", V3, "subsidy_income", 500_000, 24 * 40),
+            ("refund", 0, 300_000, 2),
+            ("reverse", 1, 5),
+        ],
+    )
+    kept = await _rollup(db)
+    assert kept == await _group_by_over_postings(db)
+    await db.dispose()
+    # When the table is dropped and the migration runs again
+    engine = create_async_engine(settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            await conn.run_sync(_down_and_up_through_the_rollup_migration)
+            await conn.commit()
+    finally:
+        await engine.dispose()
+    # Then it holds the same sums, built from the postings
+    fresh = Database(settings)
+    try:
+        assert await _rollup(fresh) == kept
+    finally:
+        await fresh.dispose()
