@@ -455,15 +455,26 @@ def test_seed_demo_adds_a_year_of_settled_sales_other_income_and_a_distribution(
         assert (
             conn.execute(sa_text("SELECT coalesce(sum(amount_fen), 0) FROM ledger_posting")).scalar_one() == 0
         )
-        rollup = conn.execute(
-            sa_text("SELECT coalesce(sum(amount_fen), 0) FROM collective_income_month")
-        ).scalar_one()
-        postings = conn.execute(
-            sa_text(
-                "SELECT -coalesce(sum(amount_fen), 0) FROM ledger_posting WHERE account LIKE 'collective_income:%'"
+        rollup = {
+            (f"collective_income:{village}:{category}", int(amount))
+            for village, category, amount in conn.execute(
+                sa_text(
+                    "SELECT village_code, category, sum(amount_fen) FROM collective_income_month"
+                    " GROUP BY village_code, category HAVING sum(amount_fen) <> 0"
+                )
             )
-        ).scalar_one()
-        assert rollup == postings > 0
+        }
+        postings = {
+            (account, -int(amount))
+            for account, amount in conn.execute(
+                sa_text(
+                    "SELECT account, sum(amount_fen) FROM ledger_posting WHERE account LIKE 'collective_income:%'"
+                    " GROUP BY account HAVING sum(amount_fen) <> 0"
+                )
+            )
+        }
+        assert rollup == postings
+        assert len(postings) >= 4 * 5
         assert (
             conn.execute(
                 sa_text("SELECT count(*) FROM surplus_distribution WHERE status = 'confirmed'")
