@@ -91,6 +91,9 @@ async def test_series_exports_carry_a_period_column_with_the_json_figures(
     response = await client.get(URL, params={**params, "format": "csv"}, headers=staff.headers)
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.headers["content-disposition"] == (
+        'attachment; filename="collective-income_370704_district_2026-03-01_2026-07-31_by-month.csv"'
+    )
     assert response.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[0][:4] == ["period", "region_code", "region_name", "total_fen"]

@@ -73,10 +73,12 @@ def _item_rows(items: list[CollectiveIncomeItem], language: str) -> list[list[An
 
 
 def filename(report: CollectiveIncomeReport, extension: str) -> str:
-    """``collective-income_{region}_{group_by}_{from}_{to}.{extension}`` (ASCII only)."""
+    """``collective-income_{region}_{group_by}_{from}_{to}.{extension}`` (ASCII only); a time
+    series ends ``…_{to}_by-{interval}.{extension}``."""
+    series = f"_by-{report.interval}" if isinstance(report, CollectiveIncomeSeries) else ""
     return (
         f"collective-income_{report.region_code}_{report.group_by}_"
-        f"{report.from_.isoformat()}_{report.to.isoformat()}.{extension}"
+        f"{report.from_.isoformat()}_{report.to.isoformat()}{series}.{extension}"
     )
 
 
