@@ -4,6 +4,7 @@ the postings at the edges, sums to the ledger's totals for the range (both datab
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -321,3 +322,24 @@ async def test_the_migration_backfills_the_rollup_from_existing_postings(
         assert await _rollup(fresh) == kept
     finally:
         await fresh.dispose()
+
+
+async def test_concurrent_postings_to_one_village_month_both_count(db: Database) -> None:
+    # Given two settlements for the same village and month, posted by two sessions at once
+    at = datetime(2026, 4, 15, 4, 0, tzinfo=UTC)
+
+    async def settle(key: str, subtotal: int) -> None:
+        async with db.session() as session:
+            await service.post(
+                session,
+                kind=posting.PART_SETTLED,
+                dedupe_key=key,
+                entries=posting.part_settled_entries(COOP, V1, subtotal, 300, 1000),
+                occurred_at=at,
+            )
+            await session.commit()
+
+    await asyncio.gather(*(settle(f"concurrent:{n}", 1_000_000 * (n + 1)) for n in range(4)))
+    # Then the month's row holds every one of them (an upsert, not a lost update)
+    assert (await _rollup(db))[(date(2026, 4, 1), V1, "operating_income")] == (1_000_000, 0)
+    assert await _rollup(db) == await _group_by_over_postings(db)
