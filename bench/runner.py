@@ -41,6 +41,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(1, str(ROOT))  # tests.wxpay_fake, for pay_wechat's keys
+import report_seed  # noqa: E402  (bench/report_seed.py)
 import seed  # noqa: E402  (bench/seed.py)
 
 VENV = Path(os.environ.get("BENCH_VENV", ROOT / ".venv"))
@@ -100,10 +101,19 @@ SCENARIOS: dict[str, dict[str, str]] = {
     # Checkouts paid with WeChat Pay (order, start, notification) against the fake on loopback;
     # bench/wxpay_load.py drives it, not wrk. No baseline: reported next to `order` of the same run.
     "pay_wechat": {"method": "POST", "path": "/api/v1/orders", "script": ""},
+    # The yearly collective-income report by village over the whole district, at 10k, 100k and 1M
+    # settled order lines, each in its own database (bench/report_seed.py); no baseline.
+    "report": {
+        "method": "GET",
+        "path": "/api/v1/reports/collective-income?from=2025-01-01&to=2025-12-31&group_by=village",
+        "script": "report_get.lua",
+    },
 }
 SELECTED = [
     s.strip()
-    for s in os.environ.get("BENCH_SCENARIOS", "list,list_category,list_q,list_branded,order,order_sqlite,pay_wechat").split(",")
+    for s in os.environ.get(
+        "BENCH_SCENARIOS", "list,list_category,list_q,list_branded,order,order_sqlite,pay_wechat,report"
+    ).split(",")
     if s.strip()
 ]
 SQLITE_PORT = _env_int("BENCH_SQLITE_PORT", 18703)
@@ -209,7 +219,9 @@ async def reset_state() -> None:
     try:
         # CASCADE: and whatever the order slices hang on orders (payments, refunds, ...).
         # The stock history too: checkout writes one row per SKU taken (the seed writes none).
-        await conn.execute("TRUNCATE orders, order_part, order_line, idempotency_key, stock_adjustment, outbox_event CASCADE")
+        await conn.execute(
+            "TRUNCATE orders, order_part, order_line, idempotency_key, stock_adjustment, outbox_event CASCADE"
+        )
         await conn.execute(
             "UPDATE sku SET stock = b.stock FROM bench_sku_stock b WHERE sku.id = b.sku_id AND sku.stock <> b.stock"
         )
@@ -424,6 +436,8 @@ def check_same_answers(app: Server, base: Server, token: str, sku_ids: list[str]
     """Each selected scenario answers 2xx with the same JSON on both servers; a note per scenario."""
     notes: dict[str, str] = {}
     for name in SELECTED:
+        if name == "report":  # measured on its own databases, before the others (no baseline)
+            continue
         spec = SCENARIOS[name]
         if name == "order_sqlite":
             notes[name] = "same JSON (checked against the SQLite app when it starts)"
@@ -903,6 +917,152 @@ def summarise_profile(scenario: str, top: int = 25) -> None:
         log(f"      {100 * n / total:5.1f}%  {frame[:150]}")
 
 
+# --- the report scenario ---------------------------------------------------------------------
+
+REPORT_SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
+REPORT_CONNECTIONS = _env_int("BENCH_REPORT_CONNECTIONS", 1)
+REPORT_TARGET_MS = 50.0
+
+
+async def _prepare_report_database(name: str) -> bool:
+    """Create ``name`` unless it exists with the current migrations; True when it is new."""
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if exists and not RESEED:
+            conn = await asyncpg.connect(f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}")
+            try:
+                current = await report_seed.current_shape(conn)
+            finally:
+                await conn.close()
+            if current is not None and current.get("migrations") == seed.migrations_fingerprint():
+                return False
+        if exists:
+            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        return True
+    finally:
+        await admin.close()
+
+
+def _report_token(env: dict[str, str]) -> str:
+    """A district staff login (created once per database with ``coopmarket create-staff``), signed in."""
+    phone, password = "17000000001", "bench-report-password"
+    subprocess.run(
+        [
+            str(COOPMARKET),
+            "create-staff",
+            "--phone",
+            phone,
+            "--password",
+            password,
+            "--display-name",
+            "压测区级",
+            "--role",
+            "district_staff",
+            "--region-code",
+            "370704",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fails harmlessly when the login exists
+    status, answer = http(
+        "POST", f"http://127.0.0.1:{APP_PORT}/api/v1/auth/login", {"phone": phone, "password": password}
+    )
+    if status != 200:
+        raise BenchFailure(f"staff login answered {status}: {answer}")
+    return str(answer["access_token"])
+
+
+def run_report_scenario() -> dict[str, Any]:
+    """Seed (once) and measure the yearly report by village at each size; the summary's keys."""
+    summary: dict[str, Any] = {}
+    spec = SCENARIOS["report"]
+    fingerprint = seed.migrations_fingerprint()
+    for label, lines in REPORT_SIZES.items():
+        name = f"{DB_NAME}_report_{label}"
+        dsn = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+        url = f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+        log(f"\n== report at {lines:,} settled order lines ({name}): {spec['method']} {spec['path']}")
+        if asyncio.run(_prepare_report_database(name)):
+            started = time.perf_counter()
+            result = subprocess.run(
+                [str(COOPMARKET), "migrate"],
+                env={**os.environ, "COOPMARKET_DATABASE_URL": url},
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            if result.returncode != 0:
+                raise BenchFailure(f"coopmarket migrate failed:\n{result.stdout}{result.stderr}")
+            log(f"  migrated in {time.perf_counter() - started:.1f}s")
+        seeded = asyncio.run(report_seed.seed(dsn, lines, fingerprint))
+        if seeded is None:
+            log("  seeded before: reused (BENCH_RESEED=1 rebuilds)")
+        else:
+            log(f"  seeded {lines:,} lines in {seeded:.1f}s")
+            summary[f"report_{label}_seed_s"] = round(seeded, 1)
+        env = {
+            **os.environ,
+            "COOPMARKET_DATABASE_URL": url,
+            "COOPMARKET_ENVIRONMENT": "production",
+            "COOPMARKET_JWT_SECRET": secrets.token_urlsafe(48),
+            "COOPMARKET_RUN_BACKGROUND_JOBS": "false",
+            "COOPMARKET_DATABASE_POOL_SIZE": str(POOL_SIZE),
+            "COOPMARKET_DATABASE_MAX_OVERFLOW": "0",
+            "COOPMARKET_DATABASE_ECHO": "false",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        server = start_server(
+            f"app-report-{label}", ["--factory", "coopmarket.app:create_app"], APP_PORT, env
+        )
+        try:
+            wait_ready(server)
+            token = _report_token(env)
+            status, body = http(
+                "GET",
+                f"http://127.0.0.1:{APP_PORT}{spec['path']}",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            if status != 200:
+                raise BenchFailure(f"report answered {status}: {body}")
+            log(f"  check: {len(body['items'])} villages, total {body['total_fen']:,} fen")
+            wrk_env = {"BENCH_TOKEN": token}
+            global CONNECTIONS
+            saved, CONNECTIONS = CONNECTIONS, REPORT_CONNECTIONS
+            try:
+                if WARMUP > 0:
+                    run_wrk("report", APP_PORT, WARMUP, wrk_env)
+                cpu_before = group_cpu_seconds(server.process.pid)
+                result_wrk = run_wrk("report", APP_PORT, DURATION, wrk_env)
+                result_wrk.cpu_s = group_cpu_seconds(server.process.pid) - cpu_before
+            finally:
+                CONNECTIONS = saved
+        finally:
+            stop_servers()
+        log(
+            f"  {result_wrk.rps:7.1f} req/s  p50 {result_wrk.p50_ms:7.2f} ms  p90 {result_wrk.p90_ms:7.2f} ms  "
+            f"p99 {result_wrk.p99_ms:7.2f} ms  ({result_wrk.requests} requests, {result_wrk.errors} errors, "
+            f"{REPORT_CONNECTIONS} connection(s)); server CPU {result_wrk.cpu_ms_per_request:.2f} ms/request"
+        )
+        summary[f"report_{label}_p50_ms"] = round(result_wrk.p50_ms, 2)
+        summary[f"report_{label}_p99_ms"] = round(result_wrk.p99_ms, 2)
+        summary[f"report_{label}_cpu_ms_per_request"] = round(result_wrk.cpu_ms_per_request, 3)
+        summary[f"report_{label}_errors"] = result_wrk.errors
+    small, large = summary.get("report_10k_p50_ms"), summary.get("report_1m_p50_ms")
+    if small and large:
+        summary["report_1m_vs_10k"] = round(large / small, 2)
+        summary["report_target_met"] = large <= 2 * small and large < REPORT_TARGET_MS
+        log(
+            f"\n  report p50: 10k {small} ms, 100k {summary['report_100k_p50_ms']} ms, 1M {large} ms "
+            f"({summary['report_1m_vs_10k']}x; target <= 2x and < {REPORT_TARGET_MS:.0f} ms: "
+            f"{'met' if summary['report_target_met'] else 'NOT met'})"
+        )
+    return summary
+
+
 # --- main ------------------------------------------------------------------------------------
 
 
@@ -938,6 +1098,21 @@ def main() -> int:
     log(
         f"runs: {WARMUP}s warm-up + {DURATION}s measured per server and scenario; scenarios {', '.join(SELECTED)}"
     )
+
+    report_summary: dict[str, Any] = {}
+    if "report" in SELECTED:
+        report_summary = run_report_scenario()
+        if SELECTED == ["report"]:
+            report_summary.update(
+                {
+                    "ok": True,
+                    "load_average_at_start": round(load[0], 2),
+                    "elapsed_s": round(time.monotonic() - started, 1),
+                }
+            )
+            log(json.dumps(report_summary, ensure_ascii=False))
+            return 0
+    selected_http = [s for s in SELECTED if s != "report"]
 
     asyncio.run(prepare_database())
     migrate()
@@ -1008,7 +1183,7 @@ def main() -> int:
 
     notes = check_same_answers(app, base, token, [sellable[0], sellable[len(sellable) // 2]])
     skipped: dict[str, str] = {}
-    for name in SELECTED:
+    for name in selected_http:
         log(f"check {name}: {notes[name]}")
         if not notes[name].startswith("same JSON"):
             skipped[name] = notes[name]
@@ -1017,7 +1192,7 @@ def main() -> int:
     wx_results: dict[str, Any] | None = None
     wx_before: dict[str, Any] | None = None
     failures: list[str] = []
-    for name in SELECTED:
+    for name in selected_http:
         if name == "order_sqlite":
             log(f"\n== {name}: POST /api/v1/orders on the embedded default (SQLite, {WORKERS} worker(s))")
             sqlite_result = run_sqlite_orders(
@@ -1128,8 +1303,8 @@ def main() -> int:
         f"  {'scenario':14s} {'app req/s':>10s} {'base req/s':>11s} {'ratio':>6s} {'target':>7s}  "
         f"{'app p50/p99 ms':>16s}  {'base p50/p99 ms':>16s}  {'CPU ms/req app/base':>20s}"
     )
-    summary: dict[str, Any] = {}
-    for name in SELECTED:
+    summary: dict[str, Any] = dict(report_summary)
+    for name in selected_http:
         if name == "pay_wechat":
             continue  # below
         if name not in results:

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from alembic.script import ScriptDirectory
 from litestar.testing import TestClient
+from sqlalchemy import create_engine
+from sqlalchemy import text as sa_text
 
 from coopmarket.app import create_app
 from coopmarket.cli import main
@@ -412,3 +414,77 @@ def test_seed_demo_fills_the_village_contracts_campaign(
     assert {item["name"] for item in idle["items"]} == {"老村委会办公楼", "北岭林地"}
     # And the village staff login works
     assert (village.status_code, village.json()["user"]["role"]) == (200, "village_staff")
+
+
+def test_seed_demo_adds_a_year_of_settled_sales_other_income_and_a_distribution(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a migrated, empty database, when the demo data is seeded
+    _use_database(monkeypatch, database_url)
+    assert main(["seed-demo"]) == 0
+    out = capsys.readouterr().out
+    assert "Surplus distribution confirmed:" in out
+    logins = _printed_logins(out)
+    settings = Settings(
+        environment="test", database_url=database_url, jwt_secret=JWT_SECRET, run_background_jobs=False
+    )
+    last_year = clock.today(settings.report_timezone).year - 1
+    with TestClient(app=create_app(settings)) as client:
+        token = client.post(
+            "/api/v1/auth/login", json={"phone": "13800000000", "password": logins["13800000000"]}
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        # Then last year's report by village has every demo village's income in every category
+        report = client.get(
+            "/api/v1/reports/collective-income",
+            params={"from": f"{last_year}-01-01", "to": f"{last_year}-12-31", "interval": "month"},
+            headers=headers,
+        ).json()
+        earning = [i for i in report["items"] if i["total_fen"]]
+        assert len(earning) == 4
+        for item in earning:
+            assert all(amount > 0 for amount in item["by_category"].values()), item
+        # and every month of the year has sales income
+        assert len(report["periods"]) == 12
+        assert all(
+            sum(i["by_category"]["operating_income"] for i in p["items"]) > 0 for p in report["periods"]
+        )
+    # And the ledger balances, and its rollup is the postings summed by month, village and category
+    engine = create_engine(database_url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg"))
+    with engine.connect() as conn:
+        assert (
+            conn.execute(sa_text("SELECT coalesce(sum(amount_fen), 0) FROM ledger_posting")).scalar_one() == 0
+        )
+        rollup = {
+            (f"collective_income:{village}:{category}", int(amount))
+            for village, category, amount in conn.execute(
+                sa_text(
+                    "SELECT village_code, category, sum(amount_fen) FROM collective_income_month"
+                    " GROUP BY village_code, category HAVING sum(amount_fen) <> 0"
+                )
+            )
+        }
+        postings = {
+            (account, -int(amount))
+            for account, amount in conn.execute(
+                sa_text(
+                    "SELECT account, sum(amount_fen) FROM ledger_posting WHERE account LIKE 'collective_income:%'"
+                    " GROUP BY account HAVING sum(amount_fen) <> 0"
+                )
+            )
+        }
+        assert rollup == postings
+        assert len(postings) >= 4 * 5
+        assert (
+            conn.execute(
+                sa_text("SELECT count(*) FROM surplus_distribution WHERE status = 'confirmed'")
+            ).scalar_one()
+            == 1
+        )
+        assert (
+            conn.execute(
+                sa_text("SELECT count(*) FROM ledger_transaction WHERE kind = 'part_settled'")
+            ).scalar_one()
+            > 100
+        )
+    engine.dispose()

@@ -13,7 +13,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
 
 from coopmarket.accounts import service as accounts_service
 from coopmarket.accounts.schemas import RegisterIn
@@ -24,9 +27,14 @@ from coopmarket.coops.schemas import Charter, CooperativeIn, MemberIn
 from coopmarket.coops.uscc import check_character
 from coopmarket.core import clock
 from coopmarket.core.errors import Conflict
+from coopmarket.core.money import format_yuan
 from coopmarket.core.principal import BUYER, COOP_MANAGER, DISTRICT_STAFF, Principal
 from coopmarket.db import Database
 from coopmarket.demo_photos import PhotoStyle, product_photo
+from coopmarket.flows import payment as payment_flow
+from coopmarket.orders import checkout, fulfilment, member_volume
+from coopmarket.orders.schemas import OrderLineIn, PlaceOrderIn, ShipIn, ShippingAddressIn
+from coopmarket.payments.schemas import OfflinePaymentIn
 from coopmarket.products import certifications as certification_service
 from coopmarket.products import image_uploads
 from coopmarket.products import service as products_service
@@ -39,6 +47,9 @@ from coopmarket.products.schemas import (
     ProductIn,
     SkuIn,
 )
+from coopmarket.reports import distribution
+from coopmarket.reports import income as income_service
+from coopmarket.reports.schemas import IncomeIn, IncomeReversalIn, SurplusDistributionIn
 from coopmarket.storage.base import ObjectStorage
 from coopmarket.villages import demo as villages_demo
 
@@ -243,6 +254,7 @@ class Seeded:
     licences: list[str] = field(default_factory=list)  # "number (product, product)"
     photos: int = 0
     cooperative_id: str = ""
+    manager: Principal | None = None
 
 
 PHOTOS_PER_PRODUCT = 2
@@ -332,7 +344,7 @@ async def _seed_cooperative(
             member_ids[member.name] = (
                 await coops_service.add_member(session, manager, cooperative.id, member)
             ).id
-    seeded = Seeded(cooperative_id=cooperative.id)
+    seeded = Seeded(cooperative_id=cooperative.id, manager=manager)
     product_ids: dict[str, str] = {}
     for product in spec.products:
         async with db.unit_of_work() as session:
@@ -347,8 +359,16 @@ async def _seed_cooperative(
                     origin_village_code=spec.village_code,
                     description=product.description,
                     skus=[
-                        SkuIn(code=code, spec=sku_spec, price_fen=price, stock=stock)
-                        for code, sku_spec, price, stock in product.skus
+                        SkuIn(
+                            code=code,
+                            spec=sku_spec,
+                            price_fen=price,
+                            stock=stock,
+                            # Each SKU supplied by a household member, so sales count towards
+                            # their transaction volume (Art. 43) and the distribution has a basis.
+                            supplier_member_id=member_ids[spec.households[index % len(spec.households)][0]],
+                        )
+                        for index, (code, sku_spec, price, stock) in enumerate(product.skus)
                     ],
                 ),
             )
@@ -444,6 +464,216 @@ async def _seed_batch_and_licence(
         seeded.licences.append(f"{granted.number} ({'、'.join(spec.licensed_products)})")
 
 
+# --- a year of sales, other income and a distribution ----------------------------------------
+
+DEMO_BUYERS = (("13800000101", "刘晓梅"), ("13800000102", "陈国强"), ("13800000103", "赵雪"))
+# (category, month, day, amount in fen, source, document): other income of each demo village,
+# in the months of the year before the seeding day's (and of this year while the day has passed).
+DEMO_INCOME: tuple[tuple[str, int, int, int, str, str], ...] = (
+    ("contracting_income", 3, 15, 4_800_000, "村东机动地发包（演示）", "FB-{year}-01"),
+    ("contracting_income", 9, 15, 4_800_000, "村东机动地发包（演示）", "FB-{year}-02"),
+    ("subsidy_income", 5, 20, 2_000_000, "区农业农村局村级组织运转补助（演示）", "BZ-{year}-05"),
+    ("subsidy_income", 11, 20, 1_500_000, "街道人居环境整治奖补（演示）", "BZ-{year}-11"),
+    ("investment_income", 6, 30, 1_200_000, "入股光伏电站分红（演示）", "TZ-{year}-06"),
+    ("other_income", 8, 8, 300_000, "闲置仓库临时租用（演示）", "QT-{year}-08"),
+)
+SALES_YEARS_BACK = 1  # from 1 January of last year to the seeding day
+
+
+@dataclass
+class SalesSeeded:
+    orders: int = 0
+    settled: int = 0
+    lines: int = 0
+    sales_fen: int = 0
+    incomes: int = 0
+    distribution: str = ""
+    first_year: int = 0
+
+
+def _months(first: date, last: date) -> list[date]:
+    months, month = [], first.replace(day=1)
+    while month <= last:
+        months.append(month)
+        month = date(month.year + 1, 1, 1) if month.month == 12 else date(month.year, month.month + 1, 1)
+    return months
+
+
+async def _sellable_skus(db: Database, cooperative_id: str) -> list[tuple[str, int]]:
+    """(sku id, price) of the cooperative's SKUs, in a fixed order."""
+    async with db.read() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT sku.id, sku.price_fen FROM sku JOIN product ON product.id = sku.product_id"
+                    " WHERE product.cooperative_id = :c ORDER BY product.name, sku.code"
+                ),
+                {"c": cooperative_id},
+            )
+        ).all()
+    return [(row.id, int(row.price_fen)) for row in rows]
+
+
+async def _one_sale(
+    db: Database,
+    staff: Principal,
+    buyer: Principal,
+    manager: Principal,
+    lines: list[OrderLineIn],
+    address: ShippingAddressIn,
+    placed_at: datetime,
+    now: datetime,
+    reference: str,
+) -> tuple[int, bool]:
+    """Order, pay offline (staff record it), ship and receive, each at its time in the past
+    through the real services: receipt settles the part in the ledger. (total, settled)"""
+    settled = False
+    async with db.unit_of_work() as session:
+        with clock.frozen_at(placed_at):
+            order = await checkout.place_order(
+                session, db.settings, buyer, PlaceOrderIn(lines=lines, shipping_address=address)
+            )
+            await payment_flow.record_offline_payment(
+                session, staff, order.id, OfflinePaymentIn(reference=reference, amount_fen=order.total_fen)
+            )
+        part = order.parts[0]
+        with clock.frozen_at(placed_at + timedelta(days=1)):
+            await fulfilment.ship_part(
+                session,
+                manager,
+                order.id,
+                part.id,
+                ShipIn(carrier="中国邮政（演示）", tracking_number=reference),
+            )
+        received_at = placed_at + timedelta(days=3)
+        if received_at < now:
+            with clock.frozen_at(received_at):
+                await fulfilment.receive_part(session, buyer, order.id, part.id)
+            settled = True
+    return order.total_fen, settled
+
+
+async def seed_sales(
+    db: Database, staff: Principal, cooperatives: list[tuple[DemoCooperative, Seeded]]
+) -> SalesSeeded:
+    """A year and more of settled orders of the demo cooperatives (from 1 January of last year),
+    placed, paid, shipped and received through the real services at their dates; other income of
+    the demo villages in every category, one of them corrected by a reversing entry; and the
+    largest seller's confirmed surplus distribution of last year. The ledger balances and the
+    monthly rollup is kept by the same postings."""
+    timezone = db.settings.report_timezone
+    zone = ZoneInfo(timezone)
+    now = clock.now()
+    today = clock.today(timezone)
+    first_day = date(today.year - SALES_YEARS_BACK, 1, 1)
+    done = SalesSeeded(first_year=first_day.year)
+    buyers: list[Principal] = []
+    for phone, name in DEMO_BUYERS:
+        async with db.unit_of_work() as session:
+            token = await accounts_service.register(
+                session, db.settings, RegisterIn(phone=phone, password=_new_password(), display_name=name)
+            )
+        buyers.append(Principal(id=token.user.id, role=BUYER, display_name=name))
+    sales_by_coop: dict[str, int] = {}
+    for index, (spec, seeded) in enumerate(cooperatives):
+        assert seeded.manager is not None
+        skus = await _sellable_skus(db, seeded.cooperative_id)
+        address = ShippingAddressIn(
+            name="收货人（演示）",
+            phone="13800000199",
+            detail="坊子区演示路1号",
+            region_code=spec.village_code,
+        )
+        for month_number, month in enumerate(_months(first_day, today)):
+            # One order early each month, and a second one in every other month: uneven figures.
+            days = (6, 20) if (month_number + index) % 2 == 0 else (11,)
+            for day_index, day in enumerate(days):
+                placed_on = month.replace(day=day)
+                placed_at = datetime.combine(placed_on, time(10, 30), tzinfo=zone).astimezone(UTC)
+                if placed_at >= now:
+                    continue
+                n = done.orders + 1
+                first_sku = (month_number + day_index) % len(skus)
+                lines = [OrderLineIn(sku_id=skus[first_sku][0], quantity=1 + (month_number + index) % 2)]
+                if len(skus) > 1 and day_index == 0:
+                    lines.append(OrderLineIn(sku_id=skus[(first_sku + 1) % len(skus)][0], quantity=1))
+                total, settled = await _one_sale(
+                    db,
+                    staff,
+                    buyers[n % len(buyers)],
+                    seeded.manager,
+                    lines,
+                    address,
+                    placed_at,
+                    now,
+                    f"DEMO-{placed_on:%Y%m%d}-{n:04d}",
+                )
+                done.orders += 1
+                done.lines += len(lines)
+                if settled:
+                    done.settled += 1
+                    done.sales_fen += total
+                    if placed_on.year == first_day.year:
+                        sales_by_coop[seeded.cooperative_id] = (
+                            sales_by_coop.get(seeded.cooperative_id, 0) + total
+                        )
+    # Other income of each demo village.
+    corrected = False
+    for spec, _seeded in cooperatives:
+        for year in range(first_day.year, today.year + 1):
+            for category, month_of_year, day, amount, source, document in DEMO_INCOME:
+                occurred_on = date(year, month_of_year, day)
+                if occurred_on >= today:
+                    continue
+                async with db.unit_of_work() as session:
+                    recorded = await income_service.record_income(
+                        session,
+                        staff,
+                        spec.village_code,
+                        IncomeIn(
+                            category,  # type: ignore[arg-type]
+                            amount + (int(spec.village_code[-3:]) % 7) * 10_000,
+                            occurred_on,
+                            source,
+                            document.format(year=year),
+                        ),
+                        timezone=timezone,
+                    )
+                done.incomes += 1
+                if not corrected and category == "other_income":
+                    # A correction: the first one was entered twice over; reversed, then entered right.
+                    async with db.unit_of_work() as session:
+                        await income_service.reverse_income(
+                            session,
+                            staff,
+                            spec.village_code,
+                            recorded.id,
+                            IncomeReversalIn("金额录入有误，冲销后重录（演示）"),
+                        )
+                    corrected = True
+    # The largest seller of last year distributes that year's surplus (from the ledger).
+    if sales_by_coop:
+        cooperative_id = max(sales_by_coop, key=lambda c: sales_by_coop[c])
+        spec, seeded = next((sp, se) for sp, se in cooperatives if se.cooperative_id == cooperative_id)
+        assert seeded.manager is not None
+        async with db.unit_of_work() as session:
+            drafted = await distribution.draft(
+                session,
+                seeded.manager,
+                cooperative_id,
+                SurplusDistributionIn(year=first_day.year),
+                volumes=member_volume.member_volumes,
+                timezone=timezone,
+            )
+        async with db.unit_of_work() as session:
+            confirmed = await distribution.confirm(session, seeded.manager, drafted.id)
+        done.distribution = (
+            f"{spec.name}, {first_day.year}: surplus {format_yuan(confirmed.surplus_fen)} yuan, "
+            f"reserve {format_yuan(confirmed.reserve_fen)}, returned to {len(confirmed.members)} members"
+        )
+    return done
+
+
 async def seed(db: Database, storage: ObjectStorage, out: Callable[[str], object] = print) -> bool:
     """Create the demo data once; False (and nothing changed) when it is already there."""
     staff_password = _new_password()
@@ -468,10 +698,12 @@ async def seed(db: Database, storage: ObjectStorage, out: Callable[[str], object
     logins = [Login("district staff (approves cooperatives)", STAFF_PHONE, staff_password)]
     total = Seeded()
     cooperatives: dict[str, tuple[str, str]] = {}
+    seeded_coops: list[tuple[DemoCooperative, Seeded]] = []
     try:
         for spec in COOPERATIVES:
             password = _new_password()
             seeded = await _seed_cooperative(db, storage, staff, spec, password)
+            seeded_coops.append((spec, seeded))
             cooperatives[spec.village_code] = (seeded.cooperative_id, spec.name)
             total.products += seeded.products
             total.skus += seeded.skus
@@ -482,6 +714,7 @@ async def seed(db: Database, storage: ObjectStorage, out: Callable[[str], object
             logins.append(Login(f"manager of {spec.name}", spec.manager_phone, password))
         village_logins = await villages_demo.seed_villages(db, staff, cooperatives, _new_password)
         logins += [Login(label, phone, password) for label, phone, password in village_logins]
+        sales = await seed_sales(db, staff, seeded_coops)
     except Exception:
         out(
             "Seeding stopped half-way. Remove the demo database (./var/ by default) and run "
@@ -500,6 +733,14 @@ async def seed(db: Database, storage: ObjectStorage, out: Callable[[str], object
         f"Village registers: {len(villages_demo.VILLAGES)} villages with assets and contracts, "
         "receipts, arrears, a write-off, findings and idle assets (see GET /api/v1/contract-campaign)."
     )
+    out(
+        f"Sales: {sales.orders} orders ({sales.lines} lines) since 1 January {sales.first_year}, "
+        f"{sales.settled} received and settled ({format_yuan(sales.sales_fen)} yuan); "
+        f"{sales.incomes} other incomes of the villages (one corrected by a reversing entry). "
+        "See GET /api/v1/reports/collective-income?from=…&to=…&interval=month."
+    )
+    if sales.distribution:
+        out(f"Surplus distribution confirmed: {sales.distribution}.")
     out("Demo logins (shown only now; only password hashes are stored):")
     for login in logins:
         out(f"  {login.phone}  password {login.password}  {login.label}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -50,3 +52,16 @@ def local_days_to_utc(date_from: date, date_to: date, timezone: str) -> tuple[da
     end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC)
     return start, end
 
+
+
+@contextmanager
+def frozen_at(value: datetime) -> Iterator[None]:
+    """Freeze the clock at ``value`` inside the block, then put back what it was (frozen or
+    running, with its offset). Nested blocks may move it again with ``set_now``."""
+    global _frozen, _offset
+    saved = (_frozen, _offset)
+    _frozen = value
+    try:
+        yield
+    finally:
+        _frozen, _offset = saved

@@ -8,7 +8,7 @@ both databases refuse UPDATE and DELETE on postings (see the migration).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, Index, text
 from sqlmodel import Field, SQLModel
@@ -57,3 +57,20 @@ class LedgerPosting(SQLModel, table=True):
     account: str = Field(max_length=128)
     amount_fen: int = money_field()
     occurred_at: datetime = time_field(default_now=False)
+
+
+class CollectiveIncomeMonth(SQLModel, table=True):
+    """Net collective income per village, local month and category: a rollup of the postings to
+    ``collective_income:{village}:{category}``, kept by ``ledger.service.post`` in the same
+    transaction as the postings it sums (an upsert), so the reports read a few rows per village
+    and month instead of every posting. ``month`` is the first day of the month in
+    ``ledger.service.ROLLUP_TIMEZONE``. Amounts are income (credits) as positive fen;
+    ``related_party_fen`` is the part posted by related-party transactions."""
+
+    __tablename__ = "collective_income_month"
+
+    month: date = Field(primary_key=True)
+    village_code: str = Field(primary_key=True, max_length=12)
+    category: str = Field(primary_key=True, max_length=32)
+    amount_fen: int = money_field(default=0)
+    related_party_fen: int = money_field(default=0)

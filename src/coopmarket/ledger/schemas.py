@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import msgspec
 
 
@@ -20,3 +22,14 @@ class CollectiveIncomeRow(msgspec.Struct, frozen=True):
     village_code: str
     category: str
     amount_fen: int
+
+
+class MonthlyIncomeRow(msgspec.Struct, frozen=True):
+    """A village collective's income in one category and local month (``month`` its first day),
+    with the part of it that related-party transactions posted."""
+
+    month: date
+    village_code: str
+    category: str
+    amount_fen: int
+    related_party_fen: int = 0

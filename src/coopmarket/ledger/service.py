@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, insert, or_, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
@@ -16,11 +18,59 @@ from coopmarket.core.ids import new_id
 from coopmarket.core.principal import DISTRICT_STAFF, Principal
 from coopmarket.db import Executor, dialect_name, insert_or_ignore
 from coopmarket.ledger import posting
-from coopmarket.ledger.models import LedgerPosting, LedgerTransaction
-from coopmarket.ledger.schemas import AccountBalance, BalanceList, CollectiveIncomeRow
+from coopmarket.ledger.models import CollectiveIncomeMonth, LedgerPosting, LedgerTransaction
+from coopmarket.ledger.schemas import AccountBalance, BalanceList, CollectiveIncomeRow, MonthlyIncomeRow
 
 _transaction = LedgerTransaction.__table__  # type: ignore[attr-defined]
 _posting = LedgerPosting.__table__  # type: ignore[attr-defined]
+_rollup = CollectiveIncomeMonth.__table__  # type: ignore[attr-defined]
+
+# The months of ``collective_income_month`` are months in this zone (the default
+# ``COOPMARKET_REPORT_TIMEZONE``); a report in another zone reads the postings only.
+ROLLUP_TIMEZONE = "Asia/Shanghai"
+_ROLLUP_ZONE = ZoneInfo(ROLLUP_TIMEZONE)
+
+
+def rollup_month(occurred_at: datetime) -> date:
+    """The first day of the month, in ``ROLLUP_TIMEZONE``, of an aware instant."""
+    return occurred_at.astimezone(_ROLLUP_ZONE).date().replace(day=1)
+
+
+def _upsert_rollup(executor: Executor, rows: list[dict[str, object]]) -> Executable:
+    """``INSERT … ON CONFLICT (month, village_code, category) DO UPDATE`` adding to the sums."""
+    dialect_insert = postgresql.insert if dialect_name(executor) == "postgresql" else sqlite.insert
+    stmt = dialect_insert(_rollup).values(rows)
+    return stmt.on_conflict_do_update(
+        index_elements=[_rollup.c.month.name, _rollup.c.village_code.name, _rollup.c.category.name],
+        set_={
+            "amount_fen": _rollup.c.amount_fen + stmt.excluded.amount_fen,
+            "related_party_fen": _rollup.c.related_party_fen + stmt.excluded.related_party_fen,
+        },
+    )
+
+
+async def _roll_up(
+    session: Executor, entries: Iterable[posting.Entry], occurred_at: datetime, is_related_party: bool
+) -> None:
+    """Add a transaction's collective-income entries to ``collective_income_month`` (same transaction)."""
+    sums: dict[tuple[str, str], int] = {}
+    for entry in entries:
+        parsed = posting.parse_collective_income(entry.account)
+        if parsed is not None:
+            sums[parsed] = sums.get(parsed, 0) - entry.amount_fen
+    rows: list[dict[str, object]] = [
+        {
+            "month": rollup_month(occurred_at),
+            "village_code": village_code,
+            "category": category,
+            "amount_fen": amount,
+            "related_party_fen": amount if is_related_party else 0,
+        }
+        for (village_code, category), amount in sorted(sums.items())
+        if amount
+    ]
+    if rows:
+        await session.execute(_upsert_rollup(session, rows))
 
 
 def _insert_transaction_once(executor: Executor, values: dict[str, object]) -> Executable:
@@ -93,6 +143,7 @@ async def post(
             ]
         )
     )
+    await _roll_up(session, journal.entries, occurred_at, is_related_party)
     return transaction_id
 
 
@@ -221,6 +272,74 @@ async def related_party_income_rows(
             continue
         village_code, category = parsed
         rows.append(CollectiveIncomeRow(village_code, category, -int(row.credited)))
+    return rows
+
+
+def _next_month(month: date) -> date:
+    return date(month.year + 1, 1, 1) if month.month == 12 else date(month.year, month.month + 1, 1)
+
+
+def month_segments(date_from: date, date_to: date) -> list[tuple[date, date, bool]]:
+    """``[from, to]`` (local dates, inclusive) cut at month starts: ``(first, last, whole_month)``."""
+    segments: list[tuple[date, date, bool]] = []
+    start = date_from
+    while start <= date_to:
+        month = start.replace(day=1)
+        after = _next_month(month)
+        last = min(date_to, after - timedelta(days=1))
+        segments.append((start, last, start == month and last == after - timedelta(days=1)))
+        start = after
+    return segments
+
+
+async def monthly_income_rows(
+    conn: Executor, date_from: date, date_to: date, timezone: str, *, by_month: bool
+) -> list[MonthlyIncomeRow]:
+    """Net collective income per village and category for local dates ``[date_from, date_to]``.
+
+    Whole months come from ``collective_income_month`` (one row per village, month and category,
+    kept with every posting); the partial months at the edges, and everything when ``timezone``
+    is not ``ROLLUP_TIMEZONE``, from the postings. With ``by_month`` each row is one month's
+    (``month`` its first day); without, one row per village and category over the whole range
+    (``month`` is ``date_from``'s month). Joins the caller's connection.
+    """
+    rows: list[MonthlyIncomeRow] = []
+    segments = month_segments(date_from, date_to)
+    whole = [s for s in segments if s[2]] if timezone == ROLLUP_TIMEZONE else []
+    partial = [s for s in segments if s not in whole]
+    if whole:
+        first, last = whole[0][0], whole[-1][0]
+        columns = [_rollup.c.village_code, _rollup.c.category]
+        if by_month:
+            columns.insert(0, _rollup.c.month)
+        stmt = (
+            select(
+                *columns,
+                func.sum(_rollup.c.amount_fen).label("amount"),
+                func.sum(_rollup.c.related_party_fen).label("related"),
+            )
+            .where(_rollup.c.month >= first, _rollup.c.month <= last)
+            .group_by(*columns)
+        )
+        whole_range = date_from.replace(day=1)
+        for row in (await conn.execute(stmt)).all():
+            values = tuple(row) if by_month else (whole_range, *row)
+            rows.append(MonthlyIncomeRow(values[0], values[1], values[2], int(values[3]), int(values[4])))
+    zone = ZoneInfo(timezone)
+    for seg_from, seg_to, _ in partial:
+        start_utc = datetime.combine(seg_from, time.min, tzinfo=zone).astimezone(UTC)
+        end_utc = datetime.combine(seg_to + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC)
+        month = seg_from.replace(day=1) if by_month else date_from.replace(day=1)
+        related = {
+            (r.village_code, r.category): r.amount_fen
+            for r in await related_party_income_rows(conn, start_utc, end_utc)
+        }
+        for r in await collective_income_rows(conn, start_utc, end_utc):
+            rows.append(
+                MonthlyIncomeRow(
+                    month, r.village_code, r.category, r.amount_fen, related.get((r.village_code, r.category), 0)
+                )
+            )
     return rows
 
 

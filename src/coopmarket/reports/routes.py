@@ -9,6 +9,7 @@ from litestar import Controller, MediaType, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.response import Stream
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from coopmarket.coops import member_accounts
@@ -25,6 +26,7 @@ from coopmarket.reports.schemas import (
     IncomeList,
     IncomeOut,
     IncomeReversalIn,
+    Interval,
     PayoutIn,
     PayoutOut,
     PayoutReversalIn,
@@ -71,6 +73,14 @@ class ReportsController(Controller):
             QueryParameter(name="region_code", min_length=6, max_length=12, description="Default: yours"),
         ] = None,
         export_format: Annotated[ExportFormat, QueryParameter(name="format")] = "json",
+        interval: Annotated[
+            Interval | None,
+            QueryParameter(
+                name="interval",
+                description="month|quarter: also the same grouping per month or quarter (`periods`; "
+                "in CSV/XLSX a leading `period` column, one row per period and region)",
+            ),
+        ] = None,
         accept_language: Annotated[
             str | None,
             HeaderParameter(
@@ -79,7 +89,7 @@ class ReportsController(Controller):
                 description="zh: Chinese column headers and band labels in CSV/XLSX (JSON keys stay English)",
             ),
         ] = None,
-    ) -> Response[Any]:
+    ) -> Response[Any] | Stream:
         """Collective income per region in the caller's scope, ranked and banded, from the ledger."""
         async with db.read() as conn:
             report: CollectiveIncomeReport = await service.collective_income_report(
@@ -90,16 +100,22 @@ class ReportsController(Controller):
                 date_to=date_to,
                 group_by=group_by,
                 region_code=region_code,
+                interval=interval,
             )
         if export_format == "json":
             return Response(report, media_type=MediaType.JSON)
         language = i18n.negotiate(accept_language, settings.default_language)
-        if export_format == "csv":
-            content, media_type = export.to_csv(report, language), export.CSV_MEDIA_TYPE
-        else:
-            content, media_type = export.to_xlsx(report, language), export.XLSX_MEDIA_TYPE
         disposition = f'attachment; filename="{export.filename(report, export_format)}"'
-        return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})
+        if export_format == "csv":
+            return Stream(
+                export.iter_csv(report, language),
+                media_type=export.CSV_MEDIA_TYPE,
+                headers={"Content-Disposition": disposition},
+            )
+        content = export.to_xlsx(report, language)
+        return Response(
+            content, media_type=export.XLSX_MEDIA_TYPE, headers={"Content-Disposition": disposition}
+        )
 
 
 class StatementController(Controller):

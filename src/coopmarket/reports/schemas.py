@@ -48,6 +48,28 @@ class CollectiveIncomeReport(msgspec.Struct):
     related_party_fen: int = msgspec.field(default=0)
 
 
+Interval = Literal["month", "quarter"]
+
+
+class IncomePeriod(msgspec.Struct):
+    """One month (``2026-04``) or quarter (``2026-Q2``) of a time series, cut to the report's range."""
+
+    period: str
+    from_: date = msgspec.field(name="from")
+    to: date = msgspec.field()
+    items: list[CollectiveIncomeItem] = msgspec.field()
+    total_fen: int = msgspec.field()
+    related_party_fen: int = msgspec.field()
+
+
+class CollectiveIncomeSeries(CollectiveIncomeReport):
+    """The report with ``interval=month|quarter``: the same items and totals for the whole range,
+    and ``periods``, the same grouping for each month or quarter in turn."""
+
+    interval: str = "month"
+    periods: list[IncomePeriod] = msgspec.field(default_factory=list)
+
+
 # --- a cooperative's statement and its payouts ------------------------------------------------
 
 PositiveFen = Annotated[int, Meta(ge=1, le=10**13, description="Amount in fen, at least 1")]

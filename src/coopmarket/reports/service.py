@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from coopmarket.core.clock import local_days_to_utc
 from coopmarket.core.errors import FieldError, NotFound, ValidationFailed
 from coopmarket.core.principal import Principal
 from coopmarket.ledger import posting
 from coopmarket.ledger import service as ledger_service
-from coopmarket.ledger.schemas import CollectiveIncomeRow
+from coopmarket.ledger.schemas import CollectiveIncomeRow, MonthlyIncomeRow
 from coopmarket.regions import service as regions_service
 from coopmarket.regions.schemas import RegionOut
 from coopmarket.reports.schemas import (
     CollectiveIncomeItem,
     CollectiveIncomeReport,
+    CollectiveIncomeSeries,
     IncomeByCategory,
+    IncomePeriod,
 )
 from coopmarket.settings import Settings
 
@@ -90,6 +91,26 @@ def competition_ranks(totals: Sequence[int]) -> list[int]:
     return [first_position[total] for total in totals]
 
 
+def period_spans(date_from: date, date_to: date, interval: str) -> list[tuple[str, date, date]]:
+    """``(label, first, last)`` of each month (``2026-04``) or quarter (``2026-Q2``) that
+    ``[date_from, date_to]`` touches, cut to the range."""
+    spans: list[tuple[str, date, date]] = []
+    start = date_from
+    while start <= date_to:
+        if interval == "quarter":
+            quarter = (start.month - 1) // 3
+            label = f"{start.year}-Q{quarter + 1}"
+            end_month = quarter * 3 + 3
+        else:
+            label = f"{start.year}-{start.month:02d}"
+            end_month = start.month
+        after = date(start.year + 1, 1, 1) if end_month == 12 else date(start.year, end_month + 1, 1)
+        last = min(date_to, after - timedelta(days=1))
+        spans.append((label, start, last))
+        start = after
+    return spans
+
+
 def _ancestors(code: str, parents: dict[str, str | None]) -> Iterator[str]:
     """``code`` and then its parents up to the root."""
     seen: set[str] = set()
@@ -102,7 +123,7 @@ def _ancestors(code: str, parents: dict[str, str | None]) -> Iterator[str]:
 
 def group_income(
     regions: Iterable[RegionOut],
-    rows: Iterable[CollectiveIncomeRow],
+    rows: Iterable[CollectiveIncomeRow | MonthlyIncomeRow],
     *,
     group_by: str,
     root_code: str,
@@ -123,8 +144,14 @@ def group_income(
     sums: dict[str, dict[str, int]] = {r.code: dict.fromkeys(posting.INCOME_CATEGORIES, 0) for r in selected}
     related: dict[str, int] = dict.fromkeys(sums, 0)
 
+    targets: dict[str, str | None] = {}
+
     def target_of(village_code: str) -> str | None:
-        return next((c for c in _ancestors(village_code, parents) if levels.get(c) == group_by), None)
+        if village_code not in targets:
+            targets[village_code] = next(
+                (c for c in _ancestors(village_code, parents) if levels.get(c) == group_by), None
+            )
+        return targets[village_code]
 
     for row in rows:
         target = target_of(row.village_code)
@@ -136,13 +163,15 @@ def group_income(
             related[target] += row.amount_fen
     totals = [sum(sums[r.code].values()) for r in selected]
     ranks = competition_ranks(totals)
+    limits = sorted(band_limits_fen)
+    names = band_names(limits)
     items = [
         CollectiveIncomeItem(
             region_code=region.code,
             region_name=region.name,
             total_fen=total,
             by_category=IncomeByCategory(**sums[region.code]),
-            band=income_band(total, band_limits_fen),
+            band=names[bisect_right(limits, total) if limits else 0],
             rank=rank,
             related_party_fen=related[region.code],
         )
@@ -161,8 +190,14 @@ async def collective_income_report(
     date_to: date,
     group_by: str,
     region_code: str | None,
+    interval: str | None = None,
 ) -> CollectiveIncomeReport:
-    """Collective income per region of level ``group_by`` in the caller's scope, from the ledger only."""
+    """Collective income per region of level ``group_by`` in the caller's scope, from the ledger only
+    (its monthly rollup for whole months, its postings for the partial months at the edges).
+
+    With ``interval`` (``month`` or ``quarter``) the answer is a ``CollectiveIncomeSeries``: the
+    same items for the whole range, and the items of each month or quarter the range touches
+    (the first and last cut to the range)."""
     principal.require_staff()
     check_date_range(date_from, date_to)
     code = region_code or principal.region_code
@@ -176,17 +211,51 @@ async def collective_income_report(
             code="invalid_group_by",
             errors=[FieldError("group_by", f"above the level of {root.code} ({root.level})")],
         )
-    start_utc, end_utc = local_days_to_utc(date_from, date_to, settings.report_timezone)
-    rows = await ledger_service.collective_income_rows(conn, start_utc, end_utc)
-    related_rows = await ledger_service.related_party_income_rows(conn, start_utc, end_utc)
-    items = group_income(
-        regions,
-        rows,
-        group_by=group_by,
-        root_code=root.code,
-        band_limits_fen=settings.income_band_limits_fen,
-        related_party_rows=related_rows,
+    rows = await ledger_service.monthly_income_rows(
+        conn, date_from, date_to, settings.report_timezone, by_month=interval is not None
     )
+
+    def grouped(selected: Iterable[MonthlyIncomeRow]) -> list[CollectiveIncomeItem]:
+        chosen = list(selected)
+        return group_income(
+            regions,
+            chosen,
+            group_by=group_by,
+            root_code=root.code,
+            band_limits_fen=settings.income_band_limits_fen,
+            related_party_rows=[
+                CollectiveIncomeRow(r.village_code, r.category, r.related_party_fen)
+                for r in chosen
+                if r.related_party_fen
+            ],
+        )
+
+    items = grouped(rows)
+    if interval is not None:
+        periods = []
+        for period, first, last in period_spans(date_from, date_to, interval):
+            period_items = grouped(r for r in rows if first.replace(day=1) <= r.month <= last)
+            periods.append(
+                IncomePeriod(
+                    period=period,
+                    from_=first,
+                    to=last,
+                    items=period_items,
+                    total_fen=sum(item.total_fen for item in period_items),
+                    related_party_fen=sum(item.related_party_fen for item in period_items),
+                )
+            )
+        return CollectiveIncomeSeries(
+            from_=date_from,
+            to=date_to,
+            group_by=group_by,
+            region_code=root.code,
+            items=items,
+            total_fen=sum(item.total_fen for item in items),
+            related_party_fen=sum(item.related_party_fen for item in items),
+            interval=interval,
+            periods=periods,
+        )
     return CollectiveIncomeReport(
         from_=date_from,
         to=date_to,
