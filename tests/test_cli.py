@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -449,6 +450,16 @@ def test_seed_demo_adds_a_year_of_settled_sales_other_income_and_a_distribution(
         assert all(
             sum(i["by_category"]["operating_income"] for i in p["items"]) > 0 for p in report["periods"]
         )
+        # And one village's last closed quarter is disclosed, frozen and public, with income in it
+        published = re.search(r"Disclosure published \(frozen, public\): village (\d{12}), (\d{4}-Q\d): (\S+)", out)
+        assert published is not None, out
+        village_code, period, page = published.groups()
+        listed = client.get(f"/api/v1/public/villages/{village_code}/disclosures").json()["items"]
+        assert [(d["period"], d["corrects"]) for d in listed] == [(period, None)]
+        disclosure = client.get(f"/api/v1/public/disclosures/{listed[0]['id']}").json()
+        assert disclosure["figures"]["income_total_fen"] > 0, disclosure["figures"]
+        html = client.get(page)
+        assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
     # And the ledger balances, and its rollup is the postings summed by month, village and category
     engine = create_engine(database_url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg"))
     with engine.connect() as conn:

@@ -47,6 +47,7 @@ from coopmarket.products.schemas import (
     ProductIn,
     SkuIn,
 )
+from coopmarket.reports import disclosures as disclosure_service
 from coopmarket.reports import distribution
 from coopmarket.reports import income as income_service
 from coopmarket.reports.schemas import IncomeIn, IncomeReversalIn, SurplusDistributionIn
@@ -488,6 +489,7 @@ class SalesSeeded:
     sales_fen: int = 0
     incomes: int = 0
     distribution: str = ""
+    disclosure: str = ""
     first_year: int = 0
 
 
@@ -671,7 +673,21 @@ async def seed_sales(
             f"{spec.name}, {first_day.year}: surplus {format_yuan(confirmed.surplus_fen)} yuan, "
             f"reserve {format_yuan(confirmed.reserve_fen)}, returned to {len(confirmed.members)} members"
         )
+    # The first demo village discloses its last closed quarter (frozen, public).
+    spec = cooperatives[0][0]
+    period = _last_closed_quarter(today)
+    async with db.unit_of_work() as session:
+        published = await disclosure_service.publish_disclosure(
+            session, village_code=spec.village_code, period=period, published_by=staff.id, timezone=timezone
+        )
+    done.disclosure = f"village {spec.village_code}, {period}: /api/v1/public/disclosures/{published.id}?format=html"
     return done
+
+
+def _last_closed_quarter(today: date) -> str:
+    """``2026-Q3`` for any day of the fourth quarter of 2026; ``2025-Q4`` in the first of 2026."""
+    quarter = (today.month - 1) // 3  # the current quarter's number minus one
+    return f"{today.year}-Q{quarter}" if quarter else f"{today.year - 1}-Q4"
 
 
 async def seed(db: Database, storage: ObjectStorage, out: Callable[[str], object] = print) -> bool:
@@ -741,6 +757,8 @@ async def seed(db: Database, storage: ObjectStorage, out: Callable[[str], object
     )
     if sales.distribution:
         out(f"Surplus distribution confirmed: {sales.distribution}.")
+    if sales.disclosure:
+        out(f"Disclosure published (frozen, public): {sales.disclosure}")
     out("Demo logins (shown only now; only password hashes are stored):")
     for login in logins:
         out(f"  {login.phone}  password {login.password}  {login.label}")
