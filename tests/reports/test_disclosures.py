@@ -124,10 +124,16 @@ async def test_the_bytes_and_hash_never_change_and_a_correction_is_a_new_snapsho
     first = await published(client, staff)
     bytes_before, hash_before = await canonical(client, first["id"])
 
-    # When sales, a refund-free settlement, income and payouts arrive afterwards, dated in October
+    # When sales, income, a refund and a payout arrive afterwards, dated in October
     await settle_part(db, cooperative_id=COOP, village_code=VILLAGE, subtotal_fen=500_000, occurred_at=MID_OCTOBER)
     await post_income(db, VILLAGE, "investment_income", 70_000, occurred_at=MID_OCTOBER)
     await post_income(db, VILLAGE, "other_income", 5, occurred_at=NOW)
+    # (a refund of 100,000 fen of the first sale takes 10,000 back from the collective's share)
+    terms = posting.SplitTerms(village_code=VILLAGE, fee_bps=300, collective_bps=1000, settled_fen=1_000_000)
+    await post_committed(
+        db, posting.settled_refund_entries("offline", COOP, 100_000, terms), kind=posting.REFUND, occurred_at=MID_OCTOBER
+    )
+    await post_committed(db, posting.payout_entries(COOP, 300_000), kind=posting.COOP_PAYOUT, occurred_at=MID_OCTOBER)
     # and a correction is published
     second = await published(client, staff, corrects=first["id"])
 
@@ -141,7 +147,7 @@ async def test_the_bytes_and_hash_never_change_and_a_correction_is_a_new_snapsho
     assert second["corrects"] == first["id"]
     assert second["content_hash"] != hash_before
     assert second["figures"]["income_fen"]["investment_income"] == 70_000
-    assert second["figures"]["cooperative_returns"][0]["sales_share_fen"] == 150_000
+    assert second["figures"]["cooperative_returns"][0]["sales_share_fen"] == 150_000 - 10_000
     # the list shows both, newest first, with which corrects which
     listing = (await client.get(public_list())).json()
     assert [(i["id"], i["corrects"], i["corrected_by"]) for i in listing["items"]] == [
