@@ -19,9 +19,18 @@ from coopmarket.core import clock
 from coopmarket.db import Database
 from coopmarket.ledger import posting
 from coopmarket.reports import disclosure_page, disclosures
-from tests.factories import OTHER_STREET, OTHER_VILLAGE, STREET, VILLAGE, Actor, make_staff, register_buyer
+from tests.factories import (
+    OTHER_STREET,
+    OTHER_VILLAGE,
+    STREET,
+    VILLAGE,
+    Actor,
+    make_staff,
+    register_buyer,
+    unique_uscc,
+)
 from tests.ledger.builders import post_committed, post_income, settle_part
-from tests.villages.builders import create_contract, instalments, pay
+from tests.villages.builders import create_contract, instalments, pay, resident_id
 
 NOW = datetime(2026, 11, 5, 4, 0, tzinfo=UTC)  # 12:00 on 5 November 2026 in Asia/Shanghai
 MID_OCTOBER = datetime(2026, 10, 15, 4, 0, tzinfo=UTC)
@@ -473,3 +482,30 @@ async def test_two_publications_at_once_store_one(client: AsyncTestClient[Any], 
 
     assert sorted(type(r).__name__ for r in results) == ["DisclosureExists", "DisclosureOut"]
     assert len((await client.get(public_list())).json()["items"]) == 1
+
+
+async def test_the_contracts_summary_masks_persons_and_households_and_carries_no_identity_number(
+    client: AsyncTestClient[Any], db: Database
+) -> None:
+    # Given October contracts let to a household and a company, both with identity numbers
+    clock.set_now(NOW)
+    staff = await make_staff(client, db, role="village_staff", region_code=VILLAGE)
+    household_id = resident_id("19650708")
+    company_id = unique_uscc("91370704")
+    await create_contract(
+        client, staff, counterparty={"kind": "household", "name": "欧阳德福", "id_number": household_id}
+    )
+    await create_contract(
+        client, staff, counterparty={"kind": "company", "name": "潍坊绿源农业有限公司", "id_number": company_id}
+    )
+    # When October is published
+    disclosure = await published(client, staff)
+    # Then the household's name is masked, the company's is not, and neither number is in the bytes
+    names = sorted(
+        (line["counterparty_kind"], line["counterparty_name"]) for line in disclosure["figures"]["contracts"]["lines"]
+    )
+    assert names == [("company", "潍坊绿源农业有限公司"), ("household", "欧***")]
+    stored, _ = await canonical(client, disclosure["id"])
+    page = (await client.get(public_one(disclosure["id"]), params={"format": "html"})).text
+    for secret in (household_id, company_id, "欧阳德福"):
+        assert secret.encode() not in stored and secret not in page
