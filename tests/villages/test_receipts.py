@@ -321,6 +321,10 @@ async def test_a_receipt_shows_once_in_the_report_and_in_the_next_disclosure(
         30_000,
     )
     assert "id_number" not in str(figures)
+    # And the staff dashboard counts the same receipts, with no typing twice
+    dashboard = await client.get("/api/v1/dashboard", headers=keeper.headers)
+    assert dashboard.status_code == 200, dashboard.text
+    assert dashboard.json()["by_category"]["contracting_income"] == 270_000
     # And October's disclosure is unchanged; the late receipt shows in a correction of October
     again = await client.get(
         f"/api/v1/public/disclosures/{october.json()['id']}", params={"format": "canonical"}
