@@ -174,6 +174,10 @@ IDEMPOTENT: list[Operation] = [
     ("post", "/api/v1/orders/{order_id}/payments"),
     ("post", "/api/v1/orders/{order_id}/refunds"),
     ("post", "/api/v1/instalments/{instalment_id}/receipts"),
+    ("post", "/api/v1/cooperatives/{cooperative_id}/payouts"),
+    ("post", "/api/v1/cooperatives/{cooperative_id}/payouts/{payout_id}/reverse"),
+    ("post", "/api/v1/villages/{code}/income"),
+    ("post", "/api/v1/villages/{code}/income/{income_id}/reverse"),
 ]
 
 

@@ -186,6 +186,29 @@ async def test_the_rollup_equals_a_group_by_over_postings(
     assert await _rollup(db) == await _group_by_over_postings(db)
 
 
+COMMUNITY = "370704003901"  # a rural community of V1 and V2 (street A); V5 stays outside
+
+
+async def _in_a_community(db: Database, code: str, villages: list[str]) -> None:
+    """The community ``code`` under the villages' street, holding ``villages`` (once per database)."""
+    async with db.session() as session:
+        exists = (
+            await session.execute(text("SELECT count(*) FROM region WHERE code = :c"), {"c": code})
+        ).scalar_one()
+        if not exists:
+            await session.execute(
+                text(
+                    "INSERT INTO region (code, name, level, parent_code) VALUES (:c, '测试社区', 'community', :s)"
+                ),
+                {"c": code, "s": villages[0][:9]},
+            )
+            for village in villages:
+                await session.execute(
+                    text("UPDATE region SET community_code = :c WHERE code = :v"), {"c": code, "v": village}
+                )
+        await session.commit()
+
+
 @settings(
     max_examples=8,
     deadline=None,
@@ -206,6 +229,7 @@ async def test_every_report_level_sums_to_the_ledger_for_the_range(
     length: int,
     interval: str | None,
 ) -> None:
+    await _in_a_community(db, COMMUNITY, [V1, V2])
     await _apply(db, operations)
     date_from = date(2026, 2, 1) + timedelta(days=first)
     date_to = date_from + timedelta(days=length)
@@ -230,7 +254,12 @@ async def test_every_report_level_sums_to_the_ledger_for_the_range(
                 interval=interval,
             )
             # (Villages outside any community are in no community item.)
-            if level != "community":
+            if level == "community":
+                in_community = ledger[V1] + ledger[V2]
+                got_community = {item.region_code: item.total_fen for item in report.items}
+                assert got_community == {COMMUNITY: in_community}
+                assert report.total_fen == in_community
+            else:
                 assert report.total_fen == sum(ledger.values())
                 assert report.related_party_fen == sum(related.values())
                 expected: Counter[str] = Counter()

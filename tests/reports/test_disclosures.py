@@ -19,9 +19,18 @@ from coopmarket.core import clock
 from coopmarket.db import Database
 from coopmarket.ledger import posting
 from coopmarket.reports import disclosure_page, disclosures
-from tests.factories import OTHER_STREET, OTHER_VILLAGE, STREET, VILLAGE, Actor, make_staff, register_buyer
+from tests.factories import (
+    OTHER_STREET,
+    OTHER_VILLAGE,
+    STREET,
+    VILLAGE,
+    Actor,
+    make_staff,
+    register_buyer,
+    unique_uscc,
+)
 from tests.ledger.builders import post_committed, post_income, settle_part
-from tests.villages.builders import create_contract, instalments, pay
+from tests.villages.builders import create_contract, instalments, pay, resident_id
 
 NOW = datetime(2026, 11, 5, 4, 0, tzinfo=UTC)  # 12:00 on 5 November 2026 in Asia/Shanghai
 MID_OCTOBER = datetime(2026, 10, 15, 4, 0, tzinfo=UTC)
@@ -124,10 +133,16 @@ async def test_the_bytes_and_hash_never_change_and_a_correction_is_a_new_snapsho
     first = await published(client, staff)
     bytes_before, hash_before = await canonical(client, first["id"])
 
-    # When sales, a refund-free settlement, income and payouts arrive afterwards, dated in October
+    # When sales, income, a refund and a payout arrive afterwards, dated in October
     await settle_part(db, cooperative_id=COOP, village_code=VILLAGE, subtotal_fen=500_000, occurred_at=MID_OCTOBER)
     await post_income(db, VILLAGE, "investment_income", 70_000, occurred_at=MID_OCTOBER)
     await post_income(db, VILLAGE, "other_income", 5, occurred_at=NOW)
+    # (a refund of 100,000 fen of the first sale takes 10,000 back from the collective's share)
+    terms = posting.SplitTerms(village_code=VILLAGE, fee_bps=300, collective_bps=1000, settled_fen=1_000_000)
+    await post_committed(
+        db, posting.settled_refund_entries("offline", COOP, 100_000, terms), kind=posting.REFUND, occurred_at=MID_OCTOBER
+    )
+    await post_committed(db, posting.payout_entries(COOP, 300_000), kind=posting.COOP_PAYOUT, occurred_at=MID_OCTOBER)
     # and a correction is published
     second = await published(client, staff, corrects=first["id"])
 
@@ -141,7 +156,7 @@ async def test_the_bytes_and_hash_never_change_and_a_correction_is_a_new_snapsho
     assert second["corrects"] == first["id"]
     assert second["content_hash"] != hash_before
     assert second["figures"]["income_fen"]["investment_income"] == 70_000
-    assert second["figures"]["cooperative_returns"][0]["sales_share_fen"] == 150_000
+    assert second["figures"]["cooperative_returns"][0]["sales_share_fen"] == 150_000 - 10_000
     # the list shows both, newest first, with which corrects which
     listing = (await client.get(public_list())).json()
     assert [(i["id"], i["corrects"], i["corrected_by"]) for i in listing["items"]] == [
@@ -467,3 +482,30 @@ async def test_two_publications_at_once_store_one(client: AsyncTestClient[Any], 
 
     assert sorted(type(r).__name__ for r in results) == ["DisclosureExists", "DisclosureOut"]
     assert len((await client.get(public_list())).json()["items"]) == 1
+
+
+async def test_the_contracts_summary_masks_persons_and_households_and_carries_no_identity_number(
+    client: AsyncTestClient[Any], db: Database
+) -> None:
+    # Given October contracts let to a household and a company, both with identity numbers
+    clock.set_now(NOW)
+    staff = await make_staff(client, db, role="village_staff", region_code=VILLAGE)
+    household_id = resident_id("19650708")
+    company_id = unique_uscc("91370704")
+    await create_contract(
+        client, staff, counterparty={"kind": "household", "name": "欧阳德福", "id_number": household_id}
+    )
+    await create_contract(
+        client, staff, counterparty={"kind": "company", "name": "潍坊绿源农业有限公司", "id_number": company_id}
+    )
+    # When October is published
+    disclosure = await published(client, staff)
+    # Then the household's name is masked, the company's is not, and neither number is in the bytes
+    names = sorted(
+        (line["counterparty_kind"], line["counterparty_name"]) for line in disclosure["figures"]["contracts"]["lines"]
+    )
+    assert names == [("company", "潍坊绿源农业有限公司"), ("household", "欧***")]
+    stored, _ = await canonical(client, disclosure["id"])
+    page = (await client.get(public_one(disclosure["id"]), params={"format": "html"})).text
+    for secret in (household_id, company_id, "欧阳德福"):
+        assert secret.encode() not in stored and secret not in page

@@ -266,3 +266,16 @@ async def test_the_list_pages_by_keyset(client: AsyncTestClient[Any], db: Databa
         if cursor is None:
             break
     assert seen == ["2026-06-03", "2026-06-02", "2026-06-01"]
+
+
+async def test_the_list_takes_the_house_limits(client: AsyncTestClient[Any], db: Database) -> None:
+    """API.md, Lists: `limit` defaults to 20, at most 100; above the maximum is 422."""
+    clock.set_now(NOW)
+    staff = await make_staff(client, db, role="village_staff", region_code=VILLAGE)
+    for n in range(21):
+        assert (await record(client, staff, amount_fen=100 + n)).status_code == 201
+    first = (await client.get(income_url(), headers=staff.headers)).json()
+    assert len(first["items"]) == 20 and first["next_cursor"] is not None
+    assert (await client.get(income_url(), params={"limit": "100"}, headers=staff.headers)).status_code == 200
+    response = await client.get(income_url(), params={"limit": "101"}, headers=staff.headers)
+    assert response.status_code == 422, response.text

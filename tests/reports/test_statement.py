@@ -322,3 +322,34 @@ async def test_two_payouts_at_once_cannot_overdraw(
     # Then one is paid and the other refused: the payable never goes below zero
     assert sorted(results) == ["paid", "refused"]
     assert await payable(db, market) == 1943
+
+
+async def test_payout_reversal_scope(client: AsyncTestClient[Any], db: Database, market: Market) -> None:
+    """Reversing a payout: staff in scope only (others 404, non-staff 403, anonymous 401); nothing moves."""
+    payout_id = await settled_refunded_and_paid_out(client, market)
+    reverse = f"{payouts_url(market)}/{payout_id}/reverse"
+    other_street = await make_staff(client, db, role="street_staff", region_code=OTHER_STREET)
+    buyer = await register_buyer(client)
+    before = await payable(db, market)
+
+    async def attempt(headers: dict[str, str]) -> Any:
+        return await client.post(
+            reverse, json={"reason": "退票"}, headers={**headers, "Idempotency-Key": new_key()}
+        )
+
+    response = await attempt(other_street.headers)
+    assert (response.status_code, response.json()["code"]) == (404, "cooperative_not_found")
+    for actor in (buyer, market.manager_a):
+        response = await attempt(actor.headers)
+        assert (response.status_code, response.json()["code"]) == (403, "forbidden_role")
+    assert (await attempt({})).status_code == 401
+    # Another cooperative's payout id under this cooperative is not found
+    response = await client.post(
+        f"/api/v1/cooperatives/{market.coop_b['id']}/payouts/{payout_id}/reverse",
+        json={"reason": "退票"},
+        headers={**market.staff.headers, "Idempotency-Key": new_key()},
+    )
+    assert response.status_code == 404, response.text
+    assert await payable(db, market) == before
+    own_street = await make_staff(client, db, role="street_staff", region_code=STREET)
+    assert (await attempt(own_street.headers)).status_code == 201

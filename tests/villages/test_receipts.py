@@ -250,3 +250,90 @@ async def test_reminders_and_recoveries_make_the_collection_history(
             )
         ).scalar_one()
     assert audited == 1
+
+
+async def test_a_receipt_shows_once_in_the_report_and_in_the_next_disclosure(
+    client: AsyncTestClient[Any], db: Database
+) -> None:
+    # Given a quarterly contract from October (300,000 fen a quarter), 100,000 received on 10 October
+    set_today(date(2026, 10, 20))
+    keeper = await village_staff(client, db)
+    contract = await create_contract(
+        client,
+        keeper,
+        starts_on="2026-10-01",
+        ends_on="2027-09-30",
+        annual_rent_fen=1_200_000,
+        schedule="quarterly",
+    )
+    first = (await instalments(client, keeper, contract["id"]))[0]
+    assert (first["due_on"], first["amount_fen"]) == ("2026-10-01", 300_000)
+    assert (await pay(client, keeper, first["id"], 100_000, "2026-10-10")).status_code == 201
+    # and October published on 5 November
+    set_today(date(2026, 11, 5))
+    october = await client.post(
+        "/api/v1/disclosures", json={"village_code": VILLAGE, "period": "2026-10"}, headers=keeper.headers
+    )
+    assert october.status_code == 201, october.text
+    october_bytes = (
+        await client.get(f"/api/v1/public/disclosures/{october.json()['id']}", params={"format": "canonical"})
+    ).content
+    assert october.json()["figures"]["income_fen"]["contracting_income"] == 100_000
+
+    # When 150,000 received on 3 November is recorded (and the request sent twice),
+    # and 20,000 received on 25 October is recorded late, after October was published
+    twice = [
+        await pay(client, keeper, first["id"], 150_000, "2026-11-03", reference="R-NOV", key="nov")
+        for _ in range(2)
+    ]
+    assert [r.status_code for r in twice] == [201, 201] and twice[0].json() == twice[1].json()
+    assert (await pay(client, keeper, first["id"], 20_000, "2026-10-25")).status_code == 201
+
+    # Then the ledger holds each receipt once, and the report shows each on the day it was received
+    assert await ledger_balances(db, "collective_income:") == {INCOME: -270_000}
+    street = await street_staff(client, db)
+
+    async def reported(date_from: str, date_to: str) -> int:
+        response = await client.get(
+            "/api/v1/reports/collective-income",
+            params={"from": date_from, "to": date_to, "region_code": VILLAGE},
+            headers=street.headers,
+        )
+        assert response.status_code == 200, response.text
+        [item] = response.json()["items"]
+        return int(item["by_category"]["contracting_income"])
+
+    assert await reported("2026-10-01", "2026-10-31") == 120_000
+    assert await reported("2026-11-01", "2026-11-30") == 150_000
+    # And the next disclosure (November, published on 2 December) shows November's receipt as
+    # income, and every receipt in the contracts summary, the person's name masked
+    set_today(date(2026, 12, 2))
+    november = await client.post(
+        "/api/v1/disclosures", json={"village_code": VILLAGE, "period": "2026-11"}, headers=keeper.headers
+    )
+    assert november.status_code == 201, november.text
+    figures = (await client.get(f"/api/v1/public/disclosures/{november.json()['id']}")).json()["figures"]
+    assert figures["income_fen"]["contracting_income"] == 150_000
+    [line] = figures["contracts"]["lines"]
+    assert (line["counterparty_name"], line["paid_to_date_fen"], line["arrears_fen"]) == (
+        "王**",
+        270_000,
+        30_000,
+    )
+    assert "id_number" not in str(figures)
+    # And the staff dashboard counts the same receipts, with no typing twice
+    dashboard = await client.get("/api/v1/dashboard", headers=keeper.headers)
+    assert dashboard.status_code == 200, dashboard.text
+    assert dashboard.json()["by_category"]["contracting_income"] == 270_000
+    # And October's disclosure is unchanged; the late receipt shows in a correction of October
+    again = await client.get(
+        f"/api/v1/public/disclosures/{october.json()['id']}", params={"format": "canonical"}
+    )
+    assert again.content == october_bytes
+    correction = await client.post(
+        "/api/v1/disclosures",
+        json={"village_code": VILLAGE, "period": "2026-10", "corrects": october.json()["id"]},
+        headers=keeper.headers,
+    )
+    assert correction.status_code == 201, correction.text
+    assert correction.json()["figures"]["income_fen"]["contracting_income"] == 120_000

@@ -16,6 +16,7 @@ from coopmarket.coops import member_accounts
 from coopmarket.core import i18n
 from coopmarket.core.http import AppSettings, Caller, Db, Session
 from coopmarket.core.openapi import export_media_types, problems
+from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from coopmarket.idempotency.http import IdempotencyKeyHeader, run_idempotently
 from coopmarket.reports import disclosure_routes, distribution, export, income, payouts, service, statement
 from coopmarket.reports.schemas import (
@@ -315,9 +316,7 @@ class IncomeController(Controller):
         code: FromPath[str],
         db: Db,
         principal: Caller,
-        limit: Annotated[
-            int, QueryParameter(name="limit", ge=1, le=statement.MAX_LIMIT)
-        ] = statement.DEFAULT_LIMIT,
+        limit: Annotated[int, QueryParameter(name="limit", ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
         cursor: Annotated[str | None, QueryParameter(name="cursor", max_length=200)] = None,
     ) -> IncomeList:
         async with db.read() as conn:
