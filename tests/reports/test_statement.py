@@ -19,6 +19,7 @@ from coopmarket.core.principal import DISTRICT_STAFF, Principal
 from coopmarket.db import Database
 from coopmarket.ledger import service as ledger_service
 from coopmarket.reports import payouts
+from coopmarket.reports import statement as statement_module
 from coopmarket.reports.errors import OwnCooperative, PayoutExceedsPayable
 from coopmarket.reports.schemas import PayoutIn
 from tests.factories import DISTRICT, OTHER_STREET, STREET, Actor, make_staff, register_buyer
@@ -156,6 +157,26 @@ async def test_csv_and_xlsx_carry_the_same_figures_as_the_json(
     assert sheet is not None
     xrows = [list(r) for r in sheet.iter_rows(values_only=True)]
     assert {r[0]: r[1] for r in xrows[1:11]} == figures
+
+
+async def test_an_export_longer_than_one_file_is_refused_not_cut_short(
+    client: AsyncTestClient[Any], market: Market, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a statement of several lines, and exports capped (for the test) at one line
+    await settled_refunded_and_paid_out(client, market)
+    lines = (await client.get(url(market), params=around_today(), headers=market.staff.headers)).json()["lines"]
+    assert len(lines) > 1
+    monkeypatch.setattr(statement_module, "MAX_EXPORT_LINES", 1)
+    for export in ("csv", "xlsx"):
+        # When it is exported
+        response = await client.get(
+            url(market), params={**around_today(), "format": export}, headers=market.staff.headers
+        )
+        # Then the export is refused with a reason, never a file missing lines
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == "statement_too_long"
+    # And the JSON pages are unaffected
+    assert (await client.get(url(market), params=around_today(), headers=market.staff.headers)).status_code == 200
 
 
 # --- payouts ---------------------------------------------------------------------------------

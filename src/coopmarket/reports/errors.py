@@ -25,6 +25,12 @@ class OwnCooperative(PermissionDenied):
     default_code = "own_cooperative"
 
 
+class StatementTooLong(ValidationFailed):
+    """An export of more lines than one file holds: the caller narrows the dates."""
+
+    default_code = "statement_too_long"
+
+
 class IncomeNotFound(NotFound):
     default_code = "income_not_found"
 

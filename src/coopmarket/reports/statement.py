@@ -28,6 +28,7 @@ from coopmarket.core.pagination import decode_cursor, encode_cursor
 from coopmarket.core.principal import Principal
 from coopmarket.ledger import posting
 from coopmarket.ledger import service as ledger_service
+from coopmarket.reports.errors import StatementTooLong
 from coopmarket.reports.schemas import Statement, StatementLine
 from coopmarket.reports.service import check_date_range
 
@@ -36,6 +37,7 @@ REFUND_KINDS = frozenset({posting.REFUND, posting.REFUND_FAILED})
 PAYOUT_KINDS = frozenset({posting.COOP_PAYOUT, posting.COOP_PAYOUT_REVERSAL})
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
+MAX_EXPORT_LINES = 500_000  # one CSV/XLSX file; XLSX holds 1,048,576 rows
 
 
 @dataclass(slots=True)
@@ -154,10 +156,16 @@ async def statement(
     # payable in the range (read as one sum, so a posting committed meanwhile cannot split them).
     closing = opening + totals.payable_change_fen
     after = _after(cursor)
-    size = MAX_LIMIT * 1000 if all_lines else limit
+    size = MAX_EXPORT_LINES if all_lines else limit
     transactions = await ledger_service.statement_transactions(
         conn, cooperative_id, start, end, after=after, limit=size + 1
     )
+    if all_lines and len(transactions) > size:
+        # Never a silently shortened export: the caller asks for fewer days at a time.
+        raise StatementTooLong(
+            f"More than {MAX_EXPORT_LINES} lines in this range: export a shorter range at a time.",
+            errors=[FieldError("to", f"at most {MAX_EXPORT_LINES} lines per export")],
+        )
     next_cursor = None
     if len(transactions) > size:
         transactions = transactions[:size]
