@@ -467,3 +467,20 @@ async def test_two_publications_at_once_store_one(client: AsyncTestClient[Any], 
 
     assert sorted(type(r).__name__ for r in results) == ["DisclosureExists", "DisclosureOut"]
     assert len((await client.get(public_list())).json()["items"]) == 1
+
+
+@pytest.mark.parametrize("period", ["0000-01", "0001-01", "1899-Q4", "9999-Q4"])
+async def test_a_period_at_the_end_of_the_calendar_is_refused(
+    client: AsyncTestClient[Any], db: Database, period: str
+) -> None:
+    # Given district staff (year 0 is no date; years 1 and 9999 overflowed the UTC conversion: 500s)
+    district = await make_staff(client, db, role="district_staff")
+
+    # When they publish a disclosure for such a period
+    response = await publish(client, district, period)
+
+    # Then 422 naming the period, and nothing is stored
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "period"
+    async with db.read() as conn:
+        assert await conn.scalar(text("SELECT count(*) FROM disclosure")) == 0
