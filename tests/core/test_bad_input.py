@@ -403,3 +403,84 @@ async def test_an_order_with_strict_types_is_placed(client: AsyncTestClient[Any]
 async def test_a_cursor_that_is_not_ascii_is_refused(client: AsyncTestClient[Any]) -> None:
     response = await client.get("/api/v1/cooperatives", params={"cursor": "}éĵÞ£.Ĳ"})
     _problem(response, 422, "invalid_cursor")
+
+
+# --- dates at the ends of the calendar ---------------------------------------------------------
+# Valid ISO dates such as 0001-01-01 and 9999-12-31 overflowed the first day arithmetic or time-zone
+# shift made with them (OverflowError, ValueError: a 500) before the range check of core/inputs.py.
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/api/v1/audit", {"from": "0001-01-01"}, "from"),
+        ("/api/v1/audit", {"to": "9999-12-31"}, "to"),
+        (
+            "/api/v1/reports/collective-income",
+            {"from": "9998-06-01", "to": "9999-12-31"},
+            "from",
+        ),
+        ("/api/v1/reports/collective-income", {"from": "0001-01-01", "to": "0001-01-31"}, "from"),
+    ],
+)
+async def test_a_date_query_value_at_the_end_of_the_calendar_is_refused(
+    client: AsyncTestClient[Any], db: Database, path: str, params: dict[str, str], field: str
+) -> None:
+    # Given district staff
+    staff = await make_staff(client, db)
+
+    # When they ask for a period at the edge of the calendar
+    response = await client.get(path, params=params, headers=staff.headers)
+
+    # Then 422 date_out_of_range naming the parameter (not a 500)
+    assert _problem(response, 422, "date_out_of_range")["errors"][0]["field"] == field
+
+
+async def test_a_date_query_value_within_the_years_still_works(
+    client: AsyncTestClient[Any], db: Database
+) -> None:
+    staff = await make_staff(client, db)
+    response = await client.get(
+        "/api/v1/audit", params={"from": "1900-01-01", "to": "2999-12-31"}, headers=staff.headers
+    )
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    ("valid_from", "valid_to", "field"),
+    [("9999-12-31", "9999-12-31", "valid_from"), ("2026-01-01", "9999-12-31", "valid_to")],
+)
+async def test_a_date_in_a_body_at_the_end_of_the_calendar_is_refused(
+    client: AsyncTestClient[Any], db: Database, valid_from: str, valid_to: str, field: str
+) -> None:
+    # Given a manager's product
+    manager, product = await _approved_manager(client, db)
+
+    # When an organic certificate is added whose term reaches the end of the calendar
+    response = await client.post(
+        f"/api/v1/products/{product['id']}/certifications",
+        json={
+            "kind": "organic",
+            "number": "227OP2600001",
+            "issuer": "潍坊市坊子区农业农村局",
+            "valid_from": valid_from,
+            "valid_to": valid_to,
+        },
+        headers=manager.headers,
+    )
+
+    # Then 422 date_out_of_range naming the field, and nothing was recorded
+    assert _problem(response, 422, "date_out_of_range")["errors"][0]["field"] == field
+    assert await _count(db, "product_certification") == 0
+
+
+async def test_the_document_lists_the_date_rule_where_dates_are_taken(client: AsyncTestClient[Any]) -> None:
+    document = (await client.get("/schema/openapi.json")).json()
+    audit = document["paths"]["/api/v1/audit"]["get"]["responses"]["422"]["description"]
+    certificate = document["paths"]["/api/v1/products/{product_id}/certifications"]["post"]["responses"][
+        "422"
+    ]
+    order = document["paths"]["/api/v1/orders"]["post"]["responses"]["422"]["description"]
+    assert "`date_out_of_range`" in audit
+    assert "`date_out_of_range`" in certificate["description"]
+    assert "`date_out_of_range`" not in order  # no date in an order's body or query

@@ -549,3 +549,50 @@ async def test_only_its_managers_export(client: AsyncTestClient[Any], staff: Act
         response = await client.get(export_url(seller), headers=actor.headers)
         assert (response.status_code, response.json()["code"]) == (status, code)
     assert (await client.get(export_url(seller))).status_code == 401
+
+
+async def test_imported_text_keeps_the_api_text_rules(
+    client: AsyncTestClient[Any], db: Database, seller: Seller
+) -> None:
+    # Given a file whose cells hide what the JSON API refuses (issue 10: one rule for all input):
+    # a bidi override in a name, a control character in a unit, an escape in a description
+    data = csv_bytes(
+        f"红富士\u202e苹果,fruit,箱,{VILLAGE},,A,5斤装,2990,40",
+        f"黄金梨,fruit,箱\u0001,{VILLAGE},,B,6枚礼盒,3990,15",
+        f"鸭梨,fruit,箱,{VILLAGE},脆\u001b甜,C,一箱,100,1",
+    )
+
+    # When it is imported
+    response = await upload(client, seller, data)
+
+    # Then each cell is refused as the API would refuse it, and nothing is created
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [
+        {
+            "field": "rows[2].name",
+            "message": "must be one line without control, invisible or bidi-override characters",
+        },
+        {"field": "rows[3].unit", "message": "must be one line of text without control characters"},
+        {
+            "field": "rows[4].description",
+            "message": "must be text without control characters other than line breaks and tabs",
+        },
+    ]
+    assert await product_count(db) == 0
+
+
+async def test_imported_text_is_stored_in_nfc_and_keeps_its_line_breaks(
+    client: AsyncTestClient[Any], seller: Seller
+) -> None:
+    # Given a name written with a combining accent and a two-line description
+    data = csv_bytes(f'Jose\u0301梨,fruit,箱,{VILLAGE},"第一段。\n第二段。",A,一箱,100,1')
+
+    # When it is imported
+    response = await upload(client, seller, data)
+
+    # Then the name is composed (NFC) and the line break kept
+    assert response.status_code == 200, response.text
+    [product] = await catalogue(client, seller)
+    assert product["name"] == "Jos\u00e9梨"
+    detail = (await client.get(f"{PRODUCTS}/{response.json()['product_ids'][0]}")).json()
+    assert detail["description"] == "第一段。\n第二段。"

@@ -509,3 +509,20 @@ async def test_the_contracts_summary_masks_persons_and_households_and_carries_no
     page = (await client.get(public_one(disclosure["id"]), params={"format": "html"})).text
     for secret in (household_id, company_id, "欧阳德福"):
         assert secret.encode() not in stored and secret not in page
+
+
+@pytest.mark.parametrize("period", ["0000-01", "0001-01", "1899-Q4", "9999-Q4"])
+async def test_a_period_at_the_end_of_the_calendar_is_refused(
+    client: AsyncTestClient[Any], db: Database, period: str
+) -> None:
+    # Given district staff (year 0 is no date; years 1 and 9999 overflowed the UTC conversion: 500s)
+    district = await make_staff(client, db, role="district_staff")
+
+    # When they publish a disclosure for such a period
+    response = await publish(client, district, period)
+
+    # Then 422 naming the period, and nothing is stored
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "period"
+    async with db.read() as conn:
+        assert await conn.scalar(text("SELECT count(*) FROM disclosure")) == 0

@@ -18,6 +18,11 @@ before anything about the rest of the request.
   control character is 422 naming it; query values are normalised to NFC; a declared integer
   query parameter must be written as one (``-?[0-9]+``, so not ``1e2``, ``1.0`` or `` 5``), a
   boolean as ``true`` or ``false``.
+- Dates (query values and body fields alike) must fall in the years ``EARLIEST_DATE`` to
+  ``LATEST_DATE`` (422 ``date_out_of_range`` naming the field): a valid ISO date such as
+  ``0001-01-01`` or ``9999-12-31`` would otherwise overflow the first day arithmetic or time-zone
+  conversion made with it (a 500). The document cannot say this in JSON Schema (``format: date``
+  has no minimum), so it is a rule with its own code, listed under 422 where dates are taken.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import re
 import types
 import typing
 from collections.abc import Iterator
+from datetime import date
 from functools import lru_cache
 from typing import Any, Literal, Union, get_args, get_origin
 from urllib.parse import unquote_to_bytes
@@ -54,6 +60,11 @@ from coopmarket.core.text import (
 )
 
 MAX_JSON_DEPTH = 32
+# Dates a client may send: far wider than any real use (founding dates, terms of decades), far
+# enough inside Python's 1..9999 for every day, month and year arithmetic and time-zone shift.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2999, 12, 31)
+DATE_OUT_OF_RANGE = "date_out_of_range"
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 _PATTERN_MESSAGES = {
@@ -67,6 +78,67 @@ _MISSING_FIELD = re.compile(r"^Object missing required field `(?P<name>[^`]*)`$"
 # Tokens that matter for nesting: whole strings (skipped) and brackets.
 _JSON_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 _INTEGER = re.compile(r"-?[0-9]+")
+_DATE_YEAR = re.compile(r"([0-9]{4})-")
+
+
+def _date_out_of_range(field: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"Dates must fall between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}.",
+        code=DATE_OUT_OF_RANGE,
+        errors=[FieldError(field, f"must be from {EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}")],
+    )
+
+
+def _date_in_range(day: date) -> bool:
+    return EARLIEST_DATE.year <= day.year <= LATEST_DATE.year
+
+
+@lru_cache(maxsize=1024)
+def type_takes_dates(data_type: Any) -> bool:
+    """Whether a value of ``data_type`` can hold a date or a datetime anywhere inside it."""
+    try:
+        info = msgspec.inspect.type_info(data_type)
+    except (TypeError, ValueError):
+        return False
+    seen: set[int] = set()
+
+    def walk(node: Any) -> bool:
+        if isinstance(node, msgspec.inspect.DateType | msgspec.inspect.DateTimeType):
+            return True
+        if id(node) in seen:
+            return False
+        seen.add(id(node))
+        if isinstance(node, msgspec.inspect.Metadata):
+            return walk(node.type)
+        if isinstance(node, msgspec.inspect.UnionType):
+            return any(walk(arm) for arm in node.types)
+        if isinstance(node, msgspec.inspect.StructType | msgspec.inspect.DataclassType):
+            return any(walk(field.type) for field in node.fields)
+        if isinstance(node, msgspec.inspect.TupleType):
+            return any(walk(item) for item in node.item_types)
+        if isinstance(node, msgspec.inspect.DictType):
+            return walk(node.value_type)
+        item_type = getattr(node, "item_type", None)
+        return item_type is not None and walk(item_type)
+
+    return walk(info)
+
+
+def check_dates(value: Any, path: str = "") -> None:
+    """422 ``date_out_of_range`` for any date or datetime inside a converted body outside the range."""
+    if isinstance(value, date):  # datetime too
+        if not _date_in_range(value):
+            raise _date_out_of_range(path or "body")
+    elif isinstance(value, msgspec.Struct):
+        encoded = getattr(value, "__struct_encode_fields__", value.__struct_fields__)
+        for name, wire_name in zip(value.__struct_fields__, encoded, strict=True):
+            check_dates(getattr(value, name), _join(path, wire_name))
+    elif isinstance(value, list | tuple | set | frozenset):
+        for index, item in enumerate(value):
+            check_dates(item, f"{path}[{index}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_dates(item, _join(path, str(key)))
 
 
 # --- JSON bodies ----------------------------------------------------------------------------
@@ -190,9 +262,12 @@ def decode_json_body(body: bytes, content_type: str, data_type: Any) -> Any:
     if data_type is Empty:
         return value
     try:
-        return msgspec.convert(value, data_type, strict=True)
+        converted = msgspec.convert(value, data_type, strict=True)
     except msgspec.ValidationError as exc:
         raise _validation_failed(exc) from exc
+    if type_takes_dates(data_type):
+        check_dates(converted)
+    return converted
 
 
 class StrictRequest(Request[Any, Any, Any]):
@@ -213,7 +288,7 @@ class StrictRequest(Request[Any, Any, Any]):
 
 # --- query values and path parameters -------------------------------------------------------
 
-QueryKind = Literal["int", "bool", "other"]
+QueryKind = Literal["int", "bool", "date", "other"]
 
 
 def _scalar_kind(annotation: Any) -> QueryKind:
@@ -229,6 +304,8 @@ def _scalar_kind(annotation: Any) -> QueryKind:
         return "bool"
     if annotation is int:
         return "int"
+    if annotation is date:
+        return "date"
     return "other"
 
 
@@ -273,6 +350,9 @@ def check_query(query_string: bytes, kinds: dict[str, QueryKind]) -> tuple[tuple
             raise _bad_query(name, "must be an integer written in digits")
         if kind == "bool" and value not in ("true", "false"):
             raise _bad_query(name, "must be `true` or `false`")
+        if kind == "date" and (year := _DATE_YEAR.match(value)) is not None:
+            if not EARLIEST_DATE.year <= int(year.group(1)) <= LATEST_DATE.year:
+                raise _date_out_of_range(name)
         pairs.append((name, normalise(value)))
     return tuple(pairs)
 
@@ -291,10 +371,15 @@ async def check_path_and_query(connection: ASGIConnection[Any, Any, Any, Any], h
 
 
 __all__ = [
+    "DATE_OUT_OF_RANGE",
+    "EARLIEST_DATE",
+    "LATEST_DATE",
     "MAX_JSON_DEPTH",
     "StrictRequest",
+    "check_dates",
     "check_path_and_query",
     "check_query",
     "decode_json_body",
     "json_nesting_exceeds",
+    "type_takes_dates",
 ]

@@ -22,6 +22,7 @@ from litestar.params import ParameterKwarg
 from litestar.typing import FieldDefinition
 from msgspec import Meta
 
+from coopmarket.core.inputs import DATE_OUT_OF_RANGE, type_takes_dates
 from coopmarket.core.text import (
     MULTILINE_TEXT_PATTERN,
     NAME_PATTERN,
@@ -157,7 +158,8 @@ def problems(
 # - query strings say what ``core/inputs.py`` enforces (one line, no control characters), and
 #   a query constraint equal to 0 is not lost;
 # - what the input checks answer is documented everywhere they can: 400, 413, 415 and 422 for a
-#   body, 422 for query parameters, 404 for path parameters;
+#   body, 422 for query parameters, 404 for path parameters, 422 ``date_out_of_range`` where a
+#   date is taken (a rule JSON Schema cannot state for ``format: date``);
 # - routes list extra answer media types in ``opt[ALTERNATIVE_MEDIA_TYPES]`` (e.g. a CSV export);
 # - the text rules of ``core/text.py`` are written as ``not: {type: string, pattern: "[refused]"}``
 #   ("contains none of these characters"): the same set as the server's look-ahead pattern, in the
@@ -317,6 +319,12 @@ def _is_text(schema: dict[str, Any]) -> bool:
     return any(isinstance(arm, dict) and arm.get("type") == "string" for arm in arms)
 
 
+def _is_date(schema: dict[str, Any]) -> bool:
+    """Whether a parameter schema takes a date (``format: date``, possibly as one arm of a union)."""
+    arms = [schema, *schema.get("oneOf", []), *schema.get("anyOf", [])]
+    return any(isinstance(arm, dict) and arm.get("format") == "date" for arm in arms)
+
+
 def _fix_query_parameter(parameter: dict[str, Any], field: FieldDefinition | None) -> None:
     schema = parameter.get("schema", {})
     if _is_text(schema) and not {"pattern", "enum", "format", "const"} & set(schema):
@@ -349,6 +357,8 @@ def _finalize_operation(operation: dict[str, Any], handler: Any) -> None:
             _fix_query_parameter(parameter, fields.get(parameter["name"]))
     if any(p["in"] == "query" for p in parameters):
         _ensure_problem(operation, 422, ["validation_error"])
+    if any(p["in"] == "query" and _is_date(p.get("schema", {})) for p in parameters):
+        _ensure_problem(operation, 422, [DATE_OUT_OF_RANGE])
     if any(p["in"] == "path" for p in parameters):
         _ensure_problem(operation, 404, ["not_found"])
     data = fields.get("data")
@@ -357,6 +367,8 @@ def _finalize_operation(operation: dict[str, Any], handler: Any) -> None:
             operation["requestBody"]["required"] = False
         for status, codes in BODY_CODES.items():
             _ensure_problem(operation, status, codes)
+        if data is not None and type_takes_dates(data.annotation):
+            _ensure_problem(operation, 422, [DATE_OUT_OF_RANGE])
     alternatives: dict[str, Any] = handler.opt.get(ALTERNATIVE_MEDIA_TYPES, {})
     if alternatives:
         content = operation["responses"]["200"].setdefault("content", {})

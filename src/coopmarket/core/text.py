@@ -65,6 +65,8 @@ Name = Annotated[
 
 # The rule for query values and path ids (one line of text), checked before routing reaches a handler.
 _TEXT_RE = re.compile(TEXT_PATTERN)
+_MULTILINE_TEXT_RE = re.compile(MULTILINE_TEXT_PATTERN)
+_NAME_RE = re.compile(NAME_PATTERN)
 
 
 def refused_characters(pattern: str) -> str:
@@ -75,6 +77,16 @@ def refused_characters(pattern: str) -> str:
 def is_single_line_text(value: str) -> bool:
     """``value`` has no control character (the ``Text`` rule)."""
     return _TEXT_RE.search(value) is not None
+
+
+def is_multiline_text(value: str) -> bool:
+    """``value`` keeps the ``MultilineText`` rule (line breaks and tabs, no other control character)."""
+    return _MULTILINE_TEXT_RE.search(value) is not None
+
+
+def is_name(value: str) -> bool:
+    """``value`` keeps the ``Name`` rule (one line, no control, invisible or bidi character)."""
+    return _NAME_RE.search(value) is not None
 
 
 def normalise(value: str) -> str:
@@ -91,6 +103,8 @@ __all__ = [
     "MultilineText",
     "Name",
     "Text",
+    "is_multiline_text",
+    "is_name",
     "is_single_line_text",
     "normalise",
     "refused_characters",

@@ -32,6 +32,7 @@ from coopmarket.core import clock, i18n
 from coopmarket.core.errors import Conflict, FieldError
 from coopmarket.core.ids import new_id
 from coopmarket.core.principal import Principal
+from coopmarket.core.text import is_multiline_text, is_name, is_single_line_text, normalise
 from coopmarket.products import stock as stock_moves
 from coopmarket.products import tabular
 from coopmarket.products.errors import (
@@ -88,6 +89,13 @@ REQUIRED_COLUMNS = (
 _COLUMN_BY_LABEL = {i18n.label(i18n.CHINESE, "column", c): c for c in COLUMNS}
 _CATEGORY_BY_LABEL = {i18n.label(i18n.CHINESE, "category", c): c for c in CATEGORIES}
 TEXT_LIMITS = {"name": 100, "category": 32, "unit": 32, "description": 5000, "sku_code": 64, "spec": 100}
+# The text rules of the JSON API (core/text.py), cell by cell: a name shown to buyers refuses
+# invisible and bidi characters, a description may break lines, the rest is one line.
+_ONE_LINE = (is_single_line_text, "must be one line of text without control characters")
+TEXT_RULES = {
+    "name": (is_name, "must be one line without control, invisible or bidi-override characters"),
+    "description": (is_multiline_text, "must be text without control characters other than line breaks and tabs"),
+}
 _VILLAGE_CODE = re.compile(r"[0-9]{12}")
 _WHOLE = re.compile(r"\+?[0-9]+")
 _DECIMAL = re.compile(r"\+?[0-9]*\.[0-9]+")
@@ -227,6 +235,12 @@ def _parse_row(
             continue
         if not value and column != "description":
             problems.add(number, column, "required")
+            ok = False
+            continue
+        value = normalise(value)
+        keeps_rule, rule = TEXT_RULES.get(column, _ONE_LINE)
+        if not keeps_rule(value):
+            problems.add(number, column, rule)
             ok = False
             continue
         limit = TEXT_LIMITS.get(column)

@@ -231,7 +231,9 @@ class SurplusDistributionOut(msgspec.Struct):
 
 # --- frozen disclosures and the public's messages on them ---------------------------------------
 
-PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2]|Q[1-4])$"
+# Years 1900-2999, as every date a client sends (core/inputs.py): year 0 is no date, and a period
+# at either end of the calendar overflowed its conversion to UTC instants (a 500).
+PERIOD_PATTERN = r"^(19[0-9]{2}|2[0-9]{3})-(0[1-9]|1[0-2]|Q[1-4])$"
 Period = Annotated[
     str, Meta(pattern=PERIOD_PATTERN, description="A month (2026-10) or a quarter (2026-Q3)", examples=["2026-Q3"])
 ]
