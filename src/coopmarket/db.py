@@ -157,13 +157,16 @@ async def fetch_all(conn: AsyncConnection, statement: Any, params: Mapping[str, 
     layer (execution context, result set-up, rows, the greenlet hop) was about a third of a public
     list request's CPU. Only for reads in autocommit (no transaction to join): a driver error makes the
     statement run again through SQLAlchemy, which raises (and invalidates a dead connection) as it
-    always has. Elsewhere, and on SQLite, it is ``conn.execute(statement, params).all()``.
+    always has. Elsewhere, on SQLite, and while anything listens to SQLAlchemy's cursor events, it is
+    ``conn.execute(statement, params).all()``.
     """
     sync = conn.sync_connection
     if (
         conn.dialect.name == "postgresql"
         and sync is not None
         and sync.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+        # Whoever listens to statements (tracing, a test reading the SQL sent) sees them all.
+        and not (sync.dispatch.before_cursor_execute or sync.dispatch.after_cursor_execute)
     ):
         key = id(statement)
         query = _DRIVER_QUERIES.get(key, _MISSING)
@@ -175,9 +178,9 @@ async def fetch_all(conn: AsyncConnection, statement: Any, params: Mapping[str, 
             except Exception:  # not one it can run (expanding IN, an unusual type): SQLAlchemy runs it
                 query = None
             _DRIVER_QUERIES[key] = query
-        if isinstance(query, _DriverQuery) and query.statement is statement:
-            raw = await conn.get_raw_connection()
-            driver = raw.driver_connection
+        # The connection is checked out and valid (else SQLAlchemy, which would reconnect, runs it).
+        if isinstance(query, _DriverQuery) and query.statement is statement and not (sync.closed or sync.invalidated):
+            driver = sync.connection.driver_connection
             if driver is not None:
                 try:
                     records = await driver.fetch(query.sql, *query.arguments(params))
