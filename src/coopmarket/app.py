@@ -11,13 +11,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from litestar import Litestar, MediaType, Request, Response, get
+from litestar import Litestar, MediaType, Request, Response, Router, get
 from litestar.config.cors import CORSConfig
-from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.middleware.base import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy import text
@@ -34,7 +32,6 @@ from coopmarket.coops import routes as coops_routes
 from coopmarket.coops import service as coops_service
 from coopmarket.core import i18n
 from coopmarket.core import jobs as core_jobs
-from coopmarket.core.allow import AllowHeader
 from coopmarket.core.deps import (
     PrincipalResolver,
     authenticate_first,
@@ -74,7 +71,7 @@ from coopmarket.idempotency import service as idempotency_service
 from coopmarket.ledger import routes as ledger_routes
 from coopmarket.ops import metrics
 from coopmarket.ops.context import current_request_id
-from coopmarket.ops.middleware import RequestMiddleware, security_headers
+from coopmarket.ops.middleware import EdgeMiddleware
 from coopmarket.orders import jobs as order_jobs
 from coopmarket.orders import member_volume
 from coopmarket.orders import metrics as orders_metrics
@@ -311,11 +308,21 @@ async def metrics_endpoint(request: Request[Any, Any, Any], state: State) -> Res
     return Response(content=body, media_type=content_type, headers={"cache-control": "no-store"})
 
 
-def _route_handlers() -> Sequence[Any]:
+def _route_handlers(sign_in_middleware: Sequence[Any] = ()) -> Sequence[Any]:
+    """Every route; the sign-in routes (``/api/v1/auth/*``) behind the sign-in limiter's middleware,
+    which no other route pays for."""
     handlers: list[Any] = [health, ready, metrics_endpoint]
+    if sign_in_middleware:
+        handlers.append(
+            Router(
+                path="/", route_handlers=[accounts_routes.AuthController], middleware=list(sign_in_middleware)
+            )
+        )
+    else:
+        handlers.append(accounts_routes.AuthController)
+    handlers.extend(r for r in accounts_routes.routes if r is not accounts_routes.AuthController)
     for module in (
         regions_routes,
-        accounts_routes,
         coops_routes,
         products_routes,
         brand_routes,
@@ -395,14 +402,16 @@ def provide_disclosure_message_limits(state: State) -> reports_disclosures.Messa
     return state.disclosure_message_limits
 
 
-async def _guard_request(connection: ASGIConnection[Any, Any, Any, Any], handler: Any) -> None:
-    """The app-wide guard: the caller (401), then path ids and query values (core/inputs.py).
+async def _check_request(request: Request[Any, Any, Any]) -> None:
+    """Before every handler: the caller (401), then path ids and query values (core/inputs.py),
+    before the query and the body are read.
 
-    One guard instead of two: Litestar hands each guard its own copy of the route handler, a
-    shallow copy per guard and request.
+    A ``before_request`` hook rather than a guard: Litestar hands each guard its own shallow copy
+    of the route handler, per request (and a copy defeats any cache keyed on the handler).
     """
-    await authenticate_first(connection, handler)
-    await check_path_and_query(connection, handler)
+    handler = request.route_handler
+    await authenticate_first(request, handler)
+    await check_path_and_query(request, handler)
 
 
 def create_app(settings: Settings | None = None, overrides: Overrides | None = None) -> Litestar:
@@ -491,8 +500,8 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
 
     # The public catalogue's shared response cache (Redis, when configured; see core/response_cache.py).
     response_cache = ResponseCache.from_settings(settings)
-    return Litestar(
-        route_handlers=_route_handlers(),
+    app = Litestar(
+        route_handlers=_route_handlers(rate_limit.middleware),
         lifespan=[lifespan],
         state=State({"settings": settings, "overrides": overrides}),
         dependencies={
@@ -525,20 +534,21 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         # Every body, query value and path id is checked in one place (core/inputs.py).
         request_class=StrictRequest,
         plugins=[StrictStructSchemaPlugin()],
-        middleware=[
-            DefineMiddleware(RequestMiddleware, settings=settings),
-            AllowHeader(),
-            *rate_limit.middleware,
-        ],
+        # No route middleware: what every answer needs (request id, metrics, access log, security
+        # headers, Allow) is one ASGI layer around the whole app (below); the sign-in limiter wraps
+        # the sign-in routes only (``_route_handlers``).
         # The caller first (401), then path ids and query values, then (while reading) the body.
-        guards=[_guard_request],
-        before_send=[security_headers(settings)],
+        before_request=_check_request,
         cors_config=_cors(settings),
         on_shutdown=[*rate_limit.on_shutdown, response_cache.aclose],
         debug=False,
         # Logging is configured once per process by `coopmarket serve` (ops/logging.py), not here.
         logging_config=None,
     )
+    # Around Litestar's own handler (router, exception handling, CORS), so that it sees every
+    # answer, routed or not (404, 405, preflight), and sets the request id before any of them.
+    app.asgi_handler = EdgeMiddleware(app.asgi_handler, settings)
+    return app
 
 
 __all__ = ["Overrides", "create_app"]

@@ -43,7 +43,7 @@ from coopmarket.core.errors import (
 from coopmarket.core.phone import mask_phone
 from coopmarket.core.principal import BUYER, COOP_MANAGER, DISTRICT_STAFF, Principal
 from coopmarket.core.ratelimit import PhoneAttempts
-from coopmarket.db import Executor, require_no_transaction
+from coopmarket.db import Executor, fetch_all, require_no_transaction
 from coopmarket.regions import service as regions_service
 from coopmarket.settings import Settings
 
@@ -212,7 +212,8 @@ async def authenticate(
         raise Unauthorized(
             "The access token is invalid or expired.", code="invalid_token", headers=_INVALID_TOKEN_HEADERS
         )
-    row = (await conn.execute(_CALLER, {"user_id": claims.user_id})).one_or_none()
+    rows = await fetch_all(conn, _CALLER, {"user_id": claims.user_id})  # one row at most: the key
+    row = rows[0] if rows else None
     if row is None:
         raise Unauthorized(
             "The access token is invalid or expired.", code="invalid_token", headers=_INVALID_TOKEN_HEADERS

@@ -1,8 +1,9 @@
 """Dependencies every route may ask for: settings, database, session, the caller, today.
 
-The caller is authenticated by ``authenticate_first``, an app-wide guard, before anything else of
-the request is read (its query, its body): an anonymous or badly signed request to a guarded route
-is 401 whatever else is wrong with it. The guard keeps the principal on the request's scope and
+The caller is authenticated by ``authenticate_first``, run before every handler (the app's
+``before_request`` hook), before anything else of the request is read (its query, its body): an
+anonymous or badly signed request to a route that needs a caller is 401 whatever else is wrong
+with it. The hook keeps the principal on the request's scope and
 ``provide_principal`` hands that one to the route (one lookup per request).
 
 The kernel imports no slice: who a bearer token belongs to is decided by the resolver ``app.py``
@@ -61,7 +62,7 @@ _SCOPE_KEY = "coopmarket.principal"
 
 
 # (handler function, dependency name) -> answer. Keyed on the handler's function: the handler object a
-# guard receives is not one ``lru_cache`` could recognise from one request to the next (the cache
+# guard received was a fresh copy per request, not one ``lru_cache`` could recognise (the cache
 # missed on every request, re-inspecting signatures each time: about 6% of a list request's CPU).
 _ASKS_FOR: dict[tuple[Any, str], bool] = {}
 
@@ -102,7 +103,7 @@ def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
 
 
 async def authenticate_first(connection: ASGIConnection[Any, Any, Any, Any], handler: Any) -> None:
-    """Guard (every route): authenticate the caller of a route that needs one, or that takes an
+    """Before every handler: authenticate the caller of a route that needs one, or that takes an
     optional one and got a token, before its query or body is read; 401 when that fails."""
     if asks_for(handler, PRINCIPAL) or (
         asks_for(handler, MAYBE_PRINCIPAL) and connection.headers.get("authorization")

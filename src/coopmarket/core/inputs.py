@@ -1,8 +1,8 @@
 """The one place where client input is checked before any handler sees it.
 
 ``create_app`` wires both pieces into every route; routes and schemas only declare types. They
-run after ``core.deps.authenticate_first`` (a guard too), so a caller who must sign in hears 401
-before anything about the rest of the request.
+run after ``core.deps.authenticate_first`` (both in the app's ``before_request`` hook), so a caller
+who must sign in hears 401 before anything about the rest of the request.
 
 - ``StrictRequest`` (the app's request class) decodes JSON bodies: the declared charset must be
   UTF-8 (415 otherwise) and the media type JSON; the bytes must be UTF-8 (400
@@ -13,7 +13,7 @@ before anything about the rest of the request.
   the field). A JSON number with an integral value (``2.0``, ``2e0``) is the integer 2: JSON has
   one number type and the document's JSON Schema (OpenAPI 3.1) says so. Litestar's own
   conversion afterwards is lax, but it only sees the already-typed value.
-- ``check_path_and_query`` (a guard, so after routing and before the handler): a path parameter with
+- ``check_path_and_query`` (after routing and before the handler reads anything): a path parameter with
   a control character is 404 (no such thing exists); a query value that is not UTF-8 or holds a
   control character is 422 naming it; query values are normalised to NFC; a declared integer
   query parameter must be written as one (``-?[0-9]+``, so not ``1e2``, ``1.0`` or `` 5``), a
@@ -358,7 +358,7 @@ def check_query(query_string: bytes, kinds: dict[str, QueryKind]) -> tuple[tuple
 
 
 async def check_path_and_query(connection: ASGIConnection[Any, Any, Any, Any], handler: Any) -> None:
-    """Guard (every route): path parameters and query values, as the module docstring says."""
+    """Before every handler: path parameters and query values, as the module docstring says."""
     for value in connection.path_params.values():
         if isinstance(value, str) and not is_single_line_text(value):
             raise NotFound("No such resource.", code="not_found")

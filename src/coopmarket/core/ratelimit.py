@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from math import ceil
 from time import time
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 import redis.asyncio as redis
 from litestar import Request
@@ -118,6 +118,11 @@ class MemoryCounter:
     async def aclose(self) -> None:
         return None
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
+        # One counter, shared: never copied (Litestar deep-copies a Router, and so the sign-in
+        # limiter's middleware arguments, when the app registers it).
+        return self
+
 
 class RedisCounter:
     """Counts shared by every worker: ``INCR`` and ``EXPIRE … NX`` in one transaction."""
@@ -139,6 +144,11 @@ class RedisCounter:
 
     async def aclose(self) -> None:
         await self._redis.aclose()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
+        # One counter, shared: never copied (Litestar deep-copies a Router, and so the sign-in
+        # limiter's middleware arguments, when the app registers it).
+        return self
 
 
 class AuthRateLimitMiddleware:

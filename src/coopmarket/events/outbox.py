@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import String, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
@@ -29,6 +29,11 @@ Executor = AsyncSession | AsyncConnection
 
 _INSERT_EVENT = insert(OutboxEvent.__table__)  # type: ignore[attr-defined]
 _INSERT_DELIVERY = insert(WebhookDelivery.__table__)  # type: ignore[attr-defined]
+# Built once (every order placed passes here): the live subscriptions of a kind.
+_LIVE_SUBSCRIPTIONS = select(col(WebhookSubscription.id)).where(
+    col(WebhookSubscription.deleted_at).is_(None),
+    col(WebhookSubscription.kinds).like(bindparam("kinds_like", type_=String)),
+)
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -96,16 +101,7 @@ async def record_event(
         ],
     )
     subscribers = (
-        (
-            await session.execute(
-                select(col(WebhookSubscription.id)).where(
-                    col(WebhookSubscription.deleted_at).is_(None),
-                    col(WebhookSubscription.kinds).like(_kinds_like(kind)),
-                )
-            )
-        )
-        .scalars()
-        .all()
+        (await session.execute(_LIVE_SUBSCRIPTIONS, {"kinds_like": _kinds_like(kind)})).scalars().all()
     )
     if subscribers:
         await session.execute(

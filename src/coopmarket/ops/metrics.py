@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -68,10 +69,22 @@ class Sample:
 GaugeSource = Callable[[AsyncConnection], Awaitable[Sequence[Sample]]]
 
 
+# (method, route, status) -> its request counter and duration histogram: ``labels()`` takes a lock
+# and builds its key on every call; the series of a route are few and live as long as the process.
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    """Count one answered request (called by the request middleware)."""
-    HTTP_REQUESTS.labels(method, route, str(status)).inc()
-    HTTP_DURATION.labels(method, route).observe(seconds)
+    """Count one answered request (called by the edge middleware, ``ops/middleware.py``)."""
+    key = (method, route, status)
+    series = _SERIES.get(key)
+    if series is None:
+        series = _SERIES[key] = (
+            HTTP_REQUESTS.labels(method, route, str(status)),
+            HTTP_DURATION.labels(method, route),
+        )
+    series[0].inc()
+    series[1].observe(seconds)
     if status >= 500:
         HTTP_SERVER_ERRORS.labels(method, route).inc()
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from coopmarket.core.http import AppSettings, Caller, Db, Session
+from coopmarket.core.http import Caller, Session
 from coopmarket.core.openapi import problems
 from coopmarket.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from coopmarket.db import Database
 from coopmarket.idempotency.http import IdempotencyKeyHeader, run_idempotently
 from coopmarket.orders import checkout, fulfilment, phone_reveal, queries, refunds
 from coopmarket.orders.schemas import (
@@ -26,6 +27,7 @@ from coopmarket.orders.schemas import (
     RejectRefundIn,
     ShipIn,
 )
+from coopmarket.settings import Settings
 
 OrderStatus = Literal["pending_payment", "paid", "completed", "cancelled"]
 
@@ -52,13 +54,17 @@ class OrderController(Controller):
     )
     async def place_order(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[PlaceOrderIn],
-        db: Db,
-        settings: AppSettings,
         principal: Caller,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[Any]:
         """Take stock and create an order split per cooperative; answers 201 with the order."""
+        # The database and settings straight from the app's state: with ``principal`` they were
+        # three dependencies of one level, which Litestar resolves in an anyio task group (a task
+        # each) on every order.
+        db: Database = request.app.state.db
+        settings: Settings = request.app.state.settings
 
         async def run(session: AsyncSession) -> tuple[int, OrderOut]:
             return 201, await checkout.place_order(session, settings, principal, data)

@@ -101,7 +101,6 @@ class ProductController(Controller):
     async def list_products(
         self,
         request: Request[Any, Any, Any],
-        read: public_cache.PublicReads,
         q: Annotated[str | None, QueryParameter(name="q", max_length=100)] = None,
         category: Annotated[Category | None, QueryParameter(name="category")] = None,
         region_code: Annotated[
@@ -121,6 +120,8 @@ class ProductController(Controller):
     ) -> Response[ProductPage]:
         """Active products of approved cooperatives; filters, sort orders and keyset cursors.
         Carries an ``ETag`` (a conditional GET answers 304) and ``Cache-Control: public, no-cache``."""
+        # What ``PublicReads`` gives, straight from the app's state: no dependency to resolve per request.
+        read = public_cache.provide_public_read(request.app.state)
         parts = (q, category, region_code, cooperative_id, branded, min_price_fen, max_price_fen, sort, limit, cursor)
         async with read.db.read() as conn:
             return await public_cache.answer(

@@ -38,6 +38,7 @@ from coopmarket.core import clock
 from coopmarket.core.errors import FieldError, ValidationFailed
 from coopmarket.core.pagination import decode_cursor, encode_cursor
 from coopmarket.core.principal import Principal
+from coopmarket.db import fetch_all
 from coopmarket.products import certifications as certification_service
 from coopmarket.products import images, search
 from coopmarket.products import stock as stock_moves
@@ -787,7 +788,7 @@ async def list_products(
             params["after_price"], params["after_id"] = after[0], after[1]
 
     stmt = _list_statement(conn.dialect.name, effective_sort, after is not None, filters)
-    rows = (await conn.execute(stmt, params)).all()
+    rows = await fetch_all(conn, stmt, params)
     next_cursor: str | None = None
     if len(rows) > limit:
         rows = rows[:limit]
