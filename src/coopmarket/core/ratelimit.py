@@ -215,39 +215,21 @@ class PhoneAttempts:
     def __init__(
         self, counter: WindowCounter | None, *, limit: int, key_secret: bytes, fail_closed: bool = False
     ) -> None:
-        self._counter = counter
-        self._limit = limit
         self._key_secret = key_secret
-        self._fail_closed = fail_closed
+        # The same counting as any keyed limit, under an HMAC of the phone (never the number itself).
+        self._attempts = KeyedLimit(
+            counter, limit=limit, fail_closed=fail_closed, paused="Sign-in is paused for a moment"
+        )
 
     def _key(self, phone: str) -> str:
         digest = hmac.new(self._key_secret, phone.strip().encode(), hashlib.sha256).hexdigest()
         return f"phone:{digest[:32]}"
 
     async def hit(self, phone: str) -> None:
-        if self._counter is None:
-            return
-        try:
-            count, retry_after = await self._counter.hit(self._key(phone))
-        except Exception as exc:  # the store is down
-            if self._fail_closed:
-                log.warning("rate limit store unavailable, sign-in refused: %s", type(exc).__name__)
-                raise UpstreamUnavailable(
-                    "Sign-in is paused for a moment; try again shortly.",
-                    code="rate_limit_unavailable",
-                    headers={"Retry-After": "5"},
-                ) from exc
-            log.warning("rate limit store unavailable, attempt not counted: %s", type(exc).__name__)
-            return
-        if count > self._limit:
-            raise TooManyRequests(
-                f"Too many attempts for this phone number; try again in {retry_after} seconds.",
-                headers={"Retry-After": str(retry_after)},
-            )
+        await self._attempts.hit(self._key(phone), detail="Too many attempts for this phone number")
 
     async def aclose(self) -> None:
-        if self._counter is not None:
-            await self._counter.aclose()
+        await self._attempts.aclose()
 
 
 def phone_attempts(settings: Settings) -> PhoneAttempts:
@@ -303,10 +285,18 @@ class KeyedLimit:
     set. Over the limit: 429 ``rate_limited`` with ``Retry-After``. ``limit`` 0 counts nothing. A
     store that is down is handled as configured (``rate_limit_on_redis_error``)."""
 
-    def __init__(self, counter: WindowCounter | None, *, limit: int, fail_closed: bool = False) -> None:
+    def __init__(
+        self,
+        counter: WindowCounter | None,
+        *,
+        limit: int,
+        fail_closed: bool = False,
+        paused: str = "Paused for a moment",
+    ) -> None:
         self._counter = counter
         self._limit = limit
         self._fail_closed = fail_closed
+        self._paused = paused
 
     async def hit(self, key: str, *, detail: str = "Too many requests") -> None:
         if self._counter is None or self._limit <= 0:
@@ -317,7 +307,7 @@ class KeyedLimit:
             if self._fail_closed:
                 log.warning("rate limit store unavailable, request refused: %s", type(exc).__name__)
                 raise UpstreamUnavailable(
-                    "Paused for a moment; try again shortly.",
+                    f"{self._paused}; try again shortly.",
                     code="rate_limit_unavailable",
                     headers={"Retry-After": "5"},
                 ) from exc
