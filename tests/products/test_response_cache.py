@@ -5,8 +5,6 @@ uncached, never 500."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -25,9 +23,10 @@ from tests.redis_store import REDIS_URL
 
 
 @pytest.fixture
-def namespace() -> str:
-    """A key namespace of this test's own (each test's database starts its version again)."""
-    return f"coopmarket_test_catalogue_{uuid.uuid4().hex}"
+def namespace(redis_namespace: str) -> str:
+    """A key namespace of this test's own (each test's database starts its version again), on the
+    real Redis and emptied afterwards (conftest's ``redis_namespace``)."""
+    return redis_namespace
 
 
 @pytest.fixture
@@ -42,20 +41,10 @@ def settings_overrides(namespace: str) -> dict[str, Any]:
 @pytest.fixture(autouse=True)
 async def _redis(namespace: str) -> AsyncIterator[redis.Redis]:
     connection = redis.Redis.from_url(REDIS_URL)
-    try:
-        await connection.ping()
-    except (redis.ConnectionError, OSError):
-        await connection.aclose()
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"no Redis at {REDIS_URL}")
     clock.set_now(NOW)
     try:
         yield connection
     finally:
-        keys = [key async for key in connection.scan_iter(match=f"{namespace}:*")]
-        if keys:
-            await connection.delete(*keys)
         await connection.aclose()
 
 
