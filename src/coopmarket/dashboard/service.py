@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -13,7 +13,7 @@ from coopmarket.core.principal import Principal
 from coopmarket.dashboard.schemas import Dashboard, ExpiringLicence, MonthIncome, PendingCooperative
 from coopmarket.regions import service as regions_service
 from coopmarket.reports import service as reports_service
-from coopmarket.reports.schemas import CollectiveIncomeItem, IncomeByCategory
+from coopmarket.reports.schemas import CollectiveIncomeReport, CollectiveIncomeSeries, IncomeByCategory
 from coopmarket.settings import Settings
 from coopmarket.villages import campaign
 
@@ -48,33 +48,33 @@ async def dashboard(
     starts = month_starts(today)
     date_from = starts[0]
 
-    async def report(group_by: str, first: date, last: date) -> list[CollectiveIncomeItem]:
-        found = await reports_service.collective_income_report(
+    async def report(group_by: str, interval: str | None = None) -> CollectiveIncomeReport:
+        return await reports_service.collective_income_report(
             conn,
             settings,
             principal,
-            date_from=first,
-            date_to=last,
+            date_from=date_from,
+            date_to=today,
             group_by=group_by,
             region_code=root.code,
+            interval=interval,
         )
-        return found.items
 
-    villages = await report("village", date_from, today)
-    streets = await report("street", date_from, today) if root.level in ("district", "street") else []
-    months: list[MonthIncome] = []
-    for first, following in zip(starts, [*starts[1:], None], strict=True):
-        last = today if following is None else following - timedelta(days=1)
-        [whole] = await report(root.level, first, last)
-        months.append(
-            MonthIncome(
-                month=f"{first.year:04d}-{first.month:02d}",
-                from_=first,
-                to=last,
-                total_fen=whole.total_fen,
-                by_category=whole.by_category,
-            )
+    # One report by village and month gives the villages and, summed, each month's figure.
+    series = await report("village", "month")
+    assert isinstance(series, CollectiveIncomeSeries)
+    villages = series.items
+    streets = (await report("street")).items if root.level in ("district", "street") else []
+    months = [
+        MonthIncome(
+            month=period.period,
+            from_=period.from_,
+            to=period.to,
+            total_fen=period.total_fen,
+            by_category=_sum_categories([item.by_category for item in period.items]),
         )
+        for period in series.periods
+    ]
     licences = await brand_service.list_licences(
         conn,
         principal,
