@@ -34,14 +34,14 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, NoReturn, TypeAlias
 
 from sqlalchemy import Insert, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as SqlAlchemySession
-from sqlalchemy.util import await_only
+from sqlalchemy.util import await_only, greenlet_spawn
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from coopmarket.settings import Settings
@@ -100,15 +100,21 @@ def _prepare_sqlite_file(url: str) -> None:
 
 
 class _DriverQuery:
-    """A fixed SELECT compiled once for PostgreSQL: its SQL text (exactly what SQLAlchemy sends),
-    its positional parameters (name, bound default, bind processor) and its result processors."""
+    """A fixed statement compiled once for PostgreSQL: its SQL text (exactly what SQLAlchemy sends),
+    its positional parameters (name, bound default, bind processor) and its result processors.
+
+    ``column_keys`` are the keys an INSERT or UPDATE is executed with (they decide its columns, as
+    in SQLAlchemy). A statement SQLAlchemy would complete at execution (a Python-side column
+    default or ``onupdate`` not given, an expanding ``IN``) is refused: SQLAlchemy runs it."""
 
     __slots__ = ("params", "result_processors", "sql", "statement")
 
-    def __init__(self, statement: Any, dialect: Any) -> None:
-        compiled = statement.compile(dialect=dialect)
+    def __init__(self, statement: Any, dialect: Any, column_keys: list[str] | None = None) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=column_keys)
         if compiled.literal_execute_params or compiled.post_compile_params or compiled.positiontup is None:
             raise ValueError("not a fixed statement")
+        if getattr(compiled, "insert_prefetch", None) or getattr(compiled, "update_prefetch", None):
+            raise ValueError("SQLAlchemy would fill in column defaults at execution")
         self.statement = statement  # kept alive: the cache below is keyed by its id
         self.sql: str = compiled.string
         bind_processors = compiled._bind_processors
@@ -145,50 +151,171 @@ class _DriverQuery:
 
 
 _MISSING = object()
-_DRIVER_QUERIES: dict[int, _DriverQuery | None] = {}
-_MAX_DRIVER_QUERIES = 256
+_DRIVER_QUERIES: dict[tuple[int, frozenset[str]], _DriverQuery | None] = {}
+_MAX_DRIVER_QUERIES = 512
 
 
-async def fetch_all(conn: AsyncConnection, statement: Any, params: Mapping[str, Any]) -> Sequence[Any]:
-    """The rows of a SELECT (indexable by position) on a read connection (``Database.read()``).
+def _driver_query(conn: AsyncConnection, statement: Any, keys: Any) -> _DriverQuery | None:
+    """The compiled form of ``statement`` for these parameter keys, or ``None`` when SQLAlchemy
+    must run it (cached by the statement's identity: only statements built once come here twice)."""
+    key = (id(statement), frozenset(keys))
+    query = _DRIVER_QUERIES.get(key, _MISSING)
+    if query is _MISSING:
+        if len(_DRIVER_QUERIES) >= _MAX_DRIVER_QUERIES:  # not fixed statements after all
+            _DRIVER_QUERIES.clear()
+        try:
+            query = _DriverQuery(statement, conn.dialect, sorted(key[1]) if statement.is_dml else None)
+        except Exception:  # not one it can run (expanding IN, an unusual type, defaults): SQLAlchemy runs it
+            query = None
+        _DRIVER_QUERIES[key] = query
+    if isinstance(query, _DriverQuery) and query.statement is statement:
+        return query
+    return None
 
-    On PostgreSQL a fixed statement (one built once and reused, no expanding ``IN``) runs on the
-    asyncpg connection itself with the SQL text SQLAlchemy would send: SQLAlchemy's execution
-    layer (execution context, result set-up, rows, the greenlet hop) was about a third of a public
-    list request's CPU. Only for reads in autocommit (no transaction to join): a driver error makes the
-    statement run again through SQLAlchemy, which raises (and invalidates a dead connection) as it
-    always has. Elsewhere, on SQLite, and while anything listens to SQLAlchemy's cursor events, it is
-    ``conn.execute(statement, params).all()``.
-    """
+
+def _on_driver(conn: Executor) -> bool | None:
+    """How a statement on ``conn`` may run on the asyncpg connection itself: ``True`` in autocommit
+    (``Database.read()``, ``write_once()``), ``False`` inside a transaction SQLAlchemy began (a unit
+    of work's connection), ``None`` when SQLAlchemy must run it: SQLite, a session (not its
+    connection), a connection not checked out or invalidated, or anyone listening to cursor events
+    (tracing, a test reading the SQL sent, fault injection sees every statement)."""
+    if not isinstance(conn, AsyncConnection) or conn.dialect.name != "postgresql":
+        return None
     sync = conn.sync_connection
-    if (
-        conn.dialect.name == "postgresql"
-        and sync is not None
-        and sync.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
-        # Whoever listens to statements (tracing, a test reading the SQL sent) sees them all.
-        and not (sync.dispatch.before_cursor_execute or sync.dispatch.after_cursor_execute)
-    ):
-        key = id(statement)
-        query = _DRIVER_QUERIES.get(key, _MISSING)
-        if query is _MISSING:
-            if len(_DRIVER_QUERIES) >= _MAX_DRIVER_QUERIES:  # not fixed statements after all
-                _DRIVER_QUERIES.clear()
+    if sync is None or sync.closed or sync.invalidated:
+        return None
+    if sync.dispatch.before_cursor_execute or sync.dispatch.after_cursor_execute:
+        return None
+    if sync.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return True
+    return False if sync.in_transaction() else None
+
+
+async def _driver_error(conn: AsyncConnection, exc: Exception, sql: str, args: Any) -> NoReturn:
+    """Raise ``exc`` of the driver as SQLAlchemy would have: the dialect's translation to a DBAPI
+    error, then the connection's own handling (the ``sqlalchemy.exc`` class, ``connection_invalidated``
+    and invalidation of a connection the server dropped, ``handle_error`` events)."""
+    sync = conn.sync_connection
+    assert sync is not None
+    adapted: Any = sync.connection.dbapi_connection  # SQLAlchemy's asyncpg adapter
+    try:
+        adapted._handle_exception(exc)  # raises the DBAPI-level error
+    except conn.dialect.loaded_dbapi.Error as dbapi_error:
+        await greenlet_spawn(sync._handle_dbapi_exception, dbapi_error, sql, args, None, None)
+        raise  # not reached: the line above raises
+    raise exc  # not reached: ``_handle_exception`` raises (a non-DBAPI error as it is)
+
+
+async def _run_in_transaction(conn: AsyncConnection, query: _DriverQuery, call: Callable[..., Any], args: Any) -> Any:
+    """``call(sql, args)`` on the driver inside the transaction of ``conn``, beginning it first if
+    this is its first statement (SQLAlchemy's asyncpg adapter begins lazily, at the first statement)."""
+    sync = conn.sync_connection
+    assert sync is not None
+    adapted: Any = sync.connection.dbapi_connection  # SQLAlchemy's asyncpg adapter
+    async with adapted._execute_mutex:
+        try:
+            if adapted._transaction is None:
+                await adapted._start_transaction()
+            return await call(query.sql, args)
+        except Exception as exc:
+            await _driver_error(conn, exc, query.sql, args)
+
+
+async def fetch_all(conn: Executor, statement: Any, params: Mapping[str, Any]) -> Sequence[Any]:
+    """The rows of a statement (a SELECT, or DML with RETURNING), indexable by position.
+
+    On PostgreSQL a fixed statement (one built once and reused, no expanding ``IN``) on a
+    connection runs on the asyncpg connection itself with the SQL text SQLAlchemy would send:
+    SQLAlchemy's execution layer (execution context, result set-up, rows, the greenlet hop) costs
+    70–120 µs of CPU per statement, against 25–50 µs for the driver alone (bench/README.md). In a
+    unit of work it joins the transaction SQLAlchemy began (beginning it if needed), and an error
+    is raised as SQLAlchemy raises it (``_driver_error``). A read in autocommit that fails runs
+    again through SQLAlchemy, which raises (and invalidates a dead connection) as it always has.
+    Elsewhere (SQLite, a session, cursor-event listeners) it is ``conn.execute(statement, params).all()``.
+    """
+    mode = _on_driver(conn)
+    if mode is not None:
+        assert isinstance(conn, AsyncConnection)
+        query = _driver_query(conn, statement, params.keys())
+        if query is not None:
+            sync = conn.sync_connection
+            assert sync is not None
+            driver: Any = sync.connection.driver_connection
+            if mode is False:
+                records = await _run_in_transaction(conn, query, _fetch_on(driver), query.arguments(params))
+                return query.rows(records)
+            args = query.arguments(params)
             try:
-                query = _DriverQuery(statement, conn.dialect)
-            except Exception:  # not one it can run (expanding IN, an unusual type): SQLAlchemy runs it
-                query = None
-            _DRIVER_QUERIES[key] = query
-        # The connection is checked out and valid (else SQLAlchemy, which would reconnect, runs it).
-        if isinstance(query, _DriverQuery) and query.statement is statement and not (sync.closed or sync.invalidated):
-            driver = sync.connection.driver_connection
-            if driver is not None:
-                try:
-                    records = await driver.fetch(query.sql, *query.arguments(params))
-                except Exception as exc:  # SQLAlchemy runs it again and reports it, below
-                    _log.debug("driver read failed (%s); running it through SQLAlchemy", type(exc).__name__)
-                else:
-                    return query.rows(records)
+                records = await driver.fetch(query.sql, *args)
+            except Exception as exc:
+                if statement.is_dml:  # a write is never sent twice
+                    await _driver_error(conn, exc, query.sql, args)
+                # A read: SQLAlchemy runs it again and reports it, below.
+                _log.debug("driver read failed (%s); running it through SQLAlchemy", type(exc).__name__)
+            else:
+                return query.rows(records)
     return (await conn.execute(statement, params)).all()
+
+
+async def execute_dml(conn: Executor, statement: Any, params: Mapping[str, Any]) -> int:
+    """Run an INSERT, UPDATE or DELETE without RETURNING; the rows it touched. As ``fetch_all``:
+    on the driver where it can, else through SQLAlchemy."""
+    mode = _on_driver(conn)
+    if mode is not None:
+        assert isinstance(conn, AsyncConnection)
+        query = _driver_query(conn, statement, params.keys())
+        if query is not None:
+            sync = conn.sync_connection
+            assert sync is not None
+            driver: Any = sync.connection.driver_connection
+            args = query.arguments(params)
+            if mode is False:
+                status = await _run_in_transaction(conn, query, _execute_on(driver), args)
+            else:
+                try:
+                    status = await driver.execute(query.sql, *args)
+                except Exception as exc:
+                    await _driver_error(conn, exc, query.sql, args)
+            return _status_count(status)
+    return rowcount(await conn.execute(statement, params))
+
+
+async def execute_many(conn: Executor, statement: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Run an INSERT (or UPDATE) once per row of ``rows``, which all have the same keys; as
+    ``fetch_all``, on the driver (asyncpg's ``executemany``, one pipelined round trip) inside a
+    unit of work on PostgreSQL, else SQLAlchemy's executemany."""
+    if not rows:
+        return
+    if _on_driver(conn) is False:
+        assert isinstance(conn, AsyncConnection)
+        query = _driver_query(conn, statement, rows[0].keys())
+        if query is not None and all(row.keys() == rows[0].keys() for row in rows):
+            sync = conn.sync_connection
+            assert sync is not None
+            driver: Any = sync.connection.driver_connection
+            await _run_in_transaction(
+                conn, query, _executemany_on(driver), [query.arguments(row) for row in rows]
+            )
+            return
+    await conn.execute(statement, list(rows))
+
+
+def _fetch_on(driver: Any) -> Callable[[str, list[Any]], Any]:
+    return lambda sql, args: driver.fetch(sql, *args)
+
+
+def _execute_on(driver: Any) -> Callable[[str, list[Any]], Any]:
+    return lambda sql, args: driver.execute(sql, *args)
+
+
+def _executemany_on(driver: Any) -> Callable[[str, list[list[Any]]], Any]:
+    return lambda sql, args: driver.executemany(sql, args)
+
+
+def _status_count(status: str) -> int:
+    """The row count of a command tag: ``UPDATE 1``, ``DELETE 0``, ``INSERT 0 1``."""
+    last = status.rsplit(" ", 1)[-1] if status else ""
+    return int(last) if last.isdigit() else 0
 
 
 class DatabaseUnavailable(Exception):

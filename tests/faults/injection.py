@@ -54,3 +54,38 @@ def connection_lost_at(app: Litestar, statement_prefix: str) -> Iterator[Fault]:
         yield fault
     finally:
         event.remove(engine, "before_cursor_execute", before_cursor_execute)
+
+
+@contextmanager
+def driver_connection_lost_at(app: Litestar, statement_prefix: str) -> Iterator[Fault]:
+    """As ``connection_lost_at``, for the statements the app sends on the asyncpg connection itself
+    (``coopmarket.db.fetch_all``/``execute_dml``/``execute_many``, which SQLAlchemy's cursor events
+    do not see): the first of them starting with ``statement_prefix`` loses its connection (the
+    server ends the session) just before it runs. PostgreSQL only."""
+    import asyncpg
+
+    if app.state.db.dialect != "postgresql":
+        raise ValueError("the driver path runs on PostgreSQL only")
+    fault = Fault(statement_prefix)
+    originals = {name: getattr(asyncpg.Connection, name) for name in ("fetch", "execute", "executemany")}
+
+    def patched(original: Any) -> Any:
+        async def run(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+            fault.seen.append(query.split("(", 1)[0].strip()[:60])
+            if not fault.fired and query.lstrip().upper().startswith(statement_prefix.upper()):
+                fault.fired += 1
+                try:  # the server ends this very session; the statement then fails as in a restart
+                    await originals["fetch"](self, "SELECT pg_terminate_backend(pg_backend_pid())")
+                except Exception:  # noqa: S110 - the session ending under its own statement
+                    pass
+            return await original(self, query, *args, **kwargs)
+
+        return run
+
+    for name, original in originals.items():
+        setattr(asyncpg.Connection, name, patched(original))
+    try:
+        yield fault
+    finally:
+        for name, original in originals.items():
+            setattr(asyncpg.Connection, name, original)

@@ -23,6 +23,7 @@ from sqlmodel import col
 
 from coopmarket.core import clock
 from coopmarket.core.ids import new_id
+from coopmarket.db import execute_many, fetch_all
 from coopmarket.events.models import OutboxEvent, WebhookDelivery, WebhookSubscription
 
 Executor = AsyncSession | AsyncConnection
@@ -85,7 +86,8 @@ async def record_event(
     kind = str(kind)
     event_id = new_id()
     now = clock.now()
-    await session.execute(
+    await execute_many(
+        session,
         _INSERT_EVENT,
         [
             {
@@ -100,11 +102,12 @@ async def record_event(
             }
         ],
     )
-    subscribers = (
-        (await session.execute(_LIVE_SUBSCRIPTIONS, {"kinds_like": _kinds_like(kind)})).scalars().all()
-    )
+    subscribers = [
+        row[0] for row in await fetch_all(session, _LIVE_SUBSCRIPTIONS, {"kinds_like": _kinds_like(kind)})
+    ]
     if subscribers:
-        await session.execute(
+        await execute_many(
+            session,
             _INSERT_DELIVERY,
             [
                 {

@@ -35,7 +35,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from coopmarket.core import clock
 from coopmarket.core.errors import BadRequest, Conflict, RuleViolated
 from coopmarket.core.ids import new_id
-from coopmarket.db import Database, rowcount
+from coopmarket.db import Database, execute_dml, rowcount
 from coopmarket.idempotency.models import IdempotencyKey
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,8 @@ async def _insert_claim(db: Database, claim: _Claim, scope: str, fingerprint: st
     now = clock.now()
     try:
         async with db.write_once() as conn:
-            await conn.execute(
+            await execute_dml(
+                conn,
                 _INSERT_CLAIM,
                 {
                     "id": new_id(),
@@ -270,7 +271,8 @@ async def execute(
             status_code, answer = await run(session)
             encoded = msgspec.json.encode(answer)
             conn = await session.connection()
-            result = await conn.execute(
+            completed = await execute_dml(
+                conn,
                 _COMPLETE,
                 {
                     "where_user_id": user_id,
@@ -281,7 +283,7 @@ async def execute(
                     "completed_at": clock.now(),
                 },
             )
-            if rowcount(result) != 1:
+            if completed != 1:
                 raise Conflict(
                     "The Idempotency-Key claim was lost; retry.", code="idempotency_request_in_progress"
                 )

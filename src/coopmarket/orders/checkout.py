@@ -19,6 +19,7 @@ from coopmarket.core import clock
 from coopmarket.core.errors import FieldError
 from coopmarket.core.ids import new_id
 from coopmarket.core.principal import SHOPPER_ROLES, Principal
+from coopmarket.db import execute_dml, execute_many
 from coopmarket.events.outbox import EventKind, record_event
 from coopmarket.orders import duties
 from coopmarket.orders.errors import (
@@ -220,9 +221,9 @@ async def place_order(
     if data.note is not None:
         order_row["note"] = data.note
     # Core inserts, parents first (one round trip per table).
-    await conn.execute(_INSERT_ORDER, order_row)
-    await conn.execute(_INSERT_PART, part_rows)
-    await conn.execute(_INSERT_LINE, line_rows)
+    await execute_dml(conn, _INSERT_ORDER, order_row)
+    await execute_many(conn, _INSERT_PART, part_rows)
+    await execute_many(conn, _INSERT_LINE, line_rows)
     await record_event(
         conn,
         EventKind.ORDER_PLACED,

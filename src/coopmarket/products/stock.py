@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from coopmarket.core import clock
 from coopmarket.core.ids import new_id
 from coopmarket.core.types import UTCDateTime
+from coopmarket.db import fetch_all
 from coopmarket.products.models import Sku, StockAdjustment
 from coopmarket.products.schemas import MAX_STOCK
 
@@ -165,8 +166,8 @@ async def change_stock(
             "h_order_id": order_id,
             "h_at": now,
         }
-        row = (await conn.execute(_combined_statement(guard), params)).one_or_none()
-        return None if row is None else StockChange(stock=row[0], seq=row[1])
+        rows = await fetch_all(conn, _combined_statement(guard), params)
+        return StockChange(stock=rows[0][0], seq=rows[0][1]) if rows else None
     row = (await conn.execute(_update_statement(guard), moved)).one_or_none()
     if row is None:
         return None

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
 from coopmarket.core.errors import NotFound
+from coopmarket.db import fetch_all
 from coopmarket.regions.models import Region
 from coopmarket.regions.schemas import RegionDetail, RegionList, RegionOut
 
@@ -82,7 +83,7 @@ async def find_region(session: AsyncSession | AsyncConnection, code: str) -> Reg
 async def region_exists(session: AsyncSession | AsyncConnection, code: str) -> bool:
     """Whether a region with ``code`` exists (the same query as ``find_region``, without building a
     model). Joins the caller's transaction."""
-    return (await session.execute(_REGION_BY_CODE, {"code": code})).first() is not None
+    return bool(await fetch_all(session, _REGION_BY_CODE, {"code": code}))
 
 
 async def list_regions(conn: AsyncConnection, *, parent_code: str | None, level: str | None) -> RegionList:

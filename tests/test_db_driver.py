@@ -1,0 +1,156 @@
+"""The driver path of ``coopmarket.db`` (``fetch_all``, ``execute_dml``, ``execute_many``): on
+PostgreSQL, fixed statements run on the asyncpg connection itself, inside the unit of work's
+transaction, with SQLAlchemy's errors; a statement SQLAlchemy would complete runs through it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from coopmarket import db as db_module
+from coopmarket.db import Database, execute_dml, execute_many, fetch_all
+
+_meta = MetaData()
+PROBE = Table(
+    "driver_probe",
+    _meta,
+    Column("id", String(20), primary_key=True),
+    Column("n", Integer, nullable=False),
+    Column("label", String(20), nullable=False, default="filled by SQLAlchemy"),
+    Column("at", DateTime(timezone=True)),
+)
+INSERT = insert(PROBE)
+BUMP = update(PROBE).where(PROBE.c.id == bindparam("probe_id")).values(n=PROBE.c.n + bindparam("by"))
+BUMP_RETURNING = (
+    update(PROBE).where(PROBE.c.id == bindparam("probe_id")).values(n=PROBE.c.n + 1).returning(PROBE.c.n)
+)
+BY_ID = select(PROBE.c.n, PROBE.c.label).where(PROBE.c.id == bindparam("probe_id"))
+
+
+@pytest.fixture
+async def pg(db: Database) -> AsyncIterator[Database]:
+    if db.dialect != "postgresql":
+        pytest.skip("the driver path runs on PostgreSQL only")
+    async with db.engine.begin() as conn:
+        await conn.run_sync(_meta.drop_all)
+        await conn.run_sync(_meta.create_all)
+    yield db
+    async with db.engine.begin() as conn:
+        await conn.run_sync(_meta.drop_all)
+
+
+def _compiled(statement: Any) -> list[bool]:
+    return [q is not None for (key, _), q in db_module._DRIVER_QUERIES.items() if key == id(statement)]
+
+
+async def _rows(db: Database) -> dict[str, tuple[int, str]]:
+    async with db.read() as conn:
+        return {r[0]: (r[1], r[2]) for r in (await conn.execute(select(PROBE.c.id, PROBE.c.n, PROBE.c.label)))}
+
+
+async def test_writes_join_the_unit_of_work_and_its_rollback_undoes_them(pg: Database) -> None:
+    # When the first statement of a unit of work runs on the driver (SQLAlchemy begins lazily) and
+    # the unit of work then fails
+    with pytest.raises(RuntimeError):
+        async with pg.unit_of_work() as session:
+            conn = await session.connection()
+            await execute_dml(conn, INSERT, {"id": "a", "n": 1, "label": "x", "at": None})
+            await execute_many(conn, INSERT, [{"id": "b", "n": 2, "label": "y", "at": None}])
+            raise RuntimeError("undo")
+    # Then nothing of it is left: the driver's statements were inside the transaction
+    assert await _rows(pg) == {}
+    assert _compiled(INSERT) and all(_compiled(INSERT))
+
+    # And committed, they are all there, with counts and RETURNING rows as SQLAlchemy gives them
+    async with pg.unit_of_work() as session:
+        conn = await session.connection()
+        await execute_many(
+            conn, INSERT, [{"id": i, "n": n, "label": "z", "at": None} for i, n in (("a", 1), ("b", 2))]
+        )
+        assert await execute_dml(conn, BUMP, {"probe_id": "a", "by": 10}) == 1
+        assert await execute_dml(conn, BUMP, {"probe_id": "nobody", "by": 10}) == 0
+        assert [tuple(r) for r in await fetch_all(conn, BUMP_RETURNING, {"probe_id": "b"})] == [(3,)]
+        assert [tuple(r) for r in await fetch_all(conn, BY_ID, {"probe_id": "a"})] == [(11, "z")]
+    assert await _rows(pg) == {"a": (11, "z"), "b": (3, "z")}
+    assert all(_compiled(BUMP)) and all(_compiled(BUMP_RETURNING))
+
+
+async def test_a_unique_violation_is_sqlalchemys_integrity_error_in_a_unit_of_work_and_in_autocommit(
+    pg: Database,
+) -> None:
+    row = {"id": "a", "n": 1, "label": "x", "at": None}
+    async with pg.write_once() as conn:
+        await execute_dml(conn, INSERT, row)
+    # In autocommit (write_once), and inside a unit of work
+    with pytest.raises(IntegrityError):
+        async with pg.write_once() as conn:
+            await execute_dml(conn, INSERT, row)
+    with pytest.raises(IntegrityError):
+        async with pg.unit_of_work() as session:
+            conn = await session.connection()
+            await execute_dml(conn, INSERT, {**row, "id": "b"})
+            await execute_many(conn, INSERT, [row])
+    # The failed unit of work left nothing, and the pool's connections still work
+    assert await _rows(pg) == {"a": (1, "x")}
+    async with pg.unit_of_work() as session:
+        await execute_dml(await session.connection(), INSERT, {**row, "id": "c"})
+    assert set(await _rows(pg)) == {"a", "c"}
+
+
+async def test_a_statement_sqlalchemy_must_complete_runs_through_sqlalchemy(pg: Database) -> None:
+    # An INSERT without a column that has a Python-side default: SQLAlchemy fills it in
+    async with pg.unit_of_work() as session:
+        conn = await session.connection()
+        await execute_dml(conn, INSERT, {"id": "a", "n": 1})
+        await execute_many(conn, INSERT, [{"id": "b", "n": 2}, {"id": "c", "n": 3}])
+    assert await _rows(pg) == {
+        "a": (1, "filled by SQLAlchemy"),
+        "b": (2, "filled by SQLAlchemy"),
+        "c": (3, "filled by SQLAlchemy"),
+    }
+    keys = [keys for (key, keys), q in db_module._DRIVER_QUERIES.items() if key == id(INSERT) and q is None]
+    assert frozenset({"id", "n"}) in keys
+    # An expanding IN is not a fixed statement: SQLAlchemy runs it
+    expanding = select(PROBE.c.id).where(PROBE.c.id.in_(bindparam("ids", expanding=True)))
+    async with pg.read() as conn:
+        assert sorted(r[0] for r in await fetch_all(conn, expanding, {"ids": ["a", "c"]})) == ["a", "c"]
+    assert _compiled(expanding) == [False]
+
+
+async def test_statements_go_through_sqlalchemy_while_someone_listens_to_its_cursor_events(
+    pg: Database,
+) -> None:
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def listen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(pg.engine.sync_engine, "before_cursor_execute", listen)
+    try:
+        async with pg.unit_of_work() as session:
+            conn = await session.connection()
+            await execute_dml(conn, INSERT, {"id": "a", "n": 1, "label": "x", "at": None})
+            await fetch_all(conn, BY_ID, {"probe_id": "a"})
+            await conn.execute(text("SELECT 1"))
+    finally:
+        event.remove(pg.engine.sync_engine, "before_cursor_execute", listen)
+    assert seen[0].startswith("INSERT INTO driver_probe"), seen
+    assert "FROM driver_probe" in seen[1], seen
