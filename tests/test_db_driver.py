@@ -4,9 +4,11 @@ transaction, with SQLAlchemy's errors; a statement SQLAlchemy would complete run
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import (
     Column,
@@ -16,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    func,
     insert,
     select,
     text,
@@ -154,3 +157,26 @@ async def test_statements_go_through_sqlalchemy_while_someone_listens_to_its_cur
         event.remove(pg.engine.sync_engine, "before_cursor_execute", listen)
     assert seen[0].startswith("INSERT INTO driver_probe"), seen
     assert "FROM driver_probe" in seen[1], seen
+
+
+async def test_a_pooled_read_answers_and_survives_a_connection_the_server_dropped(
+    pg: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a row, and the pid behind the pool's connection
+    async with pg.write_once() as conn:
+        await execute_dml(conn, INSERT, {"id": "a", "n": 5, "label": "x", "at": None})
+    assert [tuple(r) for r in await pg.read_rows(BY_ID, {"probe_id": "a"})] == [(5, "x")]
+    assert _compiled(BY_ID) and all(_compiled(BY_ID))
+    pid_of = select(func.pg_backend_pid())
+    pid = (await pg.read_rows(pid_of, {}))[0][0]
+    # When the server ends that session (a restart, a proxy timing out)
+    other = await asyncpg.connect(pg.settings.database_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        assert await other.fetchval("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await other.close()
+    # Then the next read still answers: the dead connection is dropped and the read runs again
+    with caplog.at_level(logging.DEBUG, logger="coopmarket.db"):
+        assert [tuple(r) for r in await pg.read_rows(BY_ID, {"probe_id": "a"})] == [(5, "x")]
+    assert "pooled read failed" in caplog.text
+    assert (await pg.read_rows(pid_of, {}))[0][0] != pid

@@ -229,10 +229,9 @@ async def _plan(db: Database, storage: Any, **list_params: Any) -> str:
 
     event.listen(db.engine.sync_engine, "before_cursor_execute", capture)
     try:
-        async with db.read() as conn:
-            await service.list_products(
-                conn, today=clock.today(db.settings.report_timezone), storage=storage, **list_params
-            )
+        await service.list_products(
+            db, today=clock.today(db.settings.report_timezone), storage=storage, **list_params
+        )
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", capture)
     statement, parameters = sent[-1]

@@ -36,8 +36,10 @@ from coopmarket.storage.base import ObjectStorage
 VERSION_SQL = text("SELECT coalesce(sum(version), 0) FROM catalogue_version")
 
 
-async def catalogue_version(conn: AsyncConnection) -> int:
-    return int((await conn.execute(VERSION_SQL)).scalar_one())
+async def catalogue_version(source: AsyncConnection | Database) -> int:
+    if isinstance(source, Database):
+        return int((await source.read_rows(VERSION_SQL, {}))[0][0])
+    return int((await source.execute(VERSION_SQL)).scalar_one())
 
 
 def request_key(kind: str, parts: tuple[Any, ...]) -> str:
@@ -48,7 +50,7 @@ def request_key(kind: str, parts: tuple[Any, ...]) -> str:
 async def answer(
     request: Request[Any, Any, Any],
     cache: ResponseCache,
-    conn: AsyncConnection,
+    conn: AsyncConnection | Database,
     *,
     kind: str,
     parts: tuple[Any, ...],

@@ -123,30 +123,30 @@ class ProductController(Controller):
         # What ``PublicReads`` gives, straight from the app's state: no dependency to resolve per request.
         read = public_cache.provide_public_read(request.app.state)
         parts = (q, category, region_code, cooperative_id, branded, min_price_fen, max_price_fen, sort, limit, cursor)
-        async with read.db.read() as conn:
-            return await public_cache.answer(
-                request,
-                read.cache,
-                conn,
-                kind="list",
-                parts=parts,
+        # Each statement on a pooled connection of its own: the version (when cached) is read first.
+        return await public_cache.answer(
+            request,
+            read.cache,
+            read.db,
+            kind="list",
+            parts=parts,
+            today=read.today,
+            produce=lambda: service.list_products(
+                read.db,
+                q=q,
+                category=category,
+                region_code=region_code,
+                cooperative_id=cooperative_id,
+                branded=branded,
+                min_price_fen=min_price_fen,
+                max_price_fen=max_price_fen,
+                sort=sort,
+                limit=limit,
+                cursor=cursor,
                 today=read.today,
-                produce=lambda: service.list_products(
-                    conn,
-                    q=q,
-                    category=category,
-                    region_code=region_code,
-                    cooperative_id=cooperative_id,
-                    branded=branded,
-                    min_price_fen=min_price_fen,
-                    max_price_fen=max_price_fen,
-                    sort=sort,
-                    limit=limit,
-                    cursor=cursor,
-                    today=read.today,
-                    storage=read.storage,
-                ),
-            )
+                storage=read.storage,
+            ),
+        )
 
     @get(
         "/{product_id:str}",

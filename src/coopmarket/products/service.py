@@ -38,7 +38,7 @@ from coopmarket.core import clock
 from coopmarket.core.errors import FieldError, ValidationFailed
 from coopmarket.core.pagination import decode_cursor, encode_cursor
 from coopmarket.core.principal import Principal
-from coopmarket.db import fetch_all
+from coopmarket.db import Database
 from coopmarket.products import certifications as certification_service
 from coopmarket.products import images, search
 from coopmarket.products import stock as stock_moves
@@ -745,7 +745,7 @@ def _list_statement(dialect: str, sort: str, has_after: bool, filters: frozenset
 
 
 async def list_products(
-    conn: AsyncConnection,
+    db: Database,
     *,
     q: str | None = None,
     category: str | None = None,
@@ -761,7 +761,8 @@ async def list_products(
     storage: ObjectStorage,
 ) -> ProductPage:
     """Active products of approved cooperatives, searched, filtered, sorted and keyset-paginated;
-    branded or not on ``today`` (a granted licence covers them that day)."""
+    branded or not on ``today`` (a granted licence covers them that day). One statement, on a
+    pooled connection of its own (``Database.read_rows``)."""
     q = q.strip() if q else None
     effective_sort: str = sort
     if sort == "relevance" and not q:
@@ -787,8 +788,8 @@ async def list_products(
         else:
             params["after_price"], params["after_id"] = after[0], after[1]
 
-    stmt = _list_statement(conn.dialect.name, effective_sort, after is not None, filters)
-    rows = await fetch_all(conn, stmt, params)
+    stmt = _list_statement(db.dialect, effective_sort, after is not None, filters)
+    rows = await db.read_rows(stmt, params)
     next_cursor: str | None = None
     if len(rows) > limit:
         rows = rows[:limit]
