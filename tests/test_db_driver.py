@@ -24,7 +24,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from coopmarket import db as db_module
 from coopmarket.db import Database, execute_dml, execute_many, fetch_all
@@ -128,12 +128,20 @@ async def test_a_statement_sqlalchemy_must_complete_runs_through_sqlalchemy(pg: 
         "c": (3, "filled by SQLAlchemy"),
     }
     keys = [keys for (key, keys), q in db_module._DRIVER_QUERIES.items() if key == id(INSERT) and q is None]
-    assert frozenset({"id", "n"}) in keys
-    # An expanding IN is not a fixed statement: SQLAlchemy runs it
-    expanding = select(PROBE.c.id).where(PROBE.c.id.in_(bindparam("ids", expanding=True)))
-    async with pg.read() as conn:
-        assert sorted(r[0] for r in await fetch_all(conn, expanding, {"ids": ["a", "c"]})) == ["a", "c"]
-    assert _compiled(expanding) == [False]
+    assert ("id", "n") in keys
+
+
+async def test_an_expanding_in_is_rendered_per_call_as_sqlalchemy_renders_it(pg: Database) -> None:
+    async with pg.write_once() as conn:
+        for i in "abc":
+            await execute_dml(conn, INSERT, {"id": i, "n": ord(i), "label": i, "at": None})
+    expanding = select(PROBE.c.id, PROBE.c.n).where(PROBE.c.id.in_(bindparam("ids", expanding=True)))
+    async with pg.unit_of_work() as session:
+        conn = await session.connection()
+        for ids in (["a"], ["a", "c"], ["c", "b", "a", "zz"], []):
+            rows = await fetch_all(conn, expanding, {"ids": ids})
+            assert sorted(tuple(r) for r in rows) == sorted((i, ord(i)) for i in ids if i != "zz")
+    assert _compiled(expanding) == [True]
 
 
 async def test_statements_go_through_sqlalchemy_while_someone_listens_to_its_cursor_events(
@@ -180,3 +188,30 @@ async def test_a_pooled_read_answers_and_survives_a_connection_the_server_droppe
         assert [tuple(r) for r in await pg.read_rows(BY_ID, {"probe_id": "a"})] == [(5, "x")]
     assert "pooled read failed" in caplog.text
     assert (await pg.read_rows(pid_of, {}))[0][0] != pid
+
+
+async def test_a_self_committing_write_raises_as_sqlalchemy_and_survives_a_dropped_connection(
+    pg: Database,
+) -> None:
+    row = {"id": "a", "n": 1, "label": "x", "at": None}
+    assert await pg.execute_once(INSERT, row) == 1
+    assert await pg.execute_once(BUMP, {"probe_id": "a", "by": 2}) == 1
+    assert await pg.execute_once(BUMP, {"probe_id": "nobody", "by": 2}) == 0
+    with pytest.raises(IntegrityError) as refused:
+        await pg.execute_once(INSERT, row)
+    assert refused.value.hide_parameters  # as the engine's own errors: no personal data in logs
+    assert await _rows(pg) == {"a": (3, "x")}
+    # When the server ends the pool's session, the write fails as a dropped connection (503 in the
+    # app) and is not sent again; the next one gets a new connection
+    pid = (await pg.read_rows(select(func.pg_backend_pid()), {}))[0][0]
+    other = await asyncpg.connect(pg.settings.database_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        assert await other.fetchval("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await other.close()
+    with pytest.raises(DBAPIError) as dropped:
+        await pg.execute_once(BUMP, {"probe_id": "a", "by": 10})
+    assert dropped.value.connection_invalidated
+    assert await _rows(pg) == {"a": (3, "x")}
+    assert await pg.execute_once(BUMP, {"probe_id": "a", "by": 10}) == 1
+    assert await _rows(pg) == {"a": (13, "x")}

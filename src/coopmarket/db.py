@@ -39,6 +39,7 @@ from typing import Any, NoReturn, TypeAlias
 from sqlalchemy import Insert, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as SqlAlchemySession
 from sqlalchemy.util import await_only, greenlet_spawn
@@ -104,15 +105,19 @@ class _DriverQuery:
     its positional parameters (name, bound default, bind processor) and its result processors.
 
     ``column_keys`` are the keys an INSERT or UPDATE is executed with (they decide its columns, as
-    in SQLAlchemy). A statement SQLAlchemy would complete at execution (a Python-side column
-    default or ``onupdate`` not given, an expanding ``IN``) is refused: SQLAlchemy runs it."""
+    in SQLAlchemy). An expanding ``IN`` is rendered per call by SQLAlchemy's own
+    ``construct_expanded_state`` (the text for that many values, as SQLAlchemy sends it). A statement
+    SQLAlchemy would complete at execution (a Python-side column default or ``onupdate`` not given,
+    a literal-execute parameter) is refused: SQLAlchemy runs it."""
 
-    __slots__ = ("params", "result_processors", "sql", "statement")
+    __slots__ = ("compiled", "expanding", "params", "result_processors", "sql", "statement")
 
     def __init__(self, statement: Any, dialect: Any, column_keys: list[str] | None = None) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=column_keys)
-        if compiled.literal_execute_params or compiled.post_compile_params or compiled.positiontup is None:
+        if compiled.literal_execute_params or compiled.positiontup is None:
             raise ValueError("not a fixed statement")
+        self.compiled = compiled
+        self.expanding = bool(compiled.post_compile_params)
         if getattr(compiled, "insert_prefetch", None) or getattr(compiled, "update_prefetch", None):
             raise ValueError("SQLAlchemy would fill in column defaults at execution")
         self.statement = statement  # kept alive: the cache below is keyed by its id
@@ -128,6 +133,20 @@ class _DriverQuery:
             column.type._cached_result_processor(dialect, None) for column in compiled._result_columns
         ]
         self.result_processors = [(i, p) for i, p in enumerate(processors) if p is not None]
+
+    def bind(self, values: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        """The SQL text and positional arguments for ``values``."""
+        if not self.expanding:
+            return self.sql, self.arguments(values)
+        state = self.compiled.construct_expanded_state(values)
+        processors = state.processors
+        parameters = state.parameters
+        args = []
+        for name in state.positiontup or ():
+            value = parameters[name]
+            process = processors.get(name)
+            args.append(process(value) if process is not None and value is not None else value)
+        return state.statement, args
 
     def arguments(self, values: Mapping[str, Any]) -> list[Any]:
         args = []
@@ -151,20 +170,21 @@ class _DriverQuery:
 
 
 _MISSING = object()
-_DRIVER_QUERIES: dict[tuple[int, frozenset[str]], _DriverQuery | None] = {}
+_DRIVER_QUERIES: dict[tuple[int, tuple[str, ...]], _DriverQuery | None] = {}
 _MAX_DRIVER_QUERIES = 512
 
 
 def _driver_query(dialect: Any, statement: Any, keys: Any) -> _DriverQuery | None:
     """The compiled form of ``statement`` for these parameter keys, or ``None`` when SQLAlchemy
     must run it (cached by the statement's identity: only statements built once come here twice)."""
-    key = (id(statement), frozenset(keys))
+    # An INSERT's or UPDATE's columns depend on the keys it is given; a SELECT's do not.
+    key = (id(statement), tuple(keys) if statement.is_dml else ())
     query = _DRIVER_QUERIES.get(key, _MISSING)
     if query is _MISSING:
         if len(_DRIVER_QUERIES) >= _MAX_DRIVER_QUERIES:  # not fixed statements after all
             _DRIVER_QUERIES.clear()
         try:
-            query = _DriverQuery(statement, dialect, sorted(key[1]) if statement.is_dml else None)
+            query = _DriverQuery(statement, dialect, list(key[1]) if statement.is_dml else None)
         except Exception:  # not one it can run (expanding IN, an unusual type, defaults): SQLAlchemy runs it
             query = None
         _DRIVER_QUERIES[key] = query
@@ -206,7 +226,7 @@ async def _driver_error(conn: AsyncConnection, exc: Exception, sql: str, args: A
     raise exc  # not reached: ``_handle_exception`` raises (a non-DBAPI error as it is)
 
 
-async def _run_in_transaction(conn: AsyncConnection, query: _DriverQuery, call: Callable[..., Any], args: Any) -> Any:
+async def _run_in_transaction(conn: AsyncConnection, call: Callable[..., Any], sql: str, args: Any) -> Any:
     """``call(sql, args)`` on the driver inside the transaction of ``conn``, beginning it first if
     this is its first statement (SQLAlchemy's asyncpg adapter begins lazily, at the first statement)."""
     sync = conn.sync_connection
@@ -216,40 +236,65 @@ async def _run_in_transaction(conn: AsyncConnection, query: _DriverQuery, call: 
         try:
             if adapted._transaction is None:
                 await adapted._start_transaction()
-            return await call(query.sql, args)
+            return await call(sql, args)
         except Exception as exc:
-            await _driver_error(conn, exc, query.sql, args)
+            await _driver_error(conn, exc, sql, args)
+
+
+def _as_sqlalchemy_error(dialect: Any, adapted: Any, exc: Exception, sql: str, args: Any) -> tuple[Exception, bool]:
+    """The ``sqlalchemy.exc`` error SQLAlchemy raises for the driver's ``exc`` on a pooled
+    connection used without a ``Connection``, and whether the server dropped that connection."""
+    try:
+        adapted._handle_exception(exc)  # raises the DBAPI-level error
+    except dialect.loaded_dbapi.Error as dbapi_error:
+        dropped = bool(dialect.is_disconnect(dbapi_error, adapted, None))
+        wrapped = DBAPIError.instance(
+            sql,
+            args,
+            dbapi_error,
+            dialect.loaded_dbapi.Error,
+            hide_parameters=True,  # as the engine: no phones or tokens in errors and logs
+            connection_invalidated=dropped,
+            dialect=dialect,
+        )
+        return wrapped, dropped
+    except Exception as other:  # not a DBAPI error: as it is
+        return other, False
+    return exc, False  # not reached: ``_handle_exception`` raises
+
+
+def _driver_of(conn: AsyncConnection) -> Any:
+    sync = conn.sync_connection
+    assert sync is not None
+    return sync.connection.driver_connection
 
 
 async def fetch_all(conn: Executor, statement: Any, params: Mapping[str, Any]) -> Sequence[Any]:
     """The rows of a statement (a SELECT, or DML with RETURNING), indexable by position.
 
-    On PostgreSQL a fixed statement (one built once and reused, no expanding ``IN``) on a
-    connection runs on the asyncpg connection itself with the SQL text SQLAlchemy would send:
-    SQLAlchemy's execution layer (execution context, result set-up, rows, the greenlet hop) costs
-    70–120 µs of CPU per statement, against 25–50 µs for the driver alone (bench/README.md). In a
-    unit of work it joins the transaction SQLAlchemy began (beginning it if needed), and an error
-    is raised as SQLAlchemy raises it (``_driver_error``). A read in autocommit that fails runs
-    again through SQLAlchemy, which raises (and invalidates a dead connection) as it always has.
-    Elsewhere (SQLite, a session, cursor-event listeners) it is ``conn.execute(statement, params).all()``.
+    On PostgreSQL a statement built once and reused, on a connection, runs on the asyncpg
+    connection itself with the SQL text SQLAlchemy would send: SQLAlchemy's execution layer
+    (execution context, result set-up, rows, the greenlet hop) costs 70–120 µs of CPU per
+    statement, against 25–50 µs for the driver alone (bench/README.md). In a unit of work it joins
+    the transaction SQLAlchemy began (beginning it if needed), and an error is raised as SQLAlchemy
+    raises it (``_driver_error``). A read in autocommit that fails runs again through SQLAlchemy,
+    which raises (and invalidates a dead connection) as it always has. Elsewhere (SQLite, a
+    session, cursor-event listeners) it is ``conn.execute(statement, params).all()``.
     """
     mode = _on_driver(conn)
     if mode is not None:
         assert isinstance(conn, AsyncConnection)
         query = _driver_query(conn.dialect, statement, params.keys())
         if query is not None:
-            sync = conn.sync_connection
-            assert sync is not None
-            driver: Any = sync.connection.driver_connection
+            driver = _driver_of(conn)
+            sql, args = query.bind(params)
             if mode is False:
-                records = await _run_in_transaction(conn, query, _fetch_on(driver), query.arguments(params))
-                return query.rows(records)
-            args = query.arguments(params)
+                return query.rows(await _run_in_transaction(conn, _fetch_on(driver), sql, args))
             try:
-                records = await driver.fetch(query.sql, *args)
+                records = await driver.fetch(sql, *args)
             except Exception as exc:
                 if statement.is_dml:  # a write is never sent twice
-                    await _driver_error(conn, exc, query.sql, args)
+                    await _driver_error(conn, exc, sql, args)
                 # A read: SQLAlchemy runs it again and reports it, below.
                 _log.debug("driver read failed (%s); running it through SQLAlchemy", type(exc).__name__)
             else:
@@ -265,18 +310,14 @@ async def execute_dml(conn: Executor, statement: Any, params: Mapping[str, Any])
         assert isinstance(conn, AsyncConnection)
         query = _driver_query(conn.dialect, statement, params.keys())
         if query is not None:
-            sync = conn.sync_connection
-            assert sync is not None
-            driver: Any = sync.connection.driver_connection
-            args = query.arguments(params)
+            driver = _driver_of(conn)
+            sql, args = query.bind(params)
             if mode is False:
-                status = await _run_in_transaction(conn, query, _execute_on(driver), args)
-            else:
-                try:
-                    status = await driver.execute(query.sql, *args)
-                except Exception as exc:
-                    await _driver_error(conn, exc, query.sql, args)
-            return _status_count(status)
+                return _status_count(await _run_in_transaction(conn, _execute_on(driver), sql, args))
+            try:
+                return _status_count(await driver.execute(sql, *args))
+            except Exception as exc:
+                await _driver_error(conn, exc, sql, args)
     return rowcount(await conn.execute(statement, params))
 
 
@@ -289,13 +330,9 @@ async def execute_many(conn: Executor, statement: Any, rows: Sequence[Mapping[st
     if _on_driver(conn) is False:
         assert isinstance(conn, AsyncConnection)
         query = _driver_query(conn.dialect, statement, rows[0].keys())
-        if query is not None and all(row.keys() == rows[0].keys() for row in rows):
-            sync = conn.sync_connection
-            assert sync is not None
-            driver: Any = sync.connection.driver_connection
-            await _run_in_transaction(
-                conn, query, _executemany_on(driver), [query.arguments(row) for row in rows]
-            )
+        if query is not None and not query.expanding and all(row.keys() == rows[0].keys() for row in rows):
+            args = [query.arguments(row) for row in rows]
+            await _run_in_transaction(conn, _executemany_on(_driver_of(conn)), query.sql, args)
             return
     await conn.execute(statement, list(rows))
 
@@ -530,17 +567,15 @@ class Database:
         failure invalidates that connection and the statement runs again through ``read()``, which
         raises (and handles a dead server) as every read does. Elsewhere it is ``read()`` and
         ``fetch_all``."""
-        if not self.settings.is_sqlite and not (
-            self.engine.sync_engine.dispatch.before_cursor_execute
-            or self.engine.sync_engine.dispatch.after_cursor_execute
-        ):
+        if not self.settings.is_sqlite and not self._cursor_events():
             query = _driver_query(self.engine.dialect, statement, params.keys())
             if query is not None and not statement.is_dml:
+                sql, args = query.bind(params)
                 fairy = await greenlet_spawn(self.engine.sync_engine.pool.connect)
                 failed: BaseException | None = None
                 try:
                     driver: Any = fairy.driver_connection
-                    records = await driver.fetch(query.sql, *query.arguments(params))
+                    records = await driver.fetch(sql, *args)
                 except BaseException as exc:
                     failed = exc
                     await greenlet_spawn(fairy.invalidate, exc)
@@ -553,6 +588,38 @@ class Database:
                     return query.rows(records)
         async with self.read() as conn:
             return await fetch_all(conn, statement, params)
+
+    async def execute_once(self, statement: Any, params: Mapping[str, Any]) -> int:
+        """Run one INSERT, UPDATE or DELETE that commits by itself (``write_once()``); the rows it
+        touched. On PostgreSQL, in autocommit on the driver of a pooled connection without
+        SQLAlchemy's ``Connection`` (as ``read_rows``); an error is raised as SQLAlchemy raises it
+        (``sqlalchemy.exc``, parameters hidden), and a connection the server dropped is invalidated
+        with every older one, as SQLAlchemy does. Never sent twice."""
+        if not self.settings.is_sqlite and not self._cursor_events():
+            dialect = self.engine.dialect
+            query = _driver_query(dialect, statement, params.keys())
+            if query is not None:
+                sql, args = query.bind(params)
+                pool = self.engine.sync_engine.pool
+                fairy = await greenlet_spawn(pool.connect)
+                try:
+                    driver: Any = fairy.driver_connection
+                    return _status_count(await driver.execute(sql, *args))
+                except Exception as exc:
+                    error, dropped = _as_sqlalchemy_error(dialect, fairy.dbapi_connection, exc, sql, args)
+                    if dropped:
+                        await greenlet_spawn(pool._invalidate, fairy, error)
+                    raise error from exc
+                finally:
+                    await greenlet_spawn(fairy.close)
+        async with self.write_once() as conn:
+            return await execute_dml(conn, statement, params)
+
+    def _cursor_events(self) -> bool:
+        """Whether anyone listens to the engine's statements (tracing, tests, fault injection):
+        then every statement goes through SQLAlchemy, where they see it."""
+        dispatch = self.engine.sync_engine.dispatch
+        return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
 
     @asynccontextmanager
     async def write_once(self) -> AsyncIterator[AsyncConnection]:

@@ -48,7 +48,7 @@ from coopmarket.core.errors import FieldError, PermissionDenied, RuleViolated, V
 from coopmarket.core.pagination import DEFAULT_LIMIT, decode_cursor, encode_cursor
 from coopmarket.core.phone import mask_phone
 from coopmarket.core.principal import DISTRICT_STAFF, STREET_STAFF, Principal
-from coopmarket.db import rowcount
+from coopmarket.db import fetch_all, rowcount
 from coopmarket.regions import service as regions_service
 
 PENDING = "pending"
@@ -151,7 +151,7 @@ async def cooperative_briefs(
     """Briefs by id for the given ids (unknown ids are absent). Joins the caller's transaction."""
     if not cooperative_ids:
         return {}
-    rows = (await conn.execute(_BRIEFS_BY_ID, {"cooperative_ids": list(cooperative_ids)})).all()
+    rows = await fetch_all(conn, _BRIEFS_BY_ID, {"cooperative_ids": sorted(cooperative_ids)})
     return {
         r[0]: CooperativeBrief(
             id=r[0], name=r[1], village_code=r[2], status=r[3], collective_sales_share_bps=r[4]

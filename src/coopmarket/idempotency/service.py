@@ -118,25 +118,23 @@ async def _insert_claim(db: Database, claim: _Claim, scope: str, fingerprint: st
     """Commit a new in-progress claim (one self-committing INSERT); False when (user, key) is held."""
     now = clock.now()
     try:
-        async with db.write_once() as conn:
-            await execute_dml(
-                conn,
-                _INSERT_CLAIM,
-                {
-                    "id": new_id(),
-                    "user_id": claim.user_id,
-                    "key": claim.key,
-                    "scope": scope,
-                    "request_hash": fingerprint,
-                    "status": IN_PROGRESS,
-                    "claim_token": claim.token,
-                    "lease_expires_at": now + lease,
-                    "response_status": None,
-                    "response_body": None,
-                    "created_at": now,
-                    "completed_at": None,
-                },
-            )
+        await db.execute_once(
+            _INSERT_CLAIM,
+            {
+                "id": new_id(),
+                "user_id": claim.user_id,
+                "key": claim.key,
+                "scope": scope,
+                "request_hash": fingerprint,
+                "status": IN_PROGRESS,
+                "claim_token": claim.token,
+                "lease_expires_at": now + lease,
+                "response_status": None,
+                "response_body": None,
+                "created_at": now,
+                "completed_at": None,
+            },
+        )
     except IntegrityError:
         return False
     return True

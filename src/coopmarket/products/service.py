@@ -38,7 +38,7 @@ from coopmarket.core import clock
 from coopmarket.core.errors import FieldError, ValidationFailed
 from coopmarket.core.pagination import decode_cursor, encode_cursor
 from coopmarket.core.principal import Principal
-from coopmarket.db import Database
+from coopmarket.db import Database, fetch_all
 from coopmarket.products import certifications as certification_service
 from coopmarket.products import images, search
 from coopmarket.products import stock as stock_moves
@@ -835,7 +835,7 @@ async def skus_for_order(
     transaction."""
     if not sku_ids:
         return {}
-    rows = (await session.execute(_SKUS_FOR_ORDER, {"sku_ids": sorted(set(sku_ids))})).all()
+    rows = await fetch_all(session, _SKUS_FOR_ORDER, {"sku_ids": sorted(set(sku_ids))})
     return {
         r[0]: SkuForOrder(
             sku_id=r[0],
