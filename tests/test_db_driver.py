@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
 from sqlalchemy import (
     Column,
-    DateTime,
     Integer,
     MetaData,
     String,
@@ -27,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from coopmarket import db as db_module
+from coopmarket.core.types import UTCDateTime
 from coopmarket.db import Database, execute_dml, execute_many, fetch_all
 
 _meta = MetaData()
@@ -36,7 +38,7 @@ PROBE = Table(
     Column("id", String(20), primary_key=True),
     Column("n", Integer, nullable=False),
     Column("label", String(20), nullable=False, default="filled by SQLAlchemy"),
-    Column("at", DateTime(timezone=True)),
+    Column("at", UTCDateTime),
 )
 INSERT = insert(PROBE)
 BUMP = update(PROBE).where(PROBE.c.id == bindparam("probe_id")).values(n=PROBE.c.n + bindparam("by"))
@@ -215,3 +217,20 @@ async def test_a_self_committing_write_raises_as_sqlalchemy_and_survives_a_dropp
     assert await _rows(pg) == {"a": (3, "x")}
     assert await pg.execute_once(BUMP, {"probe_id": "a", "by": 10}) == 1
     assert await _rows(pg) == {"a": (13, "x")}
+
+
+async def test_times_come_back_aware_in_utc_whatever_the_sessions_time_zone(pg: Database) -> None:
+    # UTCDateTime leaves asyncpg's datetimes as they are (no processor per row): they must be UTC
+    at = datetime(2026, 12, 3, 23, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    async with pg.write_once() as conn:
+        await execute_dml(conn, INSERT, {"id": "a", "n": 1, "label": "x", "at": at})
+    query = select(PROBE.c.at).where(PROBE.c.id == bindparam("probe_id"))
+    async with pg.unit_of_work() as session:
+        conn = await session.connection()
+        await conn.execute(text("SET LOCAL TIME ZONE 'Asia/Shanghai'"))
+        through_sqlalchemy = (await conn.execute(query, {"probe_id": "a"})).scalar_one()
+        on_the_driver = (await fetch_all(conn, query, {"probe_id": "a"}))[0][0]
+    for value in (through_sqlalchemy, on_the_driver, (await pg.read_rows(query, {"probe_id": "a"}))[0][0]):
+        assert value == at
+        assert value.tzinfo is UTC
+        assert value.hour == 15

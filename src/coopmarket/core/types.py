@@ -30,6 +30,13 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=None)
         return value
 
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        # asyncpg decodes timestamptz into aware datetimes in UTC (datetime.timezone.utc) whatever
+        # the session's TimeZone: nothing to do per row (the public list reads 21 rows a request).
+        if dialect.name == "postgresql" and dialect.driver == "asyncpg":
+            return None
+        return super().result_processor(dialect, coltype)
+
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None or value.tzinfo is UTC:  # asyncpg hands timestamptz back in UTC already
             return value
