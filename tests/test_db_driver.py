@@ -140,7 +140,8 @@ async def test_an_expanding_in_is_rendered_per_call_as_sqlalchemy_renders_it(pg:
     expanding = select(PROBE.c.id, PROBE.c.n).where(PROBE.c.id.in_(bindparam("ids", expanding=True)))
     async with pg.unit_of_work() as session:
         conn = await session.connection()
-        for ids in (["a"], ["a", "c"], ["c", "b", "a", "zz"], []):
+        # The text for each count of values is kept: the second call of a count uses its own values
+        for ids in (["a"], ["b"], ["a", "c"], ["c", "b"], ["c", "b", "a", "zz"], ["zz", "a", "b", "c"], [], []):
             rows = await fetch_all(conn, expanding, {"ids": ids})
             assert sorted(tuple(r) for r in rows) == sorted((i, ord(i)) for i in ids if i != "zz")
     assert _compiled(expanding) == [True]

@@ -105,12 +105,23 @@ class _DriverQuery:
     its positional parameters (name, bound default, bind processor) and its result processors.
 
     ``column_keys`` are the keys an INSERT or UPDATE is executed with (they decide its columns, as
-    in SQLAlchemy). An expanding ``IN`` is rendered per call by SQLAlchemy's own
-    ``construct_expanded_state`` (the text for that many values, as SQLAlchemy sends it). A statement
-    SQLAlchemy would complete at execution (a Python-side column default or ``onupdate`` not given,
-    a literal-execute parameter) is refused: SQLAlchemy runs it."""
+    in SQLAlchemy). An expanding ``IN`` is rendered by SQLAlchemy's own ``construct_expanded_state``
+    (the text it sends for that many values), once per count of values: the text and where each
+    argument comes from are kept for the next call with as many. A statement SQLAlchemy would
+    complete at execution (a Python-side column default or ``onupdate`` not given, a
+    literal-execute parameter) is refused: SQLAlchemy runs it."""
 
-    __slots__ = ("compiled", "expanding", "params", "result_processors", "sql", "statement")
+    __slots__ = (
+        "by_name",
+        "compiled",
+        "expanded",
+        "expanding",
+        "expanding_keys",
+        "params",
+        "result_processors",
+        "sql",
+        "statement",
+    )
 
     def __init__(self, statement: Any, dialect: Any, column_keys: list[str] | None = None) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=column_keys)
@@ -125,10 +136,14 @@ class _DriverQuery:
         bind_processors = compiled._bind_processors
         by_name = {name: bind for bind, name in compiled.bind_names.items()}
         self.params: list[tuple[str, Any, Any]] = []
+        self.by_name: dict[str, tuple[str, Any, Any]] = {}
         for name in compiled.positiontup:
             bind = by_name[name]
             default = _MISSING if bind.callable is None and bind.required else bind.effective_value
             self.params.append((bind.key, default, bind_processors.get(name)))
+            self.by_name[name] = self.params[-1]
+        self.expanding_keys = sorted(bind.key for bind in compiled.post_compile_params)
+        self.expanded: dict[tuple[int, ...], tuple[str, list[tuple[str, int | None, Any, Any]]] | None] = {}
         processors = [
             column.type._cached_result_processor(dialect, None) for column in compiled._result_columns
         ]
@@ -138,15 +153,51 @@ class _DriverQuery:
         """The SQL text and positional arguments for ``values``."""
         if not self.expanding:
             return self.sql, self.arguments(values)
-        state = self.compiled.construct_expanded_state(values)
-        processors = state.processors
-        parameters = state.parameters
+        counts = tuple(len(values[key]) for key in self.expanding_keys)
+        if counts in self.expanded:
+            plan = self.expanded[counts]
+        else:
+            plan = self._plan(self.compiled.construct_expanded_state(values), values)
+            if len(self.expanded) < 64:
+                self.expanded[counts] = plan
+        if plan is None:  # a shape it cannot replay (tuples): SQLAlchemy's expansion each time
+            state = self.compiled.construct_expanded_state(values)
+            return state.statement, [
+                _processed(state.processors.get(name), state.parameters[name]) for name in state.positiontup or ()
+            ]
+        sql, steps = plan
         args = []
-        for name in state.positiontup or ():
-            value = parameters[name]
-            process = processors.get(name)
+        for key, index, default, process in steps:
+            if index is not None:
+                value = values[key][index]
+            else:
+                value = values[key] if key in values else default
+                if value is _MISSING:
+                    raise KeyError(key)
             args.append(process(value) if process is not None and value is not None else value)
-        return state.statement, args
+        return sql, args
+
+    def _plan(self, state: Any, values: Mapping[str, Any]) -> tuple[str, list[tuple[str, int | None, Any, Any]]] | None:
+        """Where each argument of an expanded statement comes from: ``(key, index in the list or
+        None, default, processor)``; ``None`` when an expansion is not one value per list item."""
+        where: dict[str, tuple[str, int]] = {}
+        for name, expanded in state.parameter_expansion.items():
+            key = self.by_name[name][0] if name in self.by_name else name
+            if key not in values or len(expanded) != len(values[key]):
+                return None
+            for index, expanded_name in enumerate(expanded):
+                where[expanded_name] = (key, index)
+        steps: list[tuple[str, int | None, Any, Any]] = []
+        for name in state.positiontup or ():
+            if name in where:
+                key, index = where[name]
+                steps.append((key, index, None, state.processors.get(name)))
+            elif name in self.by_name:
+                key, default, process = self.by_name[name]
+                steps.append((key, None, default, process))
+            else:
+                return None
+        return state.statement, steps
 
     def arguments(self, values: Mapping[str, Any]) -> list[Any]:
         args = []
@@ -167,6 +218,10 @@ class _DriverQuery:
                 row[i] = process(row[i])
             rows.append(row)
         return rows
+
+
+def _processed(process: Any, value: Any) -> Any:
+    return process(value) if process is not None and value is not None else value
 
 
 _MISSING = object()
