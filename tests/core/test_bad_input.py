@@ -500,7 +500,7 @@ def test_the_checked_queries_kept_are_bounded() -> None:
     from coopmarket.core import inputs
 
     class Handler:  # a route handler declaring no query parameters
-        class parsed_fn_signature:  # noqa: N801
+        class parsed_fn_signature:
             parameters: dict[str, Any] = {}
 
     handler = Handler()
