@@ -359,10 +359,9 @@ def principal_resolver(db: Database, settings: Settings) -> PrincipalResolver:
     """Token → caller: the accounts slice checks the token, the coops slice names the caller's cooperatives."""
 
     async def resolve(token: str) -> Principal:
-        async with db.read() as conn:
-            return await accounts_service.authenticate(
-                conn, settings, token, coops_service.managed_cooperative_ids
-            )
+        return await accounts_service.authenticate_on(
+            db, settings, token, coops_service.managed_cooperative_ids
+        )
 
     return resolve
 

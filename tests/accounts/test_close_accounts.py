@@ -46,3 +46,18 @@ async def test_sign_out_everywhere_ends_every_token(client: AsyncTestClient[Any]
         assert refused.status_code == 401
         assert refused.json()["code"] == "invalid_token"
     assert (await client.post("/api/v1/me/sign-out-everywhere")).status_code == 401
+
+
+async def test_a_token_used_before_sign_out_everywhere_is_refused_after_it(
+    client: AsyncTestClient[Any],
+) -> None:
+    # Given a token that has just been accepted (and so is among the verified tokens kept)
+    buyer = await register_buyer(client)
+    assert (await client.get("/api/v1/me", headers=buyer.headers)).status_code == 200
+    # When its user signs out everywhere
+    response = await client.post("/api/v1/me/sign-out-everywhere", headers=buyer.headers)
+    assert response.status_code == 204
+    # Then the very same token is refused: the user row is read on every request
+    refused = await client.get("/api/v1/me", headers=buyer.headers)
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "invalid_token"

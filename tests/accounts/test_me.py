@@ -114,3 +114,29 @@ async def test_me_with_a_token_from_another_issuer_is_401_invalid_token(
     response = await client.get(ME, headers=bearer(token))
     assert response.status_code == 401
     assert response.json()["code"] == "invalid_token"
+
+
+async def test_a_token_accepted_before_is_refused_once_expired(
+    client: AsyncTestClient[Any], settings: Settings
+) -> None:
+    # Given a token accepted once (and so among the verified tokens kept)
+    _, registered = await register(client)
+    token = registered.json()["access_token"]
+    assert (await client.get(ME, headers=bearer(token))).status_code == 200
+    # When its lifetime has passed
+    clock.advance(timedelta(seconds=settings.jwt_ttl_seconds + 1))
+    response = await client.get(ME, headers=bearer(token))
+    # Then the same token is refused
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_token"
+
+
+async def test_a_tampered_copy_of_an_accepted_token_is_refused(client: AsyncTestClient[Any]) -> None:
+    _, registered = await register(client)
+    token = registered.json()["access_token"]
+    assert (await client.get(ME, headers=bearer(token))).status_code == 200
+    header, payload, signature = token.split(".")
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    response = await client.get(ME, headers=bearer(f"{header}.{payload}.{flipped}"))
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_token"

@@ -9,8 +9,8 @@ user's cooperatives into a token or a principal take that lookup as a parameter
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TypeAlias
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeAlias
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
@@ -43,7 +43,7 @@ from coopmarket.core.errors import (
 from coopmarket.core.phone import mask_phone
 from coopmarket.core.principal import BUYER, COOP_MANAGER, DISTRICT_STAFF, Principal
 from coopmarket.core.ratelimit import PhoneAttempts
-from coopmarket.db import Executor, fetch_all, require_no_transaction
+from coopmarket.db import Database, Executor, fetch_all, require_no_transaction
 from coopmarket.regions import service as regions_service
 from coopmarket.settings import Settings
 
@@ -201,31 +201,74 @@ _CALLER = select(
 ).where(col(User.id) == bindparam("user_id"))
 
 
-async def authenticate(
-    conn: AsyncConnection, settings: Settings, token: str, managed_cooperatives: ManagedCooperatives
-) -> Principal:
-    """The caller behind a bearer token, with their current role, scope and cooperatives."""
+def _invalid_token() -> Unauthorized:
+    return Unauthorized(
+        "The access token is invalid or expired.", code="invalid_token", headers=_INVALID_TOKEN_HEADERS
+    )
+
+
+def _claims(settings: Settings, token: str) -> security.TokenClaims:
+    """The token's claims (signature, issuer, times checked); 401 ``invalid_token`` otherwise."""
     claims = security.decode_token(
         token, secret=settings.jwt_secret.get_secret_value(), issuer=settings.jwt_issuer, now=clock.now()
     )
     if claims is None:
-        raise Unauthorized(
-            "The access token is invalid or expired.", code="invalid_token", headers=_INVALID_TOKEN_HEADERS
-        )
-    rows = await fetch_all(conn, _CALLER, {"user_id": claims.user_id})  # one row at most: the key
+        raise _invalid_token()
+    return claims
+
+
+def _caller(rows: Sequence[Any], claims: security.TokenClaims) -> tuple[str, str, str, str | None]:
+    """The caller's id, role, display name and region from their row (one at most: the key), when
+    they exist, are active and the token is of their current version; 401 ``invalid_token`` otherwise."""
     row = rows[0] if rows else None
     if row is None:
-        raise Unauthorized(
-            "The access token is invalid or expired.", code="invalid_token", headers=_INVALID_TOKEN_HEADERS
-        )
+        raise _invalid_token()
     user_id, role, display_name, region_code, is_active, token_version = row
     if not is_active or token_version != claims.token_version:
-        raise Unauthorized(
-            "The access token is invalid or expired.", code="invalid_token", headers=_INVALID_TOKEN_HEADERS
-        )
+        raise _invalid_token()
+    return user_id, role, display_name, region_code
+
+
+async def authenticate(
+    conn: AsyncConnection, settings: Settings, token: str, managed_cooperatives: ManagedCooperatives
+) -> Principal:
+    """The caller behind a bearer token, with their current role, scope and cooperatives."""
+    claims = _claims(settings, token)
+    user_id, role, display_name, region_code = _caller(
+        await fetch_all(conn, _CALLER, {"user_id": claims.user_id}), claims
+    )
     cooperative_ids: frozenset[str] = frozenset()
     if role == COOP_MANAGER:
         cooperative_ids = frozenset(await managed_cooperatives(conn, user_id))
+    return Principal(
+        id=user_id,
+        role=role,
+        display_name=display_name,
+        region_code=region_code,
+        cooperative_ids=cooperative_ids,
+    )
+
+
+async def authenticate_on(
+    db: Database, settings: Settings, token: str, managed_cooperatives: ManagedCooperatives
+) -> Principal:
+    """``authenticate`` for a request (every authenticated request runs it): the caller's row is
+    read with ``Database.read_rows`` (on PostgreSQL a pooled connection's driver, without
+    SQLAlchemy's ``Connection``, whose opening and closing cost more than the statement); a
+    cooperative manager's cooperatives are then read on a connection of their own. Both reads see
+    what was committed when they ran, as on ``read()``'s autocommit connection before. On SQLite
+    (where ``read()`` is one transaction) it is ``authenticate`` on one ``read()`` connection."""
+    if db.settings.is_sqlite:
+        async with db.read() as conn:
+            return await authenticate(conn, settings, token, managed_cooperatives)
+    claims = _claims(settings, token)
+    user_id, role, display_name, region_code = _caller(
+        await db.read_rows(_CALLER, {"user_id": claims.user_id}), claims
+    )
+    cooperative_ids: frozenset[str] = frozenset()
+    if role == COOP_MANAGER:
+        async with db.read() as conn:
+            cooperative_ids = frozenset(await managed_cooperatives(conn, user_id))
     return Principal(
         id=user_id,
         role=role,

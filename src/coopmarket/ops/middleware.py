@@ -99,7 +99,8 @@ class EdgeMiddleware:
             seconds = time.perf_counter() - started
             route = scope.get("path_template") or "unmatched"
             metrics.observe_request(method, route, status, seconds)
-            if self.log_access:
+            # (The level is checked first so that no line is built for a logger that drops it.)
+            if self.log_access and access_log.isEnabledFor(logging.INFO):
                 client = scope.get("client")
                 access_log.info(
                     "%s %s %s %.1fms",
