@@ -43,6 +43,9 @@ async def test_list_answers_304_until_a_price_changes(client: AsyncTestClient[An
     # A list of tags, weak or strong, matches too; another tag does not
     assert (await client.get(PRODUCTS, headers={"If-None-Match": f'"x", W/{etag}'})).status_code == 304
     assert (await client.get(PRODUCTS, headers={"If-None-Match": '"other"'})).status_code == 200
+    # ... and so does a list spread over several header lines
+    split = [("If-None-Match", '"x"'), ("If-None-Match", etag)]
+    assert (await client.get(PRODUCTS, headers=split)).status_code == 304
     # When the price changes
     await reprice(client, seller, product, 2990)
     # Then the same conditional GET gets the new price and a new ETag

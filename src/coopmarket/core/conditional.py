@@ -43,6 +43,16 @@ def none_match(header: str | None, etag: str) -> bool:
     return False
 
 
+def _if_none_match(request: Request[Any, Any, Any]) -> str | None:
+    """Every ``If-None-Match`` line of the request, joined (a list may span several lines), read
+    from the raw ASGI headers: ``request.headers`` decodes every header of the request first, about
+    3% of a public list's CPU."""
+    lines = [value for name, value in request.scope["headers"] if name == b"if-none-match"]
+    if not lines:
+        return None
+    return ", ".join(line.decode("latin-1") for line in lines)
+
+
 def json_answer(
     request: Request[Any, Any, Any], body: bytes, *, cache_control: str | None = PUBLIC_REVALIDATE
 ) -> Response[Any]:
@@ -51,6 +61,6 @@ def json_answer(
     headers = {"ETag": etag}
     if cache_control:
         headers["Cache-Control"] = cache_control
-    if none_match(request.headers.get("if-none-match"), etag):
+    if none_match(_if_none_match(request), etag):
         return Response(content=b"", status_code=304, headers=headers)
     return Response(content=body, media_type=MediaType.JSON, headers=headers)
