@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from coopmarket.core import ids
 from coopmarket.ops.context import begin_request, current_request_id, new_request_id
 
@@ -27,9 +29,22 @@ def test_a_request_id_is_26_crockford_characters_led_by_the_wall_clock() -> None
     assert all(before <= _ms(i) <= after for i in made)
 
 
-def test_a_request_id_has_new_ids_layout() -> None:
-    # The same ten characters of time as a row id made in the same millisecond.
-    assert abs(_ms(new_request_id()) - _ms(ids.new_id())) < 1000
+def _value(characters: str) -> int:
+    value = 0
+    for character in characters:
+        value = value * 32 + ALPHABET.index(character)
+    return value
+
+
+def test_a_request_id_has_new_ids_layout(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The encoding of a row id (core.ids.encode): ten characters of milliseconds, then sixteen of
+    # 80 random bits. (Not compared with ids.new_id() itself: that one is monotonic within the
+    # process, so after a test that moved the clock forward it keeps the later millisecond.)
+    monkeypatch.setattr(time, "time_ns", lambda: 1_796_322_695_123_456_789)
+    made = new_request_id()
+    assert _ms(made) == 1_796_322_695_123
+    assert made == ids.encode(1_796_322_695_123, _value(made[10:]))
+    assert _value(made[10:]) < 2**80
 
 
 def test_begin_request_keeps_a_plain_incoming_id_and_makes_one_otherwise() -> None:
