@@ -14,6 +14,7 @@ from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.serialization import encode_json
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 # Stored by any cache, but revalidated before each use.
 PUBLIC_REVALIDATE = "public, no-cache"
@@ -58,9 +59,80 @@ def json_answer(
 ) -> Response[Any]:
     """``body`` with its ``ETag`` (and ``Cache-Control`` unless None), or 304 when the client has it."""
     etag = strong_etag(body)
-    headers = {"ETag": etag}
+    headers = [(b"etag", etag.encode("ascii"))]
     if cache_control:
-        headers["Cache-Control"] = cache_control
+        headers.append((b"cache-control", cache_control.encode("ascii")))
     if none_match(_if_none_match(request), etag):
-        return Response(content=b"", status_code=304, headers=headers)
-    return Response(content=body, media_type=MediaType.JSON, headers=headers)
+        return EncodedJSON(b"", headers, status_code=304)
+    return EncodedJSON(body, headers)
+
+
+class EncodedJSON(Response[Any]):
+    """A JSON body already encoded, with its headers already as bytes: sent as it is.
+
+    Litestar's ``Response`` normalises its headers into a ``MutableScopeHeaders`` twice (the
+    response, then the ASGI response: a lower-cased scan per ``setdefault``) and renders its
+    content again; for the public catalogue's answers, which are bytes by the time they exist, that
+    was a measurable part of a list request. Headers given by the route's layers are added; cookies
+    and background tasks (none on these routes) go through Litestar's own response."""
+
+    def __init__(self, body: bytes, headers: list[tuple[bytes, bytes]], *, status_code: int = 200) -> None:
+        super().__init__(content=body, status_code=status_code, media_type=MediaType.JSON)
+        self._raw_headers = headers
+
+    def to_asgi_response(  # type: ignore[override]
+        self,
+        app: Any,
+        request: Request[Any, Any, Any],
+        *,
+        background: Any = None,
+        cookies: Any = None,
+        encoded_headers: Any = None,
+        headers: dict[str, str] | None = None,
+        is_head_response: bool = False,
+        media_type: Any = None,
+        status_code: int | None = None,
+        type_encoders: Any = None,
+    ) -> ASGIApp:
+        if background is not None or self.background is not None or self.cookies or cookies or encoded_headers:
+            for raw_name, raw_value in self._raw_headers:
+                self.headers[raw_name.decode("latin-1")] = raw_value.decode("latin-1")
+            return super().to_asgi_response(
+                app,
+                request,
+                background=background,
+                cookies=cookies,
+                headers=headers,
+                is_head_response=is_head_response,
+                media_type=media_type,
+                status_code=status_code,
+                type_encoders=type_encoders,
+            )
+        raw = list(self._raw_headers)
+        for name, value in (headers or {}).items():
+            raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+        for name, value in self.headers.items():
+            raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+        status = self.status_code or 200
+        body: bytes = self.content
+        if status in (204, 304):
+            body = b""
+        else:
+            raw.append((b"content-type", b"application/json"))
+            raw.append((b"content-length", str(len(body)).encode("ascii")))
+        return _Send(status, raw, b"" if is_head_response else body)
+
+
+class _Send:
+    """The two ASGI messages of an answer whose status, headers and body are final."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        await send({"type": "http.response.body", "body": self.body, "more_body": False})
