@@ -77,7 +77,16 @@ class EncodedJSON(Response[Any]):
     and background tasks (none on these routes) go through Litestar's own response."""
 
     def __init__(self, body: bytes, headers: list[tuple[bytes, bytes]], *, status_code: int = 200) -> None:
-        super().__init__(content=body, status_code=status_code, media_type=MediaType.JSON)
+        # Response.__init__'s attributes, set directly: its normalisation of cookies and headers
+        # (two isinstance checks against typing.Mapping) has nothing to do here.
+        self.content = body
+        self.background = None
+        self.cookies = []
+        self.encoding = "utf-8"
+        self.headers = {}
+        self.media_type = MediaType.JSON
+        self.status_code = status_code
+        self.response_type_encoders = {}
         self._raw_headers = headers
 
     def to_asgi_response(  # type: ignore[override]
