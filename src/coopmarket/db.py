@@ -324,6 +324,22 @@ def _driver_of(conn: AsyncConnection) -> Any:
     return sync.connection.driver_connection
 
 
+def _on_driver_for(
+    conn: Executor, statement: Any, keys: Any
+) -> tuple[bool, _DriverQuery, AsyncConnection, Any] | None:
+    """Whether ``statement`` runs on the driver of ``conn`` (``_on_driver``: True in autocommit,
+    False in a transaction), its compiled form, the connection and its driver; ``None`` when
+    SQLAlchemy runs it."""
+    mode = _on_driver(conn)
+    if mode is None:
+        return None
+    assert isinstance(conn, AsyncConnection)
+    query = _driver_query(conn.dialect, statement, keys)
+    if query is None:
+        return None
+    return mode, query, conn, _driver_of(conn)
+
+
 async def fetch_all(conn: Executor, statement: Any, params: Mapping[str, Any]) -> Sequence[Any]:
     """The rows of a statement (a SELECT, or DML with RETURNING), indexable by position.
 
@@ -336,43 +352,35 @@ async def fetch_all(conn: Executor, statement: Any, params: Mapping[str, Any]) -
     which raises (and invalidates a dead connection) as it always has. Elsewhere (SQLite, a
     session, cursor-event listeners) it is ``conn.execute(statement, params).all()``.
     """
-    mode = _on_driver(conn)
-    if mode is not None:
-        assert isinstance(conn, AsyncConnection)
-        query = _driver_query(conn.dialect, statement, params.keys())
-        if query is not None:
-            driver = _driver_of(conn)
-            sql, args = query.bind(params)
-            if mode is False:
-                return query.rows(await _run_in_transaction(conn, _fetch_on(driver), sql, args))
-            try:
-                records = await driver.fetch(sql, *args)
-            except Exception as exc:
-                if statement.is_dml:  # a write is never sent twice
-                    await _driver_error(conn, exc, sql, args)
-                # A read: SQLAlchemy runs it again and reports it, below.
-                _log.debug("driver read failed (%s); running it through SQLAlchemy", type(exc).__name__)
-            else:
-                return query.rows(records)
+    if (on := _on_driver_for(conn, statement, params.keys())) is not None:
+        autocommit, query, connection, driver = on
+        sql, args = query.bind(params)
+        if not autocommit:
+            return query.rows(await _run_in_transaction(connection, _fetch_on(driver), sql, args))
+        try:
+            records = await driver.fetch(sql, *args)
+        except Exception as exc:
+            if statement.is_dml:  # a write is never sent twice
+                await _driver_error(connection, exc, sql, args)
+            # A read: SQLAlchemy runs it again and reports it, below.
+            _log.debug("driver read failed (%s); running it through SQLAlchemy", type(exc).__name__)
+        else:
+            return query.rows(records)
     return (await conn.execute(statement, params)).all()
 
 
 async def execute_dml(conn: Executor, statement: Any, params: Mapping[str, Any]) -> int:
     """Run an INSERT, UPDATE or DELETE without RETURNING; the rows it touched. As ``fetch_all``:
     on the driver where it can, else through SQLAlchemy."""
-    mode = _on_driver(conn)
-    if mode is not None:
-        assert isinstance(conn, AsyncConnection)
-        query = _driver_query(conn.dialect, statement, params.keys())
-        if query is not None:
-            driver = _driver_of(conn)
-            sql, args = query.bind(params)
-            if mode is False:
-                return _status_count(await _run_in_transaction(conn, _execute_on(driver), sql, args))
-            try:
-                return _status_count(await driver.execute(sql, *args))
-            except Exception as exc:
-                await _driver_error(conn, exc, sql, args)
+    if (on := _on_driver_for(conn, statement, params.keys())) is not None:
+        autocommit, query, connection, driver = on
+        sql, args = query.bind(params)
+        if not autocommit:
+            return _status_count(await _run_in_transaction(connection, _execute_on(driver), sql, args))
+        try:
+            return _status_count(await driver.execute(sql, *args))
+        except Exception as exc:
+            await _driver_error(connection, exc, sql, args)
     return rowcount(await conn.execute(statement, params))
 
 
@@ -382,12 +390,12 @@ async def execute_many(conn: Executor, statement: Any, rows: Sequence[Mapping[st
     unit of work on PostgreSQL, else SQLAlchemy's executemany."""
     if not rows:
         return
-    if _on_driver(conn) is False:
-        assert isinstance(conn, AsyncConnection)
-        query = _driver_query(conn.dialect, statement, rows[0].keys())
-        if query is not None and not query.expanding and all(row.keys() == rows[0].keys() for row in rows):
+    on = _on_driver_for(conn, statement, rows[0].keys())
+    if on is not None and on[0] is False:  # in a unit of work only
+        _, query, connection, driver = on
+        if not query.expanding and all(row.keys() == rows[0].keys() for row in rows):
             args = [query.arguments(row) for row in rows]
-            await _run_in_transaction(conn, _executemany_on(_driver_of(conn)), query.sql, args)
+            await _run_in_transaction(connection, _executemany_on(driver), query.sql, args)
             return
     await conn.execute(statement, list(rows))
 

@@ -240,13 +240,7 @@ async def authenticate(
     cooperative_ids: frozenset[str] = frozenset()
     if role == COOP_MANAGER:
         cooperative_ids = frozenset(await managed_cooperatives(conn, user_id))
-    return Principal(
-        id=user_id,
-        role=role,
-        display_name=display_name,
-        region_code=region_code,
-        cooperative_ids=cooperative_ids,
-    )
+    return Principal(user_id, role, display_name, region_code, cooperative_ids)
 
 
 async def authenticate_on(
@@ -269,13 +263,7 @@ async def authenticate_on(
     if role == COOP_MANAGER:
         async with db.read() as conn:
             cooperative_ids = frozenset(await managed_cooperatives(conn, user_id))
-    return Principal(
-        id=user_id,
-        role=role,
-        display_name=display_name,
-        region_code=region_code,
-        cooperative_ids=cooperative_ids,
-    )
+    return Principal(user_id, role, display_name, region_code, cooperative_ids)
 
 
 async def me(conn: AsyncConnection, principal: Principal) -> UserOut:
