@@ -357,27 +357,6 @@ def check_query(query_string: bytes, kinds: dict[str, QueryKind]) -> tuple[tuple
     return tuple(pairs)
 
 
-# (query string, handler) -> its checked pairs: the hot paths' queries repeat (``limit=20`` on
-# every first page), and checking one again gives the same pairs (a pure function of the two;
-# refused queries raise and are not kept). Bounded in entries and in the length of a query kept;
-# emptied when full.
-_CHECKED_QUERIES: dict[tuple[bytes, Any], tuple[tuple[str, str], ...]] = {}
-_CHECKED_QUERIES_MAX = 1024
-_CHECKED_QUERY_MAX_BYTES = 256
-
-
-def _checked_query(query_string: bytes, handler: Any) -> tuple[tuple[str, str], ...]:
-    key = (query_string, handler)
-    pairs = _CHECKED_QUERIES.get(key)
-    if pairs is None:
-        pairs = check_query(query_string, _query_kinds(handler))
-        if len(query_string) <= _CHECKED_QUERY_MAX_BYTES:
-            if len(_CHECKED_QUERIES) >= _CHECKED_QUERIES_MAX:
-                _CHECKED_QUERIES.clear()
-            _CHECKED_QUERIES[key] = pairs
-    return pairs
-
-
 async def check_path_and_query(connection: ASGIConnection[Any, Any, Any, Any], handler: Any) -> None:
     """Before every handler: path parameters and query values, as the module docstring says."""
     scope = connection.scope
@@ -388,7 +367,7 @@ async def check_path_and_query(connection: ASGIConnection[Any, Any, Any, Any], h
     query_string = scope.get("query_string", b"")
     if query_string:
         # What Litestar reads the query parameters from (instead of its lenient parse_qsl).
-        ScopeState.from_scope(scope).parsed_query = _checked_query(query_string, handler)
+        ScopeState.from_scope(scope).parsed_query = check_query(query_string, _query_kinds(handler))
 
 
 __all__ = [
