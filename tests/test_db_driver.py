@@ -23,6 +23,7 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -145,6 +146,15 @@ async def test_an_expanding_in_is_rendered_per_call_as_sqlalchemy_renders_it(pg:
             rows = await fetch_all(conn, expanding, {"ids": ids})
             assert sorted(tuple(r) for r in rows) == sorted((i, ord(i)) for i in ids if i != "zz")
     assert _compiled(expanding) == [True]
+    # A tuple IN expands to several arguments per item: rendered by SQLAlchemy on every call
+    pairs = select(PROBE.c.id).where(tuple_(PROBE.c.id, PROBE.c.n).in_(bindparam("pairs", expanding=True)))
+    async with pg.read() as conn:
+        for wanted in ([("a", 97), ("c", 99)], [("b", 98), ("c", 1)]):
+            rows = await fetch_all(conn, pairs, {"pairs": wanted})
+            assert sorted(r[0] for r in rows) == sorted(i for i, n in wanted if ord(i) == n)
+    assert _compiled(pairs) == [True]
+    kept = next(q for (key, _), q in db_module._DRIVER_QUERIES.items() if key == id(pairs))
+    assert kept is not None and kept.expanded == {(2,): None}  # no plan kept: rendered each call
 
 
 async def test_statements_go_through_sqlalchemy_while_someone_listens_to_its_cursor_events(
