@@ -30,7 +30,9 @@ connection for writers in other processes. Reads do not queue. A writer that wai
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -40,8 +42,10 @@ from sqlalchemy import Insert, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SqlAlchemyTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as SqlAlchemySession
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.util import await_only, greenlet_spawn
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -568,6 +572,161 @@ def create_engine(settings: Settings, write_queue: WriteQueue | None = None) -> 
     return engine
 
 
+class KeptConnections:
+    """Connections of SQLAlchemy's pool that the driver path's single statements
+    (``Database.read_rows``, ``Database.execute_once``) keep checked out between statements.
+
+    Going through the pool for every statement costs two greenlet hops and the pool's bookkeeping,
+    and when the pool is empty each waiting checkout runs ``asyncio.wait_for`` (a task and a timer
+    per wait): under load, a third of the list's CPU per request (bench/README.md). A kept
+    connection is reused as it is: the same asyncpg connection, its statement cache warm.
+
+    - **Bounded:** at most ``limit`` connections (``Settings.kept_connections``: at most half the
+      pool, and half by default), so units of work always have the rest of the pool.
+      When all are running a statement, the next one waits for the first given back, first come
+      first served, for at most ``timeout`` seconds (then ``sqlalchemy.exc.TimeoutError``, as the
+      pool raises).
+    - **Given back under pressure:** an idle kept connection goes back to the pool when the pool has
+      no idle connection left and may open no more, where a waiting unit of work takes it.
+    - **Never out of the pool for longer than ``max_age`` seconds:** it then goes back, and the
+      pool's own rules (``pool_recycle``, a pool-wide invalidation after a lost server) apply at its
+      next checkout. The same when the engine's pool was replaced (``engine.dispose()``).
+    - **A failed statement** sends its connection back (invalidated when its state is unknown);
+      ``close`` gives the idle ones back before the engine is disposed.
+
+    Last in, first out, so a quiet worker keeps few connections busy. One event loop (the app's).
+    With ``limit`` 0 every statement checks a connection out and back in.
+    """
+
+    def __init__(self, engine: Any, limit: int, *, max_age: float = 30.0, timeout: float = 30.0) -> None:
+        self._engine = engine  # the sync Engine: ``dispose()`` replaces its ``pool``
+        self._limit = limit
+        self._max_age = max_age
+        self._timeout = timeout
+        self._idle: list[_Kept] = []
+        self._waiting: collections.deque[asyncio.Future[_Kept | None]] = collections.deque()
+        self._kept = 0  # kept connections: idle or running a statement
+
+    @property
+    def kept(self) -> int:
+        """Connections kept out of the pool now, idle or running a statement."""
+        return self._kept
+
+    async def take(self) -> _Kept:
+        """A kept connection: an idle one, one checked out now while fewer than ``limit`` are kept,
+        or the first one given back."""
+        while True:
+            pool = self._engine.pool
+            while self._idle:
+                kept = self._idle.pop()
+                if kept.pool is pool and time.monotonic() - kept.since < self._max_age:
+                    return kept
+                self._kept -= 1
+                await greenlet_spawn(kept.connection.close)
+            if self._kept < self._limit:
+                self._kept += 1
+                try:
+                    connection = await greenlet_spawn(pool.connect)
+                except BaseException:
+                    self._kept -= 1
+                    self._wake_one()
+                    raise
+                return _Kept(connection, time.monotonic(), pool, kept=True)
+            if self._limit == 0:
+                return _Kept(await greenlet_spawn(pool.connect), 0.0, pool, kept=False)
+            handed = await self._wait()
+            if handed is not None:
+                return handed
+            # None: a kept connection left; check one out in its place (above).
+
+    async def _wait(self) -> _Kept | None:
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[_Kept | None] = loop.create_future()
+        self._waiting.append(waiter)
+        timer = loop.call_later(self._timeout, _expire, waiter)
+        try:
+            return await waiter
+        except BaseException:
+            # Cancelled (or timed out) after a connection was handed over: pass it on.
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                handed = waiter.result()
+                if handed is not None:
+                    await self.give_back(handed)
+                else:
+                    self._wake_one()
+            raise
+        finally:
+            timer.cancel()
+            if waiter in self._waiting:
+                self._waiting.remove(waiter)
+
+    def _wake_one(self) -> None:
+        """Tell the first waiter a kept connection left (it checks one out in its place)."""
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def give_back(self, kept: _Kept) -> None:
+        """After a statement that succeeded: to the first waiter, kept idle, or back into the pool."""
+        if not kept.is_kept:
+            await greenlet_spawn(kept.connection.close)
+            return
+        pool = self._engine.pool
+        if kept.pool is pool and time.monotonic() - kept.since < self._max_age:
+            while self._waiting:
+                waiter = self._waiting.popleft()
+                if not waiter.done():
+                    waiter.set_result(kept)
+                    return
+            if pool.checkedin() > 0 or pool.overflow() < pool._max_overflow:
+                self._idle.append(kept)
+                return
+        self._kept -= 1
+        await greenlet_spawn(kept.connection.close)
+        self._wake_one()
+
+    async def discard(self, kept: _Kept, error: BaseException | None) -> None:
+        """After a statement that failed: back into the pool, invalidated first when ``error`` is
+        given (the server may be gone, or the connection is in an unknown state)."""
+        try:
+            if error is not None:
+                await greenlet_spawn(kept.connection.invalidate, error)
+            await greenlet_spawn(kept.connection.close)
+        finally:
+            if kept.is_kept:
+                self._kept -= 1
+                self._wake_one()
+
+    async def close(self) -> None:
+        """Give every idle kept connection back to the pool (before the engine is disposed)."""
+        while self._idle:
+            kept = self._idle.pop()
+            self._kept -= 1
+            await greenlet_spawn(kept.connection.close)
+
+
+def _expire(waiter: asyncio.Future[Any]) -> None:
+    if not waiter.done():
+        waiter.set_exception(
+            SqlAlchemyTimeoutError("no kept database connection was given back in time", code="3o7r")
+        )
+
+
+class _Kept:
+    """One checked-out connection of ``KeptConnections``: when and from which pool, and whether it
+    counts as kept."""
+
+    __slots__ = ("connection", "is_kept", "pool", "since")
+
+    def __init__(self, connection: Any, since: float, pool: Any, *, kept: bool) -> None:
+        self.connection = connection
+        self.since = since
+        self.pool = pool
+        self.is_kept = kept
+
+
 class Database:
     """The engine, a read-only view of it, and the session factory for units of work."""
 
@@ -585,6 +744,10 @@ class Database:
             None if settings.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         self.session_factory = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        sync_engine = self.engine.sync_engine
+        # Only a QueuePool says when it runs short (SQLite never takes the driver path).
+        keep = isinstance(sync_engine.pool, QueuePool) and not settings.is_sqlite
+        self.kept = KeptConnections(sync_engine, settings.kept_connections if keep else 0)
 
     @property
     def dialect(self) -> str:
@@ -634,20 +797,17 @@ class Database:
             query = _driver_query(self.engine.dialect, statement, params.keys())
             if query is not None and not statement.is_dml:
                 sql, args = query.bind(params)
-                fairy = await greenlet_spawn(self.engine.sync_engine.pool.connect)
-                failed: BaseException | None = None
+                kept = await self.kept.take()
                 try:
-                    driver: Any = fairy.driver_connection
+                    driver: Any = kept.connection.driver_connection
                     records = await driver.fetch(sql, *args)
                 except BaseException as exc:
-                    failed = exc
-                    await greenlet_spawn(fairy.invalidate, exc)
+                    await self.kept.discard(kept, exc)
                     if not isinstance(exc, Exception):  # cancelled: no second try
                         raise
                     _log.debug("pooled read failed (%s); running it through SQLAlchemy", type(exc).__name__)
-                finally:
-                    await greenlet_spawn(fairy.close)
-                if failed is None:
+                else:
+                    await self.kept.give_back(kept)
                     return query.rows(records)
         async with self.read() as conn:
             return await fetch_all(conn, statement, params)
@@ -663,18 +823,22 @@ class Database:
             query = _driver_query(dialect, statement, params.keys())
             if query is not None:
                 sql, args = query.bind(params)
-                pool = self.engine.sync_engine.pool
-                fairy = await greenlet_spawn(pool.connect)
+                kept = await self.kept.take()
+                fairy = kept.connection
                 try:
                     driver: Any = fairy.driver_connection
-                    return _status_count(await driver.execute(sql, *args))
+                    status = await driver.execute(sql, *args)
                 except Exception as exc:
                     error, dropped = _as_sqlalchemy_error(dialect, fairy.dbapi_connection, exc, sql, args)
                     if dropped:
-                        await greenlet_spawn(pool._invalidate, fairy, error)
+                        await greenlet_spawn(kept.pool._invalidate, fairy, error)
+                    await self.kept.discard(kept, None)
                     raise error from exc
-                finally:
-                    await greenlet_spawn(fairy.close)
+                except BaseException as exc:  # cancelled: the connection's state is unknown
+                    await self.kept.discard(kept, exc)
+                    raise
+                await self.kept.give_back(kept)
+                return _status_count(status)
         async with self.write_once() as conn:
             return await execute_dml(conn, statement, params)
 
@@ -696,4 +860,5 @@ class Database:
                 yield conn
 
     async def dispose(self) -> None:
+        await self.kept.close()
         await self.engine.dispose()

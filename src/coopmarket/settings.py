@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=20, ge=1)
     database_max_overflow: int = Field(default=10, ge=0)
     database_pool_recycle_seconds: int = Field(default=3600, ge=60)
+    # PostgreSQL: pooled connections the single-statement driver path (db.py ``KeptConnections``)
+    # may keep checked out between statements, for the public reads and the idempotency claim.
+    # None: half the pool size (the most allowed); 0: none (every statement checks out and back in).
+    database_kept_connections: int | None = Field(default=None, ge=0)
     # PostgreSQL: how long opening a connection may take, and the longest a statement may run
     # (server-side statement_timeout), so that no request hangs on a database that is restarting
     # or stuck. Migrations run without the statement limit.
@@ -239,7 +243,19 @@ class Settings(BaseSettings):
             raise ValueError("COOPMARKET_STORAGE=s3 needs COOPMARKET_S3_BUCKET")
         if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
             raise ValueError("set both COOPMARKET_S3_ACCESS_KEY_ID and COOPMARKET_S3_SECRET_ACCESS_KEY, or neither")
+        if (self.database_kept_connections or 0) > self.database_pool_size // 2:
+            # Kept connections are out of the pool: units of work keep at least half of it.
+            raise ValueError(
+                "COOPMARKET_DATABASE_KEPT_CONNECTIONS may be at most half of COOPMARKET_DATABASE_POOL_SIZE"
+            )
         return self
+
+    @property
+    def kept_connections(self) -> int:
+        """Connections the driver path may keep checked out (``database_kept_connections``)."""
+        if self.database_kept_connections is None:
+            return self.database_pool_size // 2
+        return self.database_kept_connections
 
     @property
     def public_base(self) -> str:

@@ -62,6 +62,7 @@ async def test_requests_are_counted_per_route_template_and_status(client: AsyncT
     assert count is not None and count >= 2
     assert _value(text, "coopmarket_db_pool_size") is not None
     assert _value(text, "coopmarket_db_pool_connections", state="checked_out") is not None
+    assert _value(text, "coopmarket_db_pool_connections", state="kept") is not None
 
 
 async def test_job_backlogs_and_payments_by_status(client: AsyncTestClient[Any], db: Database) -> None:

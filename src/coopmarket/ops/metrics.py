@@ -107,6 +107,8 @@ def _pool_families(db: Database) -> list[GaugeMetricFamily]:
         family.add_metric([pid, "idle"], float(idle()))
     if callable(overflow):
         family.add_metric([pid, "overflow"], float(max(overflow(), 0)))
+    # Of the checked-out ones, those the driver path keeps between statements (db.KeptConnections).
+    family.add_metric([pid, "kept"], float(db.kept.kept))
     capacity = GaugeMetricFamily(
         "coopmarket_db_pool_size", "Connections the answering worker's pool keeps open.", labels=["pid"]
     )
