@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
 from dataclasses import dataclass
+
+from coopmarket.core.mac import HmacSha256
 
 UPLOAD_LABEL = b"coopmarket/storage/local/upload-policy/v1"
 URL_LABEL = b"coopmarket/storage/local/file-url/v1"
@@ -24,8 +27,14 @@ def derive_key(secret: str, label: bytes) -> bytes:
     return hmac.new(secret.encode(), label, hashlib.sha256).digest()
 
 
+@functools.lru_cache(maxsize=16)
+def _signer(key: bytes) -> HmacSha256:
+    return HmacSha256(key)
+
+
 def _mac(key: bytes, message: str) -> str:
-    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+    # A list signs each cover's URL: the key's HMAC states are hashed once (core/mac.py).
+    return _signer(key).hexdigest(message.encode())
 
 
 @dataclass(frozen=True)
